@@ -1,0 +1,71 @@
+"""Ledger issues (one per bad cell) and the small exception hierarchy the ETL raises."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+import pandas as pd
+
+ERROR = "error"
+WARNING = "warning"
+ISSUE_COLUMNS = ("file", "row", "column", "value", "code", "message", "severity")
+
+
+@dataclass(frozen=True)
+class LedgerIssue:
+    """A problem with one cell (or one row, or one file) of a ledger, named so a journalist can find it."""
+
+    file: str
+    row: int | None
+    column: str
+    value: str
+    code: str
+    message: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        row = "" if self.row is None else str(self.row)
+        value = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+        level = "" if self.severity == ERROR else "warning: "
+        return f"{self.file}:{row}:{self.column}: {value!r} — {level}{self.message}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class EtlError(Exception):
+    """Base class for errors the command line reports without a traceback."""
+
+
+class LedgerInvalid(EtlError):
+    """Raised when ledgers have issues: carries every issue found, never just the first."""
+
+    def __init__(self, issues: list[LedgerIssue]):
+        self.issues = issues
+        errors = sum(1 for i in issues if i.severity == ERROR)
+        super().__init__(f"{errors} issue(s) in the ledgers")
+
+
+class LookupInvalid(EtlError):
+    """Raised when a lookup table under ledgers/lookups is malformed."""
+
+
+def issues_from_mask(frame: pd.DataFrame, mask: pd.Series, column: str, values: pd.Series, code: str,
+                     message: str | pd.Series, severity: str = ERROR) -> list[LedgerIssue]:
+    """Turn the rows selected by mask into issues; only the (rare) bad rows are iterated."""
+    from .schema import ROW_FILE, ROW_NUMBER
+
+    if not bool(mask.any()):
+        return []
+    bad = frame.loc[mask, [ROW_FILE, ROW_NUMBER]]
+    vals = values[mask].astype("str").fillna("")
+    msgs = message[mask] if isinstance(message, pd.Series) else None
+    return [
+        LedgerIssue(str(f), int(r), column, str(v), code, str(msgs.loc[idx]) if msgs is not None else message, severity)
+        for idx, f, r, v in zip(bad.index, bad[ROW_FILE], bad[ROW_NUMBER], vals)
+    ]
+
+
+def sort_issues(issues: Iterable[LedgerIssue]) -> list[LedgerIssue]:
+    """Order issues the way a journalist reads them: by file, then row, then column."""
+    return sorted(issues, key=lambda i: (i.file, i.row if i.row is not None else -1, i.column, i.code))

@@ -1,0 +1,284 @@
+"""Read ledgers (CSV or XLSX) as text, with each row's file and spreadsheet row number attached."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ERROR, WARNING, LedgerIssue
+from .schema import (LEDGER_COLUMNS, LEDGER_SHEET_NAME, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, canonical_header,
+                     header_aliases)
+
+LEDGER_SUFFIXES = (".csv", ".xlsx")
+# Folders under ledgers/ that hold something other than ledgers.
+NON_LEDGER_DIRS = ("lookups", "imports")
+PRIVATE_COLUMN_PREFIXES = ("x_", "_")
+TOTAL_ROW_PATTERN = r"(?i)^\s*(grand\s+)?(total|sum|summe|totale?|subtotal)\b"
+
+
+@dataclass
+class LoadedLedger:
+    """One ledger read as text: the frame (ledger columns + provenance) and what was wrong with the file."""
+
+    path: Path
+    label: str
+    frame: pd.DataFrame
+    issues: list[LedgerIssue] = field(default_factory=list)
+    blank_rows: int = 0
+
+
+def discover_ledgers(root: Path) -> list[Path]:
+    """Every ledger file under root, in a stable order (lookups, import sources and Excel lock files excluded)."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.suffix.lower() not in LEDGER_SUFFIXES or not path.is_file():
+            continue
+        if rel.parts[0] in NON_LEDGER_DIRS or path.name.startswith(("~$", ".")):
+            continue
+        found.append(path)
+    return found
+
+
+def ledger_label(path: Path, root: Path | None) -> str:
+    """The name issues and the dataset use for a ledger: its path relative to ledgers/ when inside it."""
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def read_ledger(path: Path, root: Path | None = None) -> LoadedLedger:
+    """Read one ledger file; never raises on bad content, every problem becomes an issue."""
+    label = ledger_label(path, root)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            table, issues = _read_csv_cells(path, label)
+        elif suffix == ".xlsx":
+            table, issues = _read_xlsx_cells(path, label)
+        else:
+            return _failed(path, label, f"unsupported file type {suffix!r}: use .csv or .xlsx")
+    except OSError as exc:
+        return _failed(path, label, f"cannot read the file: {exc.strerror or exc}")
+    if table is None:
+        return LoadedLedger(path, label, _empty_frame(), issues)
+    return _frame_from_table(path, label, table, issues)
+
+
+def _failed(path: Path, label: str, message: str, code: str = "unreadable") -> LoadedLedger:
+    return LoadedLedger(path, label, _empty_frame(), [LedgerIssue(label, None, "", "", code, message)])
+
+
+def _empty_frame() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype="str") for c in LEDGER_COLUMNS})
+    frame[ROW_FILE] = pd.Series([], dtype="str")
+    frame[ROW_NUMBER] = pd.Series([], dtype="int64")
+    return frame
+
+
+def _decode(raw: bytes, label: str) -> tuple[str | None, list[LedgerIssue]]:
+    """Decode UTF-8 (with or without BOM); anything else is an issue naming the first bad line."""
+    if raw.startswith(b"\xff\xfe") or raw.startswith(b"\xfe\xff"):
+        return None, [LedgerIssue(label, None, "", "", "encoding",
+                                  "the file is UTF-16: save it as 'CSV UTF-8 (comma delimited)'")]
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        snippet = raw[max(0, exc.start - 20): exc.start + 20].decode("utf-8", "replace")
+        return None, [LedgerIssue(label, line, "", snippet, "encoding",
+                                  f"not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}): "
+                                  "save the file as 'CSV UTF-8' (it may be Windows-1252 or Latin-1)")]
+
+
+def sniff_delimiter(text: str) -> str:
+    """';' when the header line has more semicolons than commas (European Excel exports), else ','."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+    raw = path.read_bytes()
+    if not raw.strip():
+        return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, [LedgerIssue(label, None, "", "", "not_text",
+                                  "this is not a text CSV file (is it an Excel file renamed to .csv?)")]
+    text, issues = _decode(raw, label)
+    if text is None:
+        return None, issues
+    delimiter = sniff_delimiter(text)
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=delimiter, dtype="str", keep_default_na=False, header=None,
+                            skip_blank_lines=False, engine="c")
+    except pd.errors.ParserError:
+        return _read_ragged_csv(text, delimiter, label)
+    except pd.errors.EmptyDataError:
+        return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
+    return table, issues
+
+
+def _read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+    """Slow path, only for files pandas refuses: name every row with the wrong number of cells."""
+    rows: list[list[str]] = []
+    issues: list[LedgerIssue] = []
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        for record in reader:
+            rows.append(record)
+    except csv.Error as exc:
+        return None, [LedgerIssue(label, len(rows) + 1, "", "", "csv_syntax", f"the CSV cannot be parsed: {exc}")]
+    if not rows:
+        return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
+    width = len(rows[0])
+    for number, record in enumerate(rows[1:], start=2):
+        if len(record) > width and any(cell.strip() for cell in record[width:]):
+            issues.append(LedgerIssue(label, number, "", delimiter.join(record[width:]), "ragged_row",
+                                      f"the row has {len(record)} cells but the header has {width}: "
+                                      "a delimiter inside a cell needs quotes"))
+    padded = [(r + [""] * width)[:width] for r in rows]
+    return pd.DataFrame(padded, dtype="str"), issues
+
+
+def _read_xlsx_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+    try:
+        from python_calamine import CalamineWorkbook
+
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for every kind of broken file
+        return None, [LedgerIssue(label, None, "", "", "unreadable",
+                                  f"not a readable .xlsx workbook ({type(exc).__name__}): save it again from Excel")]
+    names = workbook.sheet_names
+    if not names:
+        return None, [LedgerIssue(label, None, "", "", "empty_file", "the workbook has no sheets")]
+    sheet = next((n for n in names if n.strip().lower() == LEDGER_SHEET_NAME), names[0])
+    rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    issues = _xlsx_structure_issues(path, label, names.index(sheet))
+    if not rows or not any(str(c).strip() for c in rows[0]):
+        issues.append(LedgerIssue(label, None, "", "", "empty_file",
+                                  f"sheet {sheet!r} is empty or its first row is blank: it needs a header row"))
+        return None, issues
+    width = max(len(r) for r in rows)
+    table = pd.DataFrame([[_excel_cell_text(c) for c in r] + [""] * (width - len(r)) for r in rows], dtype="str")
+    return table, issues
+
+
+def _excel_cell_text(value: object) -> str:
+    """Render a typed Excel cell as the text a journalist sees (no float noise, dates as ISO)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+_CELL_REF = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*?>(?:(?!</c>).)*?<f[ >/]', re.S)
+_MERGE_REF = re.compile(r'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+\d+)"')
+
+
+def _xlsx_structure_issues(path: Path, label: str, sheet_index: int) -> list[LedgerIssue]:
+    """Formulas and merged cells hide what a cell really says: find them in the sheet XML without a full parse."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = sorted((n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
+                           key=lambda n: int(re.search(r"(\d+)", n.rsplit("/", 1)[1]).group(1)))
+            if sheet_index >= len(names):
+                return []
+            xml = archive.read(names[sheet_index]).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return []
+    issues = []
+    for col, row in _CELL_REF.findall(xml):
+        issues.append(LedgerIssue(label, int(row), f"cell {col}{row}", "", "formula",
+                                  "the cell holds a formula: paste its value instead, so the ledger states the "
+                                  "figure the source gives"))
+    for col, row, end in _MERGE_REF.findall(xml):
+        issues.append(LedgerIssue(label, int(row), f"cells {col}{row}:{end}", "", "merged_cells",
+                                  "merged cells: unmerge them and fill in every row"))
+    return issues
+
+
+def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[LedgerIssue]) -> LoadedLedger:
+    """Map the header to ledger columns, drop wholly blank rows (counted), attach provenance."""
+    header = [str(h) for h in table.iloc[0].tolist()]
+    body = table.iloc[1:].reset_index(drop=True)
+    body.columns = range(body.shape[1])
+    aliases = header_aliases()
+    mapping: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    for position, cell in enumerate(header):
+        folded = canonical_header(cell)
+        if not folded:
+            if body[position].str.strip().ne("").any():
+                issues.append(LedgerIssue(label, 1, f"column {position + 1}", "", "missing_header",
+                                          "this column has values but no header"))
+            continue
+        if folded.startswith(PRIVATE_COLUMN_PREFIXES):
+            continue
+        column = aliases.get(folded)
+        if column is None:
+            issues.append(LedgerIssue(label, 1, cell, cell, "unknown_column",
+                                      "unknown column: rename it to a ledger column (see ledgers/README.md) or start "
+                                      "its name with 'x_' to keep it as a private note"))
+            continue
+        if column in seen:
+            issues.append(LedgerIssue(label, 1, cell, cell, "duplicate_column",
+                                      f"two columns mean {column!r} ({seen[column]!r} and {cell!r}): keep one"))
+            continue
+        seen[column] = cell
+        mapping[position] = column
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    for column in missing:
+        issues.append(LedgerIssue(label, 1, column, "", "missing_column",
+                                  f"required column {column!r} is missing from the header"))
+
+    frame = pd.DataFrame({column: body[position].fillna("").astype("str") for position, column in mapping.items()})
+    for column in LEDGER_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.Series([""] * len(body), dtype="str")
+    frame = frame[list(LEDGER_COLUMNS)]
+    frame[ROW_FILE] = label
+    frame[ROW_NUMBER] = pd.RangeIndex(2, len(body) + 2, dtype="int64")
+    blank = body.apply(lambda col: col.fillna("").astype("str").str.strip().eq("")).all(axis=1) if len(body) else \
+        pd.Series([], dtype=bool)
+    frame = frame.loc[~blank.to_numpy()].reset_index(drop=True)
+    issues.extend(_total_row_issues(frame, label))
+    return LoadedLedger(path, label, frame, issues, blank_rows=int(blank.sum()))
+
+
+def _total_row_issues(frame: pd.DataFrame, label: str) -> list[LedgerIssue]:
+    """A 'Total' line under the data would be counted as a transfer: refuse it by name."""
+    if frame.empty:
+        return []
+    looks_total = pd.Series(False, index=frame.index)
+    for column in ("id", "date", "payer", "recipient", "amount_kind", "currency"):
+        looks_total |= frame[column].str.contains(TOTAL_ROW_PATTERN, regex=True, na=False)
+    looks_total &= frame["sources"].str.strip().eq("")
+    return [LedgerIssue(label, int(r), "", "", "total_row",
+                        "this looks like a total or summary row: remove it, totals are computed by the ETL")
+            for r in frame.loc[looks_total, ROW_NUMBER]]
+
+
+def non_blank(frame: pd.DataFrame, column: str) -> pd.Series:
+    """True where the column has visible text."""
+    return frame[column].str.strip().ne("")

@@ -1,0 +1,203 @@
+"""The single source of truth for ledger columns, normalised columns, enums and lookup files."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LEDGER_DIR = PROJECT_ROOT / "ledgers"
+LOOKUP_DIR = LEDGER_DIR / "lookups"
+BUILD_DIR = PROJECT_ROOT / "build"
+
+# Ledger cell conventions
+SOURCE_SEPARATOR = " | "
+INTERMEDIARY_SEPARATOR = ";"
+UNKNOWN_DATE_TOKENS = ("n.d.", "nd", "n/d", "unknown", "undated")
+OPEN_END_TOKEN = ".."
+LEDGER_SHEET_NAME = "ledger"
+
+AMOUNT_KINDS = ("total", "payment", "monthly", "yearly", "at_least", "estimate")
+RATE_KINDS = ("monthly", "yearly")
+CONFIDENCE_LEVELS = ("confirmed", "official_record", "reported", "alleged", "admitted")
+CONFIDENCE_MEANINGS = {
+    "confirmed": "Established by a court judgment, a guilty plea or an official finding.",
+    "official_record": "Stated in an official filing or register (FARA, a parliament's disclosures, a company register).",
+    "reported": "Reported by a named news outlet or investigation from documents it has seen (bank records, leaks).",
+    "alleged": "Claimed by prosecutors, an indictment or a complaint, not (yet) proven.",
+    "admitted": "Acknowledged by the payer or the recipient.",
+}
+VISIBILITIES = ("public", "internal")
+ENTITY_KINDS = ("person", "company", "organisation", "public_body", "government", "group")
+DATE_PRECISIONS = ("day", "month", "year", "range", "unknown")
+
+# Amounts are kept exactly as decimals with this many places (enough for every ISO 4217 currency).
+AMOUNT_SCALE = 4
+# Largest amount we accept in any currency (keeps exact integer arithmetic inside int64).
+MAX_AMOUNT = 10**14
+
+
+@dataclass(frozen=True)
+class Field:
+    """One ledger column: its name, whether a value is required, what it means, and accepted header synonyms."""
+
+    name: str
+    required: bool
+    description: str
+    synonyms: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    example: str = ""
+    ftm_property: str = ""  # the FollowTheMoney Payment property this column maps onto, if any
+
+
+LEDGER_FIELDS: tuple[Field, ...] = (
+    Field("id", True, "Unique, stable identifier chosen by the journalist, unique across all ledgers.",
+          ("transfer_id", "ref", "reference"), example="laundromat-volonte-2012"),
+    Field("date", False, "Date as reported: 2012-07-30, 2012-07, 2012, a range 2012/2014 or 2012-12-17/2013-03-19, "
+          "an open range 2015-02/.. ; n.d. or empty when unknown (then say why in date_note).",
+          ("when", "transfer_date", "payment_date"), example="2012/2014", ftm_property="date"),
+    Field("date_note", False, "Why the date is missing or approximate, as the source words it.",
+          ("date_comment",), example="first instalment July 2012"),
+    Field("amount", True, "Amount as written in the source: 2900000000, 2.9 billion, 253,150, 7,6 Mio., €2.39m, USD 1.36m.",
+          ("value", "sum", "amount_orig"), example="2.9 billion", ftm_property="amount"),
+    Field("currency", False, "ISO 4217 code or symbol ($ means USD). May be empty when the amount carries it (€2.39m).",
+          ("ccy", "currency_code", "amount_currency"), example="USD", ftm_property="currency"),
+    Field("amount_kind", True, "total | payment | monthly | yearly | at_least | estimate.",
+          ("kind", "amount_type"), AMOUNT_KINDS, example="total"),
+    Field("payer", True, "Who paid (one entity; use the register's canonical name or an alias).",
+          ("sender", "from", "donor", "payer_name", "originator"), example="Metastar Invest LLP", ftm_property="payer"),
+    Field("payer_country", False, "Payer's country: ISO 3166 code or name.",
+          ("payer_jurisdiction", "sender_country", "from_country"), example="GB"),
+    Field("intermediary", False, "Accounts, banks or companies the money passed through; several separated by ';'.",
+          ("via", "intermediaries", "channel"), example="Danske Bank Estonia"),
+    Field("recipient", True, "Who received the money (one entity).",
+          ("beneficiary", "payee", "to", "receiver", "recipient_name"), example="Velasco International",
+          ftm_property="beneficiary"),
+    Field("recipient_country", False, "Recipient's country: ISO 3166 code or name.",
+          ("beneficiary_country", "payee_country", "to_country", "beneficiary_jurisdiction"), example="HU"),
+    Field("part_of", False, "id of a larger transfer this one is included in (counted once, in the larger one).",
+          ("parent", "included_in"), example="laundromat-total-2012-2014"),
+    Field("same_as", False, "id of the preferred row reporting the same transfer with another figure or source.",
+          ("duplicate_of", "restates"), example="volonte-prosecution-total"),
+    Field("confidence", True, "confirmed | official_record | reported | alleged | admitted.",
+          ("certainty", "status"), CONFIDENCE_LEVELS, example="reported"),
+    Field("status_note", False, "Legal status: conviction not final, pardoned, time-barred, cleared.",
+          ("legal_status",), example="conviction not final (appeal filed)"),
+    Field("sources", True, "One or more http(s) URLs separated by ' | '.",
+          ("source", "source_url", "source_urls", "url", "urls"), example="https://www.occrp.org/...",
+          ftm_property="sourceUrl"),
+    Field("source_publisher", False, "Publishers of the sources, in the same order, separated by ' | '.",
+          ("publisher", "outlet"), example="OCCRP | The Guardian"),
+    Field("source_date", False, "Publication dates of the sources, in the same order, separated by ' | '.",
+          ("published", "publication_date"), example="2017-09-04"),
+    Field("purpose", False, "What the money was for, as the sources describe it.",
+          ("description", "reason"), example="consulting fee", ftm_property="purpose"),
+    Field("notes", False, "Anything else: conflicting figures, caveats.", ("note", "comment", "comments"),
+          example="EUobserver gives $1.1m"),
+    Field("visibility", False, "public | internal. Empty means public. Internal rows need a login in the dashboard.",
+          ("access",), VISIBILITIES, example="public"),
+)
+
+LEDGER_COLUMNS: tuple[str, ...] = tuple(f.name for f in LEDGER_FIELDS)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in LEDGER_FIELDS if f.required)
+FIELD_BY_NAME = {f.name: f for f in LEDGER_FIELDS}
+
+
+def header_aliases() -> dict[str, str]:
+    """Map every accepted header spelling (lower case, spaces and dashes as underscores) to its column."""
+    aliases: dict[str, str] = {}
+    for f in LEDGER_FIELDS:
+        for spelling in (f.name, *f.synonyms):
+            aliases[spelling] = f.name
+    return aliases
+
+
+def canonical_header(text: str) -> str:
+    """Fold a header cell the way we match it: trimmed, lower case, spaces and dashes as underscores."""
+    return "_".join(str(text).strip().lower().replace("-", " ").split())
+
+
+# Columns added by the ETL beside the ledger's own (the normalised dataset).
+ROW_FILE = "ledger_file"
+ROW_NUMBER = "ledger_row"
+
+NORMALISED_COLUMNS: dict[str, str] = {
+    # provenance
+    ROW_FILE: "Ledger file the row comes from (path relative to ledgers/).",
+    ROW_NUMBER: "Spreadsheet row number in that file (header = 1).",
+    "id": "The row's id as written.",
+    # date
+    "date_raw": "Date cell as written.",
+    "date_note": "Why the date is missing or approximate.",
+    "date_start": "First day the date covers (ISO date).",
+    "date_end": "Last day the date covers (ISO date); empty for an open range.",
+    "date_precision": "day | month | year | range | unknown.",
+    "date_plot": "Date used to place the row on a timeline: the middle of its period.",
+    # amount
+    "amount_raw": "Amount cell as written.",
+    "currency_raw": "Currency cell as written.",
+    "amount": "Exact amount in the original currency (decimal).",
+    "currency": "ISO 4217 code.",
+    "amount_kind": "total | payment | monthly | yearly | at_least | estimate.",
+    "total_amount": "Exact amount the row adds to totals in the original currency: the amount, or a rate times its "
+                    "period when the period is closed; empty for a rate without a closed period.",
+    "amount_usd": "amount in US dollars at the historical rate (rounded to the cent).",
+    "amount_eur": "amount in euros at the historical rate (rounded to the cent).",
+    "total_usd": "total_amount in US dollars.",
+    "total_eur": "total_amount in euros.",
+    "fx_rate_usd": "US dollars per unit of the original currency used for the conversion.",
+    "fx_rate_eur": "Euros per unit of the original currency used for the conversion.",
+    "fx_rate_date": "Day or period of the rate (a period means the mean of the daily rates over it).",
+    "fx_source": "Where the rate comes from.",
+    "amount_usd_real": "amount_usd in constant dollars of the CPI base year (US CPI-U of the date_plot year).",
+    "total_usd_real": "total_usd in constant dollars of the CPI base year.",
+    "cpi_base_year": "Base year of total_usd_real.",
+    # parties
+    "payer_raw": "Payer as written.",
+    "payer": "Canonical payer name from the entity register (or as written when not registered).",
+    "payer_id": "Deterministic entity id.",
+    "payer_country_raw": "Payer country as written.",
+    "payer_country": "ISO 3166 alpha-2 code.",
+    "payer_country_name": "Country name.",
+    "intermediary_raw": "Intermediaries as written.",
+    "intermediary": "Canonical intermediary names separated by '; '.",
+    "recipient_raw": "Recipient as written.",
+    "recipient": "Canonical recipient name.",
+    "recipient_id": "Deterministic entity id.",
+    "recipient_country_raw": "Recipient country as written.",
+    "recipient_country": "ISO 3166 alpha-2 code.",
+    "recipient_country_name": "Country name.",
+    # overlaps
+    "part_of": "id of the larger transfer that includes this one.",
+    "same_as": "id of the preferred row reporting the same transfer.",
+    "counts_in_totals": "True when the row adds to totals (each transfer counted once).",
+    "totals_note": "Why the row does or does not count in totals.",
+    # status and sources
+    "confidence": "confirmed | official_record | reported | alleged | admitted.",
+    "status_note": "Legal status.",
+    "sources": "Source URLs separated by ' | '.",
+    "source_publisher": "Publishers of the sources.",
+    "source_date": "Publication dates of the sources.",
+    "purpose": "What the money was for.",
+    "notes": "Caveats and conflicting figures.",
+    "visibility": "public | internal.",
+}
+OUTPUT_COLUMNS: tuple[str, ...] = tuple(NORMALISED_COLUMNS)
+
+# Lookup tables (corrections are data, not code)
+ENTITIES_FILE = "entities.csv"
+ENTITY_COLUMNS = ("name", "kind", "country", "aliases", "notes")
+ALIAS_SEPARATOR = "|"
+COUNTRIES_FILE = "countries.csv"
+COUNTRY_LOOKUP_COLUMNS = ("spelling", "code", "name", "reason")
+FX_RATES_FILE = "fx_rates.csv"
+FX_RATE_COLUMNS = ("currency", "date_start", "date_end", "usd_per_unit", "source")
+CPI_FILE = "us_cpi.csv"
+CPI_COLUMNS = ("year", "cpi", "source")
+CPI_BASE_YEAR = 2024
+
+# Dataset outputs
+DATASET_PARQUET = "transfers.parquet"
+DATASET_CSV = "transfers.csv"
+ENTITIES_OUTPUT = "entities.csv"
+REPORT_JSON = "report.json"
+REPORT_TEXT = "report.txt"
