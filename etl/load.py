@@ -20,7 +20,7 @@ LEDGER_SUFFIXES = (".csv", ".xlsx")
 # Folders under ledgers/ that hold something other than ledgers.
 NON_LEDGER_DIRS = ("lookups", "imports")
 PRIVATE_COLUMN_PREFIXES = ("x_", "_")
-TOTAL_ROW_PATTERN = r"(?i)^\s*(grand\s+)?(total|sum|summe|totale?|subtotal)\b"
+TOTAL_ROW_PATTERN = r"(?i)^\s*(?:grand\s+)?(?:total|sum|summe|totale?|subtotal)\b"
 
 
 @dataclass

@@ -1,0 +1,183 @@
+"""Parse amount cells as written ("2.9 billion", "253,150", "7,6 Mio.", "€2.39m") into exact scaled integers.
+
+Everything is vectorised with pandas string methods; only the rare bad cells become Python objects (issues).
+An amount is held as an int64 count of 1/10**AMOUNT_SCALE units, then exposed as an Arrow decimal, so no
+binary floating point ever touches a figure.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .errors import LedgerIssue, issues_from_mask
+from .schema import AMOUNT_SCALE, MAX_AMOUNT
+
+DECIMAL_TYPE = pa.decimal128(38, AMOUNT_SCALE)
+DECIMAL_DTYPE = pd.ArrowDtype(DECIMAL_TYPE)
+MONEY_TYPE = pa.decimal128(38, 2)
+MONEY_DTYPE = pd.ArrowDtype(MONEY_TYPE)
+
+# Multiplier words reporters use, with their power of ten (English and German/Italian/French forms).
+MULTIPLIERS: dict[str, int] = {
+    "k": 3, "thousand": 3, "tsd": 3, "tsd.": 3, "tausend": 3,
+    "m": 6, "mn": 6, "mln": 6, "mio": 6, "mio.": 6, "million": 6, "millions": 6, "millionen": 6, "milioni": 6,
+    "b": 9, "bn": 9, "bln": 9, "billion": 9, "billions": 9, "mrd": 9, "mrd.": 9, "milliarde": 9, "milliarden": 9,
+    "miliardi": 9, "milliard": 9, "milliards": 9,
+}
+_MULTIPLIER_PATTERN = "|".join(sorted((w.replace(".", r"\.") for w in MULTIPLIERS), key=len, reverse=True))
+# Currency markers that may be written inside the amount cell, before or after the number.
+_CURRENCY_TOKEN = r"[A-Za-z]{3}|US\$|C\$|A\$|[$€£¥₼₽₺₴]|euros?|dollars?|pounds?|manats?|roubles?|rubles?"
+AMOUNT_PATTERN = (
+    r"^\s*(?P<pre>" + _CURRENCY_TOKEN + r")?\s*"
+    r"(?P<num>\d[\d.,'’\u00a0\u202f ]*?)\s*"
+    r"(?P<mult>" + _MULTIPLIER_PATTERN + r")?\.?\s*"
+    r"(?P<post>" + _CURRENCY_TOKEN + r")?\s*$"
+)
+_THOUSANDS_GAP = r"(?<=\d)[ '’\u00a0\u202f](?=\d{3}(?!\d))"
+MAX_DIGITS = 18  # int64 holds every 18-digit number
+
+
+def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
+    """Parse amount cells.
+
+    Returns (scaled, currency_in_cell, issues): scaled is a nullable Int64 count of 10**-AMOUNT_SCALE units
+    (missing where the cell is bad), currency_in_cell the currency marker written inside the amount cell ("" if
+    none), issues one per bad cell. label_frame supplies the file and row columns for the issues.
+    """
+    text = raw.astype("str").fillna("")
+    parts = text.str.extract(AMOUNT_PATTERN, flags=re.IGNORECASE, expand=True)
+    matched = parts["num"].notna()
+    pre = parts["pre"].fillna("").astype("str")
+    post = parts["post"].fillna("").astype("str")
+    number = parts["num"].fillna("").astype("str").str.replace(_THOUSANDS_GAP, "", regex=True).str.strip()
+    mult = parts["mult"].fillna("").astype("str").str.lower()
+    exponent = mult.map(MULTIPLIERS).fillna(0).astype("int64")
+
+    integer, fraction, ambiguous, malformed = _split_number(number, has_multiplier=mult.ne(""))
+    digits = (integer + fraction).str.lstrip("0").replace("", "0")
+    too_long = digits.str.len() > MAX_DIGITS
+    power = exponent + AMOUNT_SCALE - fraction.str.len()
+    usable = matched & ~ambiguous & ~malformed & ~too_long
+    value = pd.Series(0, index=raw.index, dtype="int64")
+    value[usable] = digits[usable].astype("int64")
+    # Scale by 10**power; a negative power must divide exactly or the figure has more decimals than we keep.
+    up = usable & (power >= 0)
+    overflow = up & ((digits.str.len() + power) > MAX_DIGITS) & value.ne(0)
+    up &= ~overflow
+    scaled = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    scaled[up] = value[up] * np.power(10, power[up].to_numpy(), dtype="int64")
+    down = usable & (power < 0)
+    divisor = pd.Series(1, index=raw.index, dtype="int64")
+    divisor[down] = np.power(10, (-power[down]).to_numpy(), dtype="int64")
+    too_precise = down & (value % divisor).ne(0)
+    exact_down = down & ~too_precise
+    scaled[exact_down] = value[exact_down] // divisor[exact_down]
+    too_large = scaled.notna() & (scaled.fillna(0) > MAX_AMOUNT * 10**AMOUNT_SCALE)
+    scaled[too_large] = pd.NA
+    zero = scaled.notna() & scaled.fillna(1).eq(0)
+
+    empty = text.str.strip().eq("")
+    negative = text.str.strip().str.match(r"^[-−(]")
+    issues: list[LedgerIssue] = []
+    issues += issues_from_mask(label_frame, empty, "amount", text, "amount_missing", "an amount is required")
+    issues += issues_from_mask(label_frame, ~empty & negative, "amount", text, "amount_negative",
+                               "amounts are positive; the payer → recipient direction says which way money went")
+    not_number = ~empty & ~negative & (~matched | malformed)
+    issues += issues_from_mask(label_frame, not_number, "amount", text, "amount_unreadable",
+                               "expected a number such as 2900000000, 2.9 billion, 253,150, 7,6 Mio. or €2.39m")
+    issues += issues_from_mask(label_frame, matched & ambiguous, "amount", text, "amount_ambiguous",
+                               "ambiguous: a single dot before three digits may be a decimal point (English) or a "
+                               "thousands separator (German); write 1234 or 1.234,00 or 1.234 thousand")
+    issues += issues_from_mask(label_frame, (too_long | overflow | too_large) & matched, "amount", text,
+                               "amount_too_large", f"larger than the largest accepted amount ({MAX_AMOUNT:,})")
+    issues += issues_from_mask(label_frame, too_precise, "amount", text, "amount_too_precise",
+                               f"more than {AMOUNT_SCALE} decimal places")
+    issues += issues_from_mask(label_frame, zero, "amount", text, "amount_zero", "amount is zero")
+    scaled[zero] = pd.NA
+    currency_in_cell = pre.where(pre.ne(""), post)
+    both = pre.ne("") & post.ne("")
+    issues += issues_from_mask(label_frame, both & matched, "amount", text, "amount_two_currencies",
+                               "currency written both before and after the number; keep one")
+    return scaled, currency_in_cell, issues
+
+
+def _split_number(number: pd.Series, has_multiplier: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Split number text into integer and fraction digit strings, deciding which separator is decimal.
+
+    Rules: "253,150" and "1,234,567.89" are English; "1.234.567,89" and "7,6" are continental; "2.39" is a decimal
+    point; a lone dot before exactly three digits ("1.234") without a multiplier word is ambiguous.
+    """
+    commas = number.str.count(",")
+    dots = number.str.count(r"\.")
+    integer = number.str.replace(r"[.,]", "", regex=True)
+    fraction = pd.Series("", index=number.index, dtype="str")
+    malformed = ~number.str.fullmatch(r"\d[\d.,]*") | number.str.contains(r"[.,]{2}|[.,]$", regex=True)
+
+    plain = commas.eq(0) & dots.eq(0)
+    en_grouped = number.str.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?")
+    eu_grouped = number.str.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?")
+    lone_dot_three = number.str.fullmatch(r"\d{1,3}\.\d{3}")
+    dot_decimal = dots.eq(1) & commas.eq(0) & ~(lone_dot_three & ~has_multiplier)
+    comma_decimal = commas.eq(1) & dots.eq(0) & ~number.str.fullmatch(r"\d{1,3},\d{3}")
+
+    ambiguous = lone_dot_three & ~has_multiplier
+    en = en_grouped & ~plain
+    eu = eu_grouped & ~en & ~lone_dot_three
+    decided = plain | en | eu | dot_decimal | comma_decimal | ambiguous
+
+    def take(mask: pd.Series, int_part: pd.Series, frac_part: pd.Series) -> None:
+        integer[mask] = int_part[mask]
+        fraction[mask] = frac_part[mask]
+
+    en_split = number.str.replace(",", "", regex=False).str.partition(".")
+    take(en, en_split[0], en_split[2])
+    eu_split = number.str.replace(".", "", regex=False).str.partition(",")
+    take(eu, eu_split[0], eu_split[2])
+    dot_split = number.str.partition(".")
+    take(dot_decimal & ~en & ~eu, dot_split[0], dot_split[2])
+    comma_split = number.str.partition(",")
+    take(comma_decimal & ~en & ~eu, comma_split[0], comma_split[2])
+    malformed = malformed | ~decided
+    integer = integer.where(integer.ne(""), "0")
+    return integer, fraction.fillna(""), ambiguous.fillna(False), malformed.fillna(True)
+
+
+def scaled_to_decimal(scaled: pd.Series, scale: int = AMOUNT_SCALE, precision_type: pa.DataType | None = None
+                      ) -> pd.Series:
+    """Turn an Int64 series of 10**-scale units into an exact Arrow decimal series (nulls kept)."""
+    arrow_type = precision_type or pa.decimal128(38, scale)
+    values = scaled.fillna(0).to_numpy(dtype="int64")
+    # decimal128 is a 16-byte little-endian two's complement integer: low word = value, high word = sign.
+    words = np.empty((len(values), 2), dtype="int64")
+    words[:, 0] = values
+    words[:, 1] = np.where(values < 0, -1, 0)
+    valid = pa.array(scaled.notna().to_numpy(), type=pa.bool_())
+    validity = valid.buffers()[1] if scaled.isna().any() else None
+    array = pa.Array.from_buffers(arrow_type, len(values), [validity, pa.py_buffer(words.tobytes())])
+    return pd.Series(pd.arrays.ArrowExtensionArray(array), index=scaled.index)
+
+
+def decimal_to_scaled(values: pd.Series, scale: int = AMOUNT_SCALE) -> pd.Series:
+    """Inverse of scaled_to_decimal for a decimal128 series of the given scale (exact)."""
+    array = pa.array(values.array._pa_array.combine_chunks() if hasattr(values.array, "_pa_array") else values)
+    if array.type.scale != scale:
+        array = array.cast(pa.decimal128(38, scale))
+    words = np.frombuffer(array.buffers()[1], dtype="int64", count=2 * (len(array) + array.offset))
+    low = words[0::2][array.offset:]
+    result = pd.Series(low.copy(), index=values.index, dtype="Int64")
+    result[pd.Series(array.is_null().to_numpy(zero_copy_only=False), index=values.index)] = pd.NA
+    return result
+
+
+def format_scaled(scaled: pd.Series, scale: int = AMOUNT_SCALE) -> pd.Series:
+    """Plain decimal text of scaled integers ("2900000000", "7.6"), trailing zeros dropped, for exports."""
+    sign = np.where(scaled.fillna(0) < 0, "-", "")
+    magnitude = scaled.abs().astype("str")
+    padded = magnitude.str.zfill(scale + 1)
+    whole = padded.str[:-scale]
+    frac = padded.str[-scale:].str.rstrip("0")
+    text = sign + whole + np.where(frac.ne(""), "." + frac, "")
+    return pd.Series(text, index=scaled.index, dtype="str").where(scaled.notna(), "")

@@ -1,0 +1,85 @@
+"""Resolve each row's currency to an ISO 4217 code from the currency cell and any marker inside the amount cell."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+import pycountry
+
+from .errors import LedgerIssue, issues_from_mask
+
+# Symbols and words with one clear meaning. "$" means USD unless the currency cell names another dollar.
+UNAMBIGUOUS_MARKERS: dict[str, str] = {
+    "$": "USD", "us$": "USD", "usd$": "USD", "dollar": "USD", "dollars": "USD",
+    "€": "EUR", "euro": "EUR", "euros": "EUR",
+    "£": "GBP", "pound": "GBP", "pounds": "GBP",
+    "₼": "AZN", "manat": "AZN", "manats": "AZN",
+    "₽": "RUB", "rouble": "RUB", "roubles": "RUB", "ruble": "RUB", "rubles": "RUB",
+    "₺": "TRY", "₴": "UAH", "c$": "CAD", "a$": "AUD",
+}
+# Symbols shared by several currencies: acceptable only when the currency cell says which one.
+AMBIGUOUS_MARKERS: dict[str, tuple[str, ...]] = {
+    "¥": ("JPY", "CNY"),
+    "kr": ("SEK", "NOK", "DKK", "ISK"),
+}
+DOLLAR_CURRENCIES = ("USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "BZD", "BSD", "BBD", "FJD", "JMD", "LRD",
+                     "NAD", "SBD", "SRD", "TTD", "XCD", "BMD", "KYD", "GYD", "BND", "ZWL")
+
+
+@lru_cache(maxsize=1)
+def iso_currency_codes() -> frozenset[str]:
+    """Every ISO 4217 alphabetic code pycountry knows."""
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+def resolve_currencies(currency_cell: pd.Series, marker_in_amount: pd.Series, label_frame: pd.DataFrame
+                       ) -> tuple[pd.Series, list[LedgerIssue]]:
+    """Return the ISO code per row ("" where unresolved) and one issue per unresolved or conflicting row."""
+    cell = currency_cell.astype("str").fillna("").str.strip()
+    marker = marker_in_amount.astype("str").fillna("").str.strip()
+    from_cell, cell_bad, cell_ambiguous = _code_of(cell)
+    from_marker, marker_bad, marker_ambiguous = _code_of(marker)
+
+    # "$" in the amount with a currency cell naming another dollar currency is that dollar, as stated.
+    dollar_stated = marker.eq("$") & from_cell.isin(DOLLAR_CURRENCIES)
+    from_marker = from_marker.where(~dollar_stated, from_cell)
+    ambiguous_resolved = marker_ambiguous & from_cell.ne("") & _marker_allows(marker, from_cell)
+    from_marker = from_marker.where(~ambiguous_resolved, from_cell)
+    marker_ambiguous &= ~ambiguous_resolved
+
+    code = from_cell.where(from_cell.ne(""), from_marker)
+    conflict = from_cell.ne("") & from_marker.ne("") & from_cell.ne(from_marker)
+    missing = cell.eq("") & marker.eq("")
+    issues: list[LedgerIssue] = []
+    issues += issues_from_mask(label_frame, cell_bad, "currency", cell, "currency_unknown",
+                               "not an ISO 4217 currency code or a known symbol (examples: USD, EUR, GBP, AZN, $, €)")
+    issues += issues_from_mask(label_frame, cell_ambiguous, "currency", cell, "currency_ambiguous",
+                               "this symbol is used by several currencies; write the ISO code (JPY or CNY, SEK or NOK…)")
+    issues += issues_from_mask(label_frame, marker_bad & ~cell_bad, "amount", marker, "currency_unknown",
+                               "the currency written in the amount is not an ISO 4217 code or a known symbol")
+    issues += issues_from_mask(label_frame, marker_ambiguous & ~cell_bad, "amount", marker, "currency_ambiguous",
+                               "this symbol is used by several currencies; state the ISO code in the currency column")
+    issues += issues_from_mask(label_frame, conflict & ~cell_bad & ~marker_bad, "currency", cell, "currency_conflict",
+                               "the amount cell is written in another currency (" + marker + ")")
+    issues += issues_from_mask(label_frame, missing, "currency", cell, "currency_missing",
+                               "a currency is required (in this column or in the amount, e.g. €2.39m)")
+    bad = cell_bad | cell_ambiguous | marker_bad | marker_ambiguous | conflict | missing
+    return code.where(~bad, ""), issues
+
+
+def _code_of(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(code, unknown, ambiguous) for a series of currency codes, symbols or words; "" stays "" and is not bad."""
+    folded = text.str.lower()
+    upper = text.str.upper()
+    is_iso = upper.isin(iso_currency_codes())
+    by_marker = folded.map(UNAMBIGUOUS_MARKERS).fillna("").astype("str")
+    ambiguous = folded.isin(AMBIGUOUS_MARKERS)
+    code = upper.where(is_iso, by_marker)
+    unknown = text.ne("") & code.eq("") & ~ambiguous
+    return code.astype("str"), unknown, ambiguous
+
+
+def _marker_allows(marker: pd.Series, code: pd.Series) -> pd.Series:
+    allowed = marker.str.lower().map({k: "|".join(v) for k, v in AMBIGUOUS_MARKERS.items()}).fillna("")
+    return pd.Series([c in a.split("|") for a, c in zip(allowed, code)], index=marker.index, dtype=bool) \
+        if bool((allowed != "").any()) else pd.Series(False, index=marker.index)

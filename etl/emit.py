@@ -1,0 +1,105 @@
+"""Write the dataset, the entity table and the report under build/, each file atomically (temp file + rename)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import atomic_write_text, atomic_write_with
+from .errors import LedgerIssue
+from .pipeline import BuildResult
+from .safety import neutralise_frame
+from .schema import (CPI_BASE_YEAR, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
+
+
+def _decimal_text(value: object) -> str:
+    return "" if value is None or pd.isna(value) else format(value, "f")
+
+
+def summarise(result: BuildResult) -> dict:
+    """The build's facts in numbers: ledgers, rows, what counts, exact totals by currency and in USD/EUR."""
+    data = result.dataset
+    counted = data[data["counts_in_totals"]]
+    by_currency = counted.groupby("currency", sort=True)["total_amount"].sum()
+    usd = counted["total_usd"].sum()
+    eur = counted["total_eur"].sum()
+    return {
+        "built_at": result.built_at,
+        "ledgers": [{"file": ledger.label, "rows": int(len(ledger.frame)), "blank_rows_skipped": ledger.blank_rows}
+                    for ledger in result.ledgers],
+        "rows": int(len(data)),
+        "rows_counted_in_totals": int(len(counted)),
+        "rows_not_counted": {
+            "part_of_a_larger_transfer": int(data["part_of"].ne("").sum()),
+            "same_transfer_as_another_row": int((data["same_as"].ne("") & data["part_of"].eq("")).sum()),
+            "rate_without_closed_period": int(data["totals_note"].str.contains("rate without").sum()),
+        },
+        "totals_by_currency": {str(k): _decimal_text(v) for k, v in by_currency.items()},
+        "total_usd": _decimal_text(usd),
+        "total_eur": _decimal_text(eur),
+        "counted_rows_without_usd_rate": int(counted["total_usd"].isna().sum()),
+        "cpi_base_year": CPI_BASE_YEAR,
+        "fx_sources": sorted(s for s in data["fx_source"].unique().tolist() if s),
+        "warnings": [issue.as_dict() for issue in result.warnings],
+    }
+
+
+def format_money(value: str, code: str) -> str:
+    """'2900000000.00' → '2,900,000,000.00 USD' for the readable report."""
+    if not value:
+        return f"— {code}"
+    whole, _, frac = value.partition(".")
+    frac = frac.rstrip("0")
+    return f"{int(whole):,}{'.' + frac if frac else ''} {code}"
+
+
+def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: bool = True) -> str:
+    """The summary a journalist reads after a build."""
+    lines = [f"Influence Ledger build {summary['built_at']}", ""]
+    lines.append(f"Ledgers read: {len(summary['ledgers'])}")
+    for ledger in summary["ledgers"]:
+        blank = f" ({ledger['blank_rows_skipped']} blank rows skipped)" if ledger["blank_rows_skipped"] else ""
+        lines.append(f"  {ledger['file']}: {ledger['rows']} rows{blank}")
+    not_counted = summary["rows_not_counted"]
+    lines += [
+        f"Rows: {summary['rows']}, counted in totals: {summary['rows_counted_in_totals']} "
+        f"(each transfer once: {not_counted['part_of_a_larger_transfer']} included in a larger transfer, "
+        f"{not_counted['same_transfer_as_another_row']} restating another row, "
+        f"{not_counted['rate_without_closed_period']} rates without a closed period)",
+        "Totals by original currency:",
+        *[f"  {format_money(v, k)}" for k, v in summary["totals_by_currency"].items()],
+        f"Total in USD at historical rates: {format_money(summary['total_usd'], 'USD')}",
+        f"Total in EUR at historical rates: {format_money(summary['total_eur'], 'EUR')}",
+    ]
+    if summary["counted_rows_without_usd_rate"]:
+        lines.append(f"  ({summary['counted_rows_without_usd_rate']} counted rows have no USD rate and are not in "
+                     "the USD/EUR totals)")
+    warnings = [i for i in issues if i.severity == "warning"]
+    lines.append(f"Warnings: {len(warnings)}")
+    if include_warnings:
+        lines += [f"  {w}" for w in warnings]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: BuildResult, build_dir: Path) -> dict:
+    """Write every output; each file appears whole or not at all, the parquet (what the dashboard reads) last."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarise(result)
+    atomic_write_with(build_dir / ENTITIES_OUTPUT,
+                      lambda tmp: neutralise_frame(result.entities).to_csv(tmp, index=False))
+    atomic_write_with(build_dir / DATASET_CSV,
+                      lambda tmp: neutralise_frame(result.dataset).to_csv(tmp, index=False, date_format="%Y-%m-%d"))
+    atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
+    atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))
+    return summary
+
+
+def read_dataset(path: Path) -> pd.DataFrame:
+    """Read a written dataset back with the exact dtypes it was built with (decimals stay Arrow decimals)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)

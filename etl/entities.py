@@ -1,0 +1,135 @@
+"""Map name variants to canonical entities from the register (lookups/entities.csv), with deterministic ids."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from .errors import WARNING, LedgerIssue, LookupInvalid
+from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
+
+SUGGESTION_CUTOFF = 80
+ENTITY_OUTPUT_COLUMNS = ("entity_id", "name", "kind", "country", "aliases", "notes", "registered")
+
+
+def name_key(names: pd.Series) -> pd.Series:
+    """Fold a name for matching: accents, case, punctuation and spacing do not distinguish entities."""
+    return (names.astype("str").str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True)
+            .str.casefold().str.replace(r"[^\w]+", " ", regex=True).str.strip())
+
+
+def entity_ids(keys: pd.Series) -> pd.Series:
+    """Deterministic ids from folded names, so links and bookmarks survive rebuilds."""
+    unique = pd.unique(keys)
+    ids = {k: "ent-" + hashlib.sha1(k.encode("utf-8")).hexdigest()[:12] for k in unique}
+    return keys.map(ids).astype("str")
+
+
+@dataclass(frozen=True)
+class EntityRegister:
+    """The register: one row per canonical entity, and every folded spelling pointing at its canonical name."""
+
+    entities: pd.DataFrame
+    canonical_by_key: dict[str, str]
+
+
+def read_register(path: Path) -> EntityRegister:
+    """Read entities.csv; two entities claiming the same spelling is a LookupInvalid error."""
+    if not path.exists():
+        return EntityRegister(pd.DataFrame(columns=list(ENTITY_COLUMNS)), {})
+    table = pd.read_csv(path, dtype="str", keep_default_na=False)
+    missing = [c for c in ENTITY_COLUMNS if c not in table.columns]
+    if missing:
+        raise LookupInvalid(f"{path.name}: missing column(s) {', '.join(missing)}")
+    table["name"] = table["name"].str.strip()
+    problems = []
+    for idx in table.index[table["name"].eq("") | ~table["kind"].isin(ENTITY_KINDS)]:
+        problems.append(f"{path.name}:{idx + 2}: each entity needs a name and a kind ({' | '.join(ENTITY_KINDS)})")
+    spellings = pd.concat([
+        pd.DataFrame({"spelling": table["name"], "canonical": table["name"], "row": table.index + 2}),
+        table.assign(spelling=table["aliases"].str.split(ALIAS_SEPARATOR, regex=False), row=table.index + 2)
+        .explode("spelling").rename(columns={"name": "canonical"})[["spelling", "canonical", "row"]],
+    ], ignore_index=True)
+    spellings["spelling"] = spellings["spelling"].astype("str").str.strip()
+    spellings = spellings[spellings["spelling"].ne("")]
+    spellings["key"] = name_key(spellings["spelling"])
+    claims = spellings.drop_duplicates(["key", "canonical"])
+    clash = claims[claims.duplicated("key", keep=False)]
+    for key, group in clash.groupby("key"):
+        problems.append(f"{path.name}:{int(group['row'].max())}: the spelling '{group['spelling'].iloc[0]}' "
+                        f"belongs to several entities ({', '.join(group['canonical'])}); keep it on one")
+    if problems:
+        raise LookupInvalid("\n".join(problems))
+    return EntityRegister(table, dict(zip(claims["key"], claims["canonical"])))
+
+
+def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_frame: pd.DataFrame
+                  ) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
+    """(canonical name, entity id, warnings) per row. Unregistered names keep their spelling, with a warning
+    (one per distinct name) and a "did you mean" suggestion when the register holds a close name."""
+    text = raw.astype("str").fillna("").str.strip().str.replace(r"\s+", " ", regex=True)
+    keys = name_key(text)
+    canonical = keys.map(register.canonical_by_key)
+    known = canonical.notna()
+    canonical = canonical.fillna(text).astype("str")
+    ids = entity_ids(name_key(canonical)).where(text.ne(""), "")
+    unknown = ~known & text.ne("")
+    issues: list[LedgerIssue] = []
+    if unknown.any():
+        first_rows = label_frame.loc[unknown, [ROW_FILE, ROW_NUMBER]].assign(name=text[unknown], key=keys[unknown])
+        counts = first_rows.groupby("key", sort=False).size()
+        first_rows = first_rows.drop_duplicates("key")
+        suggestions = suggest(first_rows["key"], register)
+        for (_, row), suggestion in zip(first_rows.iterrows(), suggestions):
+            times = int(counts[row["key"]])
+            where = "" if times == 1 else f" (in {times} rows; reported once)"
+            hint = f"; did you mean '{suggestion}'?" if suggestion else "; add it to lookups/entities.csv"
+            issues.append(LedgerIssue(str(row[ROW_FILE]), int(row[ROW_NUMBER]), column, str(row["name"]),
+                                      "entity_unregistered", f"not in the entity register{where}{hint}", WARNING))
+    return canonical, ids, issues
+
+
+def suggest(keys: pd.Series, register: EntityRegister) -> list[str]:
+    """The closest registered canonical name per folded key (or "" when none is close enough)."""
+    if not register.canonical_by_key or keys.empty:
+        return [""] * len(keys)
+    choices = list(register.canonical_by_key)
+    scores = process.cdist(list(keys), choices, scorer=fuzz.WRatio, workers=-1,
+                           score_cutoff=SUGGESTION_CUTOFF)
+    best = scores.argmax(axis=1)
+    return [register.canonical_by_key[choices[b]] if scores[i, b] > 0 else "" for i, b in enumerate(best)]
+
+
+def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame
+                           ) -> tuple[pd.Series, list[LedgerIssue]]:
+    """Canonical intermediary names joined by '; ' (the cell may name several, separated by ';')."""
+    text = raw.astype("str").fillna("")
+    parts = text.str.split(INTERMEDIARY_SEPARATOR, regex=False).explode()
+    parts = parts.astype("str").str.strip()
+    parts = parts[parts.ne("")]
+    if parts.empty:
+        return pd.Series("", index=raw.index, dtype="str"), []
+    labels = label_frame.loc[parts.index, [ROW_FILE, ROW_NUMBER]].reset_index(drop=True)
+    canonical, _, issues = resolve_names(parts.reset_index(drop=True), "intermediary", register, labels)
+    canonical.index = parts.index
+    joined = canonical.groupby(level=0, sort=False).agg("; ".join)
+    return joined.reindex(raw.index, fill_value="").astype("str"), issues
+
+
+def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFrame:
+    """Every registered entity plus every unregistered name seen in the dataset, with ids and aliases."""
+    reg = register.entities
+    registered = pd.DataFrame({
+        "entity_id": entity_ids(name_key(reg["name"])) if len(reg) else pd.Series(dtype="str"),
+        "name": reg["name"], "kind": reg["kind"], "country": reg["country"],
+        "aliases": reg["aliases"], "notes": reg["notes"], "registered": True,
+    })
+    seen = pd.concat([dataset[["payer", "payer_id"]].set_axis(["name", "entity_id"], axis=1),
+                      dataset[["recipient", "recipient_id"]].set_axis(["name", "entity_id"], axis=1)])
+    seen = seen[seen["name"].ne("") & ~seen["entity_id"].isin(registered["entity_id"])].drop_duplicates("entity_id")
+    unregistered = seen.assign(kind="", country="", aliases="", notes="not in the entity register", registered=False)
+    table = pd.concat([registered, unregistered[list(ENTITY_OUTPUT_COLUMNS)]], ignore_index=True)
+    return table[list(ENTITY_OUTPUT_COLUMNS)].sort_values("name", kind="stable").reset_index(drop=True)

@@ -1,0 +1,253 @@
+"""Compose the steps: load every ledger, validate, normalise, decide totals; collect every issue, then decide."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
+from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
+from .load import LoadedLedger, discover_ledgers, read_ledger
+from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
+                     ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
+                     ROW_NUMBER, UNKNOWN_DATE_TOKENS)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Every correction table under ledgers/lookups, read once per build."""
+
+    register: entities.EntityRegister
+    countries: pd.DataFrame
+    fx_rates: fx.LookupRates
+    cpi: pd.DataFrame
+    folder: Path
+
+
+def read_cpi(path: Path) -> pd.DataFrame:
+    """US CPI by year with its source; the base year must be present."""
+    if not path.exists():
+        raise LookupInvalid(f"{path.name} is missing: constant dollars need a US CPI table with its source")
+    table = pd.read_csv(path, dtype="str", keep_default_na=False)
+    missing = [c for c in CPI_COLUMNS if c not in table.columns]
+    if missing:
+        raise LookupInvalid(f"{path.name}: missing column(s) {', '.join(missing)}")
+    year = pd.to_numeric(table["year"], errors="coerce")
+    cpi = pd.to_numeric(table["cpi"], errors="coerce")
+    bad = year.isna() | cpi.isna() | (cpi <= 0) | table["source"].str.strip().eq("")
+    if bad.any():
+        raise LookupInvalid(f"{path.name}:{int(bad.to_numpy().nonzero()[0][0]) + 2}: expected a year, a positive cpi "
+                            "and a source")
+    out = pd.DataFrame({"year": year.astype("int64"), "cpi": cpi, "source": table["source"]})
+    if CPI_BASE_YEAR not in set(out["year"]):
+        raise LookupInvalid(f"{path.name}: the base year {CPI_BASE_YEAR} is missing")
+    return out
+
+
+def load_lookups(lookup_dir: Path = LOOKUP_DIR) -> Lookups:
+    return Lookups(
+        register=entities.read_register(lookup_dir / ENTITIES_FILE),
+        countries=countries.read_country_lookup(lookup_dir / COUNTRIES_FILE),
+        fx_rates=fx.read_lookup_rates(lookup_dir / FX_RATES_FILE),
+        cpi=read_cpi(lookup_dir / CPI_FILE),
+        folder=lookup_dir,
+    )
+
+
+def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
+    """Exact original amount times a stated rate, rounded half-even to the cent, as an Arrow decimal."""
+    product = scaled.astype("float64").to_numpy(na_value=np.nan) * rate.to_numpy(dtype="float64", na_value=np.nan)
+    cents = np.rint(product / 10 ** (AMOUNT_SCALE - 2))
+    valid = np.isfinite(cents)
+    result = pd.Series(pd.NA, index=scaled.index, dtype="Int64")
+    result[valid] = cents[valid].astype("int64")
+    return amounts.scaled_to_decimal(result, 2)
+
+
+def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
+    """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised dataset and every issue."""
+    raw = raw.reset_index(drop=True)
+    issues = validate.validate_rows(raw)
+    enums = validate.normalise_enums(raw)
+
+    scaled, marker, found = amounts.parse_amounts(raw["amount"], raw)
+    issues += found
+    code, found = currency.resolve_currencies(raw["currency"], marker, raw)
+    issues += found
+    period, found = dates.parse_dates(raw["date"], raw)
+    issues += found
+
+    rates = fx.convert_rates(code, period["date_start"], period["date_end"], period["date_precision"],
+                             lookups.fx_rates)
+    dated_problem = rates["fx_problem"].ne("") & ~rates["fx_problem"].str.startswith("undated") & code.ne("")
+    issues += issues_from_mask(raw, dated_problem & period["date_start"].notna(), "currency",
+                               code + " on " + raw["date"], "fx_missing",
+                               "no exchange rate for this currency and date in the ECB history or "
+                               "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    date_text = raw["date"].str.strip()
+    undated = date_text.eq("") | date_text.str.lower().isin(UNKNOWN_DATE_TOKENS)
+    issues += issues_from_mask(raw, undated & code.ne("") & code.ne("USD"), "date", raw["date"], "fx_undated",
+                               "undated, so it cannot be converted to USD at a historical rate; it stays out of the "
+                               "USD totals", WARNING)
+
+    part_of = raw["part_of"].str.strip()
+    same_as = raw["same_as"].str.strip()
+    counted = dedupe.totals(scaled, enums["amount_kind"], period["date_start"], period["date_end"], part_of, same_as)
+
+    cpi = lookups.cpi.set_index("year")["cpi"]
+    year = period["date_plot"].dt.year
+    deflator = cpi.loc[CPI_BASE_YEAR] / year.map(cpi)
+    lacking_cpi = year.notna() & deflator.isna() & rates["fx_rate_usd"].notna()
+    first_per_year = lacking_cpi & ~year.where(lacking_cpi).duplicated(keep="first")
+    issues += issues_from_mask(raw, first_per_year, "date", raw["date"], "cpi_missing",
+                               "no US CPI for this year in lookups/us_cpi.csv; constant dollars left empty", WARNING)
+
+    payer_country, payer_country_name, found = countries.resolve_countries(
+        raw["payer_country"], "payer_country", lookups.countries, raw)
+    issues += found
+    recipient_country, recipient_country_name, found = countries.resolve_countries(
+        raw["recipient_country"], "recipient_country", lookups.countries, raw)
+    issues += found
+    payer, payer_id, found = entities.resolve_names(raw["payer"], "payer", lookups.register, raw)
+    issues += found
+    recipient, recipient_id, found = entities.resolve_names(raw["recipient"], "recipient", lookups.register, raw)
+    issues += found
+    intermediary, found = entities.resolve_intermediaries(raw["intermediary"], lookups.register, raw)
+    issues += found
+
+    usd_rate = rates["fx_rate_usd"]
+    usd_real_rate = usd_rate * deflator
+    visibility = enums["visibility"].where(enums["visibility"].ne(""), "public")
+    dataset = pd.DataFrame({
+        ROW_FILE: raw[ROW_FILE].astype("str"),
+        ROW_NUMBER: raw[ROW_NUMBER].astype("int64"),
+        "id": raw["id"].str.strip(),
+        "date_raw": raw["date"],
+        "date_note": raw["date_note"],
+        "date_start": period["date_start"],
+        "date_end": period["date_end"],
+        "date_precision": period["date_precision"],
+        "date_plot": period["date_plot"],
+        "amount_raw": raw["amount"],
+        "currency_raw": raw["currency"],
+        "amount": amounts.scaled_to_decimal(scaled),
+        "currency": code,
+        "amount_kind": enums["amount_kind"],
+        "total_amount": amounts.scaled_to_decimal(counted["total_scaled"]),
+        "amount_usd": _cents(scaled, usd_rate),
+        "amount_eur": _cents(scaled, rates["fx_rate_eur"]),
+        "total_usd": _cents(counted["total_scaled"], usd_rate),
+        "total_eur": _cents(counted["total_scaled"], rates["fx_rate_eur"]),
+        "fx_rate_usd": usd_rate,
+        "fx_rate_eur": rates["fx_rate_eur"],
+        "fx_rate_date": rates["fx_rate_date"],
+        "fx_source": rates["fx_source"],
+        "amount_usd_real": _cents(scaled, usd_real_rate),
+        "total_usd_real": _cents(counted["total_scaled"], usd_real_rate),
+        "cpi_base_year": pd.Series(CPI_BASE_YEAR, index=raw.index, dtype="int64"),
+        "payer_raw": raw["payer"],
+        "payer": payer,
+        "payer_id": payer_id,
+        "payer_country_raw": raw["payer_country"],
+        "payer_country": payer_country,
+        "payer_country_name": payer_country_name,
+        "intermediary_raw": raw["intermediary"],
+        "intermediary": intermediary,
+        "recipient_raw": raw["recipient"],
+        "recipient": recipient,
+        "recipient_id": recipient_id,
+        "recipient_country_raw": raw["recipient_country"],
+        "recipient_country": recipient_country,
+        "recipient_country_name": recipient_country_name,
+        "part_of": part_of,
+        "same_as": same_as,
+        "counts_in_totals": counted["counts_in_totals"],
+        "totals_note": counted["totals_note"],
+        "confidence": enums["confidence"],
+        "status_note": raw["status_note"],
+        "sources": raw["sources"].str.strip(),
+        "source_publisher": raw["source_publisher"],
+        "source_date": raw["source_date"],
+        "purpose": raw["purpose"],
+        "notes": raw["notes"],
+        "visibility": visibility,
+    }, index=raw.index)
+    text_columns = [c for c in OUTPUT_COLUMNS if dataset[c].dtype == object or str(dataset[c].dtype) == "str"]
+    dataset[text_columns] = dataset[text_columns].fillna("").astype("str")
+    return dataset[list(OUTPUT_COLUMNS)], issues
+
+
+@dataclass
+class BuildResult:
+    """What one build produced: the dataset (only meaningful without errors), entities, issues and a report."""
+
+    dataset: pd.DataFrame
+    entities: pd.DataFrame
+    issues: list[LedgerIssue]
+    ledgers: list[LoadedLedger] = field(default_factory=list)
+    built_at: str = ""
+
+    @property
+    def errors(self) -> list[LedgerIssue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[LedgerIssue]:
+        return [i for i in self.issues if i.severity == WARNING]
+
+
+def combine(ledgers: list[LoadedLedger]) -> pd.DataFrame:
+    frames = [ledger.frame for ledger in ledgers]
+    if not frames:
+        frames = [pd.DataFrame({c: pd.Series([], dtype="str") for c in (*LEDGER_COLUMNS, ROW_FILE)})
+                  .assign(**{ROW_NUMBER: pd.Series([], dtype="int64")})]
+    return pd.concat(frames, ignore_index=True)
+
+
+def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: list[Path] | None = None
+          ) -> BuildResult:
+    """Read and normalise every ledger; never raises on ledger content (issues are returned)."""
+    ledger_dir = Path(ledger_dir)
+    lookup_dir = Path(lookup_dir) if lookup_dir is not None else ledger_dir / LOOKUP_DIR.name
+    lookups = load_lookups(lookup_dir)
+    paths = discover_ledgers(ledger_dir) if paths is None else [Path(p) for p in paths]
+    ledgers = [read_ledger(path, ledger_dir) for path in paths]
+    issues = [issue for ledger in ledgers for issue in ledger.issues]
+    if not ledgers:
+        issues.append(LedgerIssue(str(ledger_dir), None, "", "", "no_ledgers",
+                                  "no ledger files (.csv or .xlsx) found"))
+    dataset, found = normalise(combine(ledgers), lookups)
+    issues += found
+    entity_table = entities.entity_table(lookups.register, dataset)
+    built_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return BuildResult(dataset, entity_table, sort_issues(issues), ledgers, built_at)
+
+
+def check(paths: list[Path], root: Path, lookup_dir: Path | None = None) -> list[LedgerIssue]:
+    """Validate exactly these ledgers together (ids, links and lookups included); write nothing."""
+    return build(Path(root), lookup_dir, [Path(p) for p in paths]).issues
+
+
+def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup_dir: Path | None = None
+              ) -> BuildResult:
+    """Build and write the dataset; raises LedgerInvalid (with every issue) and writes nothing on any error."""
+    from .emit import write_outputs
+
+    result = build(ledger_dir, lookup_dir)
+    if result.errors:
+        raise LedgerInvalid(result.issues)
+    write_outputs(result, Path(build_dir))
+    return result
+
+
+def dataset_is_stale(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR) -> bool:
+    """True when the dataset is missing or older than any ledger or lookup table."""
+    dataset = Path(build_dir) / DATASET_PARQUET
+    if not dataset.exists():
+        return True
+    built = dataset.stat().st_mtime
+    inputs = [*discover_ledgers(Path(ledger_dir)), *sorted((Path(ledger_dir) / LOOKUP_DIR.name).glob("*.csv"))]
+    return any(path.stat().st_mtime > built for path in inputs)

@@ -1,0 +1,118 @@
+"""Row-level checks that need no parsing: required cells, allowed values, unique ids, source URLs, links."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import WARNING, LedgerIssue, issues_from_mask
+from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS,
+                     VISIBILITIES)
+
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]*"
+URL_PATTERN = r"https?://[^\s|<>\"']+\.[^\s|<>\"']*"
+# Columns checked elsewhere with a more precise message.
+_CHECKED_BY_PARSERS = ("amount",)
+ENUM_COLUMNS = {"amount_kind": AMOUNT_KINDS, "confidence": CONFIDENCE_LEVELS, "visibility": VISIBILITIES}
+
+
+def normalise_enums(raw: pd.DataFrame) -> pd.DataFrame:
+    """Enum cells folded to the lower-case spelling the schema uses ("Monthly" → "monthly", "at least" → "at_least")."""
+    out = {}
+    for column in ENUM_COLUMNS:
+        out[column] = raw[column].str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    return pd.DataFrame(out, index=raw.index)
+
+
+def validate_rows(raw: pd.DataFrame) -> list[LedgerIssue]:
+    """Every issue found in cells that are checked as text, for all ledgers at once."""
+    issues: list[LedgerIssue] = []
+    for column in REQUIRED_COLUMNS:
+        if column in _CHECKED_BY_PARSERS:
+            continue
+        empty = raw[column].str.strip().eq("")
+        issues += issues_from_mask(raw, empty, column, raw[column], "required", f"{column} is required")
+
+    enums = normalise_enums(raw)
+    for column, allowed in ENUM_COLUMNS.items():
+        value = enums[column]
+        bad = value.ne("") & ~value.isin(allowed)
+        issues += issues_from_mask(raw, bad, column, raw[column], "not_allowed", f"expected one of: {' | '.join(allowed)}")
+
+    ids = raw["id"].str.strip()
+    issues += issues_from_mask(raw, ids.ne("") & ~ids.str.fullmatch(ID_PATTERN), "id", raw["id"], "id_format",
+                               "ids use letters, digits and . _ : - only (no spaces), e.g. laundromat-volonte-2012")
+    issues += _duplicate_ids(raw, ids)
+    issues += _source_issues(raw)
+
+    date = raw["date"].str.strip()
+    undated = (date.eq("") | date.str.lower().isin(UNKNOWN_DATE_TOKENS)) & raw["date_note"].str.strip().eq("")
+    issues += issues_from_mask(raw, undated, "date_note", raw["date_note"], "date_note_missing",
+                               "the date is missing: say why in date_note (e.g. 'not given in the source')", WARNING)
+    issues += link_issues(raw, ids)
+    return issues
+
+
+def _duplicate_ids(raw: pd.DataFrame, ids: pd.Series) -> list[LedgerIssue]:
+    dup = ids.ne("") & ids.duplicated(keep="first")
+    if not dup.any():
+        return []
+    first = raw.loc[ids.ne("") & ~ids.duplicated(keep="first"), [ROW_FILE, ROW_NUMBER]].assign(id=ids)
+    first_at = dict(zip(first["id"], first[ROW_FILE] + ":" + first[ROW_NUMBER].astype("str")))
+    message = "duplicate id: already used at " + ids[dup].map(first_at).astype("str")
+    return issues_from_mask(raw, dup, "id", raw["id"], "id_duplicate", message.reindex(raw.index, fill_value=""))
+
+
+def split_sources(sources: pd.Series) -> pd.Series:
+    """One source per element (exploded, index kept); ' | ' separates them, a bare '|' is tolerated."""
+    parts = sources.str.split("|", regex=False).explode().astype("str").str.strip()
+    return parts[parts.ne("")]
+
+
+def _source_issues(raw: pd.DataFrame) -> list[LedgerIssue]:
+    parts = split_sources(raw["sources"])
+    bad = parts[~parts.str.fullmatch(URL_PATTERN)]
+    if bad.empty:
+        return []
+    first_bad = bad.groupby(level=0).first()
+    mask = pd.Series(False, index=raw.index)
+    mask[first_bad.index] = True
+    message = ("not an http(s) URL: '" + first_bad.reindex(raw.index, fill_value="")
+               + "' (each source is a full http:// or https:// address; separate several with ' | ')")
+    return issues_from_mask(raw, mask, "sources", raw["sources"], "source_not_url", message)
+
+
+def link_issues(raw: pd.DataFrame, ids: pd.Series) -> list[LedgerIssue]:
+    """part_of / same_as must name another existing id, and following the links must never loop."""
+    issues: list[LedgerIssue] = []
+    known = set(ids[ids.ne("")])
+    for column in ("part_of", "same_as"):
+        target = raw[column].str.strip()
+        linked = target.ne("")
+        issues += issues_from_mask(raw, linked & ~target.isin(known), column, raw[column], "link_unknown",
+                                   "no row has this id (check the spelling; ids are unique across all ledgers)")
+        issues += issues_from_mask(raw, linked & target.eq(ids), column, raw[column], "link_self",
+                                   "a row cannot point at itself")
+    in_cycle = rows_in_cycles(ids, raw["part_of"].str.strip(), raw["same_as"].str.strip())
+    issues += issues_from_mask(raw, in_cycle, "part_of", raw["part_of"] + " " + raw["same_as"], "link_cycle",
+                               "part_of/same_as links go round in a circle; the chain must end at a row that is "
+                               "counted")
+    return issues
+
+
+def rows_in_cycles(ids: pd.Series, part_of: pd.Series, same_as: pd.Series) -> pd.Series:
+    """Rows on (or leading into) a loop of part_of/same_as links, by peeling off rows whose links end.
+
+    Each round removes rows all of whose targets are settled; what never settles loops. Rounds are bounded by
+    the longest chain, and each round is a vectorised isin.
+    """
+    valid_ids = ids.where(ids.ne("") & ~ids.duplicated(keep="first"), "")
+    known = set(valid_ids[valid_ids.ne("")])
+    p = part_of.where(part_of.isin(known) & part_of.ne(ids), "")
+    s = same_as.where(same_as.isin(known) & same_as.ne(ids), "")
+    settled = (p.eq("") & s.eq("")) | valid_ids.eq("")
+    while True:
+        settled_ids = set(valid_ids[settled])
+        now = settled | ((p.eq("") | p.isin(settled_ids)) & (s.eq("") | s.isin(settled_ids)))
+        if now.sum() == settled.sum():
+            break
+        settled = now
+    return ~settled
