@@ -11,7 +11,8 @@ from .schema import BUILD_DIR, LEDGER_DIR
 MAX_WARNINGS_SHOWN = 50
 
 
-def _print_issues(issues: list[LedgerIssue], stream=sys.stdout) -> None:
+def _print_issues(issues: list[LedgerIssue], stream=None) -> None:
+    stream = stream or sys.stdout
     errors = [i for i in issues if i.severity == ERROR]
     warnings = [i for i in issues if i.severity != ERROR]
     if errors:

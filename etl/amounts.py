@@ -47,6 +47,8 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     (missing where the cell is bad), currency_in_cell the currency marker written inside the amount cell ("" if
     none), issues one per bad cell. label_frame supplies the file and row columns for the issues.
     """
+    if raw.empty:
+        return pd.Series([], index=raw.index, dtype="Int64"), pd.Series([], index=raw.index, dtype="str"), []
     text = raw.astype("str").fillna("")
     parts = text.str.extract(AMOUNT_PATTERN, flags=re.IGNORECASE, expand=True)
     matched = parts["num"].notna()
