@@ -6,11 +6,10 @@ binary floating point ever touches a figure.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import LedgerIssue, issues_from_mask
 from .schema import AMOUNT_SCALE, MAX_AMOUNT
@@ -32,11 +31,12 @@ _MULTIPLIER_PATTERN = "|".join(sorted((w.replace(".", r"\.") for w in MULTIPLIER
 _CURRENCY_TOKEN = r"[A-Za-z]{3}|US\$|C\$|A\$|[$€£¥₼₽₺₴]|euros?|dollars?|pounds?|manats?|roubles?|rubles?"
 AMOUNT_PATTERN = (
     r"^\s*(?P<pre>" + _CURRENCY_TOKEN + r")?\s*"
-    r"(?P<num>\d[\d.,'’\u00a0\u202f ]*?)\s*"
+    r"(?P<num>\d[\d.,'’\x{00a0}\x{202f} ]*?)\s*"
     r"(?P<mult>" + _MULTIPLIER_PATTERN + r")?\.?\s*"
     r"(?P<post>" + _CURRENCY_TOKEN + r")?\s*$"
 )
-_THOUSANDS_GAP = r"(?<=\d)[ '’\u00a0\u202f](?=\d{3}(?!\d))"
+# RE2 (pyarrow) has no look-around, so a gap is matched with its neighbours and put back without the gap.
+_THOUSANDS_GAP = r"(\d)[ '’\x{00a0}\x{202f}](\d{3})(\D|$)"
 MAX_DIGITS = 18  # int64 holds every 18-digit number
 
 
@@ -50,11 +50,11 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     if raw.empty:
         return pd.Series([], index=raw.index, dtype="Int64"), pd.Series([], index=raw.index, dtype="str"), []
     text = raw.astype("str").fillna("")
-    parts = text.str.extract(AMOUNT_PATTERN, flags=re.IGNORECASE, expand=True)
+    parts = _extract(text)
     matched = parts["num"].notna()
     pre = parts["pre"].fillna("").astype("str")
     post = parts["post"].fillna("").astype("str")
-    number = parts["num"].fillna("").astype("str").str.replace(_THOUSANDS_GAP, "", regex=True).str.strip()
+    number = _drop_thousands_gaps(parts["num"].fillna("").astype("str")).str.strip()
     mult = parts["mult"].fillna("").astype("str").str.lower()
     exponent = mult.map(MULTIPLIERS).fillna(0).astype("int64")
 
@@ -104,6 +104,30 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     issues += issues_from_mask(label_frame, both & matched, "amount", text, "amount_two_currencies",
                                "currency written both before and after the number; keep one")
     return scaled, currency_in_cell, issues
+
+
+def _extract(text: pd.Series) -> pd.DataFrame:
+    """AMOUNT_PATTERN's named groups per cell (null where the cell does not match), using pyarrow's RE2."""
+    struct = pc.extract_regex(pa.array(text.to_numpy(dtype=object), type=pa.string()), "(?i)" + AMOUNT_PATTERN)
+    return pd.DataFrame({name: pd.Series(struct.field(name).to_pandas(types_mapper=None), index=text.index,
+                                         dtype="str") for name in ("pre", "num", "mult", "post")})
+
+
+def _drop_thousands_gaps(number: pd.Series) -> pd.Series:
+    """'500 000' → '500000', "1'000'000" → '1000000' (each pass removes every other gap)."""
+    array = pa.array(number.to_numpy(dtype=object), type=pa.string())
+    for _ in range(MAX_DIGITS // 3):
+        replaced = pc.replace_substring_regex(array, _THOUSANDS_GAP, r"\1\2\3")
+        if replaced.equals(array):
+            break
+        array = replaced
+    return pd.Series(array.to_pandas(), index=number.index, dtype="str")
+
+
+def parse_amount_frame(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LedgerIssue]]:
+    """parse_amounts as one frame (scaled, marker), the shape etl.uniques.per_unique expects."""
+    scaled, marker, issues = parse_amounts(raw, label_frame)
+    return pd.DataFrame({"scaled": scaled, "marker": marker.astype("str")}, index=raw.index), issues
 
 
 def _split_number(number: pd.Series, has_multiplier: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:

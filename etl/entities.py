@@ -5,6 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
@@ -70,7 +71,10 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
                   ) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
     """(canonical name, entity id, warnings) per row. Unregistered names keep their spelling, with a warning
     (one per distinct name) and a "did you mean" suggestion when the register holds a close name."""
-    text = raw.astype("str").fillna("").str.strip().str.replace(r"\s+", " ", regex=True)
+    # Names repeat heavily: fold and look up each distinct spelling once, then spread back over the rows.
+    codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip().str.replace(
+        r"\s+", " ", regex=True)
     keys = name_key(text)
     canonical = keys.map(register.canonical_by_key)
     known = canonical.notna()
@@ -79,17 +83,27 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
     unknown = ~known & text.ne("")
     issues: list[LedgerIssue] = []
     if unknown.any():
-        first_rows = label_frame.loc[unknown, [ROW_FILE, ROW_NUMBER]].assign(name=text[unknown], key=keys[unknown])
-        counts = first_rows.groupby("key", sort=False).size()
+        rows = pd.DataFrame({"code": codes, ROW_FILE: label_frame[ROW_FILE].to_numpy(),
+                             ROW_NUMBER: label_frame[ROW_NUMBER].to_numpy()})
+        rows = rows[unknown.to_numpy()[codes]]
+        counts = rows.groupby("code").size()
+        first_rows = rows.drop_duplicates("code")
+        first_rows = first_rows.assign(name=text.to_numpy()[first_rows["code"]],
+                                       key=keys.to_numpy()[first_rows["code"]])
+        # Fold spellings that differ only in case or accents into one warning.
+        counts_by_key = first_rows.assign(n=counts.reindex(first_rows["code"]).to_numpy()).groupby("key")["n"].sum()
         first_rows = first_rows.drop_duplicates("key")
         suggestions = suggest(first_rows["key"], register)
-        for (_, row), suggestion in zip(first_rows.iterrows(), suggestions):
-            times = int(counts[row["key"]])
+        for file, number, name, key, suggestion in zip(first_rows[ROW_FILE], first_rows[ROW_NUMBER],
+                                                       first_rows["name"], first_rows["key"], suggestions):
+            times = int(counts_by_key[key])
             where = "" if times == 1 else f" (in {times} rows; reported once)"
             hint = f"; did you mean '{suggestion}'?" if suggestion else "; add it to lookups/entities.csv"
-            issues.append(LedgerIssue(str(row[ROW_FILE]), int(row[ROW_NUMBER]), column, str(row["name"]),
-                                      "entity_unregistered", f"not in the entity register{where}{hint}", WARNING))
-    return canonical, ids, issues
+            issues.append(LedgerIssue(str(file), int(number), column, str(name), "entity_unregistered",
+                                      f"not in the entity register{where}{hint}", WARNING))
+    spread_names = pd.Series(canonical.to_numpy()[codes], index=raw.index, dtype="str")
+    spread_ids = pd.Series(ids.to_numpy()[codes], index=raw.index, dtype="str")
+    return spread_names, spread_ids, issues
 
 
 def suggest(keys: pd.Series, register: EntityRegister) -> list[str]:
@@ -106,17 +120,20 @@ def suggest(keys: pd.Series, register: EntityRegister) -> list[str]:
 def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame
                            ) -> tuple[pd.Series, list[LedgerIssue]]:
     """Canonical intermediary names joined by '; ' (the cell may name several, separated by ';')."""
-    text = raw.astype("str").fillna("")
-    parts = text.str.split(INTERMEDIARY_SEPARATOR, regex=False).explode()
-    parts = parts.astype("str").str.strip()
+    codes, uniques = pd.factorize(raw.astype("str").fillna(""), use_na_sentinel=False)
+    cells = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    parts = cells.str.split(INTERMEDIARY_SEPARATOR, regex=False).explode().astype("str").str.strip()
     parts = parts[parts.ne("")]
     if parts.empty:
         return pd.Series("", index=raw.index, dtype="str"), []
-    labels = label_frame.loc[parts.index, [ROW_FILE, ROW_NUMBER]].reset_index(drop=True)
-    canonical, _, issues = resolve_names(parts.reset_index(drop=True), "intermediary", register, labels)
-    canonical.index = parts.index
-    joined = canonical.groupby(level=0, sort=False).agg("; ".join)
-    return joined.reindex(raw.index, fill_value="").astype("str"), issues
+    # Warnings point at the first row holding each distinct cell.
+    first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
+    labels = label_frame.iloc[first_row.reindex(parts.index).to_numpy()][[ROW_FILE, ROW_NUMBER]]
+    canonical, _, issues = resolve_names(parts.reset_index(drop=True), "intermediary", register,
+                                         labels.reset_index(drop=True))
+    joined = pd.Series(canonical.to_numpy(), index=parts.index).groupby(level=0, sort=False).agg("; ".join)
+    joined = joined.reindex(range(len(cells)), fill_value="").astype("str")
+    return pd.Series(joined.to_numpy()[codes], index=raw.index, dtype="str"), issues
 
 
 def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,7 @@ LEDGER_SUFFIXES = (".csv", ".xlsx")
 # Folders under ledgers/ that hold something other than ledgers.
 NON_LEDGER_DIRS = ("lookups", "imports")
 PRIVATE_COLUMN_PREFIXES = ("x_", "_")
+TOTAL_ROW_WINDOW = 5
 TOTAL_ROW_PATTERN = r"(?i)^\s*(?:grand\s+)?(?:total|sum|summe|totale?|subtotal)\b"
 
 
@@ -270,13 +271,15 @@ def _total_row_issues(frame: pd.DataFrame, label: str) -> list[LedgerIssue]:
     """A 'Total' line under the data would be counted as a transfer: refuse it by name."""
     if frame.empty:
         return []
-    looks_total = pd.Series(False, index=frame.index)
+    # Spreadsheet totals sit under the data, so only the last few rows are candidates.
+    tail = frame.tail(TOTAL_ROW_WINDOW)
+    looks_total = pd.Series(False, index=tail.index)
     for column in ("id", "date", "payer", "recipient", "amount_kind", "currency"):
-        looks_total |= frame[column].str.contains(TOTAL_ROW_PATTERN, regex=True, na=False)
-    looks_total &= frame["sources"].str.strip().eq("")
+        looks_total |= tail[column].str.contains(TOTAL_ROW_PATTERN, regex=True, na=False)
+    looks_total &= tail["sources"].str.strip().eq("")
     return [LedgerIssue(label, int(r), "", "", "total_row",
                         "this looks like a total or summary row: remove it, totals are computed by the ETL")
-            for r in frame.loc[looks_total, ROW_NUMBER]]
+            for r in tail.loc[looks_total, ROW_NUMBER]]
 
 
 def non_blank(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
+from .uniques import per_unique
 from .load import LoadedLedger, discover_ledgers, read_ledger
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
                      ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
@@ -73,15 +74,20 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     issues = validate.validate_rows(raw)
     enums = validate.normalise_enums(raw)
 
-    scaled, marker, found = amounts.parse_amounts(raw["amount"], raw)
+    parsed, found = per_unique(raw["amount"], raw, amounts.parse_amount_frame)
+    scaled, marker = parsed["scaled"], parsed["marker"]
     issues += found
     code, found = currency.resolve_currencies(raw["currency"], marker, raw)
     issues += found
-    period, found = dates.parse_dates(raw["date"], raw)
+    period, found = per_unique(raw["date"], raw, dates.parse_dates)
     issues += found
 
-    rates = fx.convert_rates(code, period["date_start"], period["date_end"], period["date_precision"],
-                             lookups.fx_rates)
+    # A rate depends only on the currency and the date cell, so each distinct pair is converted once.
+    pair_codes, _ = pd.factorize(code + "\x1f" + raw["date"])
+    first = pd.Series(np.arange(len(pair_codes))).groupby(pair_codes).first().to_numpy()
+    distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
+                                period["date_precision"].iloc[first], lookups.fx_rates)
+    rates = distinct.iloc[pair_codes].set_axis(raw.index)
     dated_problem = rates["fx_problem"].ne("") & ~rates["fx_problem"].str.startswith("undated") & code.ne("")
     issues += issues_from_mask(raw, dated_problem & period["date_start"].notna(), "currency",
                                code + " on " + raw["date"], "fx_missing",

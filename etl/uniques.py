@@ -1,0 +1,39 @@
+"""Run a cell parser once per distinct value, then spread its results and issues back over the rows.
+
+Ledger columns repeat heavily (the same dates, currencies, names and even amounts), so this turns a million-row
+parse into a parse of the distinct values plus one vectorised take.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import LedgerIssue
+from .schema import ROW_FILE, ROW_NUMBER
+
+Parser = Callable[[pd.Series, pd.DataFrame], tuple[pd.DataFrame, list[LedgerIssue]]]
+
+
+def per_unique(values: pd.Series, labels: pd.DataFrame, parse: Parser) -> tuple[pd.DataFrame, list[LedgerIssue]]:
+    """parse(distinct_values, their_labels) -> (one result row per distinct value, issues about them).
+
+    Issues found on a distinct value are repeated for every row holding it, with that row's file and number.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    unique_labels = pd.DataFrame({ROW_FILE: pd.Series([""] * len(distinct), dtype="str"),
+                                  ROW_NUMBER: np.arange(len(distinct), dtype="int64")})
+    result, found = parse(distinct, unique_labels)
+    spread = result.iloc[codes].set_axis(values.index)
+    if not found:
+        return spread, []
+    found_table = pd.DataFrame({"code": [int(i.row) for i in found], "issue": range(len(found))})
+    rows = pd.DataFrame({"code": codes, ROW_FILE: labels[ROW_FILE].to_numpy(),
+                         ROW_NUMBER: labels[ROW_NUMBER].to_numpy()})
+    rows = rows[np.isin(codes, found_table["code"].to_numpy())].merge(found_table, on="code")
+    issues = [LedgerIssue(str(file), int(number), found[k].column, found[k].value, found[k].code, found[k].message,
+                          found[k].severity)
+              for file, number, k in zip(rows[ROW_FILE], rows[ROW_NUMBER], rows["issue"])]
+    return spread, issues

@@ -1,0 +1,55 @@
+"""A build killed mid-write (SIGKILL) leaves the previous dataset intact and valid."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.synthetic_ledger import synthetic_ledger
+from etl.emit import read_dataset
+from etl.pipeline import run_build
+from ledger_factory import ledger_folder, row
+
+PROJECT = Path(__file__).resolve().parent.parent
+OUTPUTS = ("transfers.parquet", "transfers.csv", "entities.csv", "report.json", "report.txt")
+
+
+def wait_for_temp_file(folder: Path, prefix: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.name.startswith(prefix) for p in folder.iterdir()):
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def test_killed_build_leaves_previous_dataset_intact(tmp_path):
+    root = ledger_folder(tmp_path, [row(), row(id="r2", amount="2.9 billion", amount_kind="total")])
+    out = tmp_path / "build"
+    run_build(root, out)
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+
+    synthetic_ledger(150_000, seed=1, bad_share=0.0).to_csv(root / "test.csv", index=False)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                             "from etl.pipeline import run_build; run_build(Path(sys.argv[1]), Path(sys.argv[2]))",
+                             str(root), str(out)], cwd=PROJECT)
+    try:
+        caught = wait_for_temp_file(out, ".transfers.csv.", proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert caught, "the build finished before it could be interrupted"
+    assert proc.returncode == -signal.SIGKILL
+    # The dataset the dashboard reads is the previous one, whole.
+    assert (out / "transfers.parquet").read_bytes() == before["transfers.parquet"]
+    assert (out / "report.json").read_bytes() == before["report.json"]
+    assert len(read_dataset(out / "transfers.parquet")) == 2
+    for name in ("transfers.csv", "entities.csv"):
+        content = (out / name).read_bytes()
+        assert content == before[name] or len(pd.read_csv(out / name, dtype="str")) > 0
+    # What is left behind is a dot-file, which no reader picks up; a rerun replaces everything.
+    run_build(root, out)
+    assert len(read_dataset(out / "transfers.parquet")) == 150_000
