@@ -13,7 +13,7 @@ import pandas as pd
 
 from etl.schema import LEDGER_COLUMNS
 
-CURRENCIES = np.array(["USD", "EUR", "GBP", "$", "€", "CHF", "JPY", "TRY", "usd"])
+CURRENCIES = np.array(["USD", "EUR", "GBP", "$", "€", "CHF", "JPY", "SEK", "usd"])
 COUNTRIES = np.array(["GB", "AZ", "US", "DE", "IT", "UK", "Hungary", "BVI", "multiple", "FR", "BE", "RU", ""])
 KINDS = np.array(["payment", "payment", "payment", "total", "at_least", "estimate", "monthly", "yearly"])
 CONFIDENCE = np.array(["reported", "reported", "alleged", "confirmed", "official_record", "admitted"])
