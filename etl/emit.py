@@ -45,13 +45,14 @@ def summarise(result: BuildResult) -> dict:
     }
 
 
-def format_money(value: str, code: str) -> str:
-    """'2900000000.00' → '2,900,000,000.00 USD' for the readable report."""
+def format_money(value: str, code: str, cents: bool = False) -> str:
+    """'2900000000.0000' → '2,900,000,000 USD'; with cents=True always two decimals ('1,234.50 USD')."""
     if not value:
         return f"— {code}"
     whole, _, frac = value.partition(".")
-    frac = frac.rstrip("0")
-    return f"{int(whole):,}{'.' + frac if frac else ''} {code}"
+    frac = (frac + "00")[:2] if cents else frac.rstrip("0")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-')):,}{'.' + frac if frac else ''} {code}"
 
 
 def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: bool = True) -> str:
@@ -69,8 +70,8 @@ def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: 
         f"{not_counted['rate_without_closed_period']} rates without a closed period)",
         "Totals by original currency:",
         *[f"  {format_money(v, k)}" for k, v in summary["totals_by_currency"].items()],
-        f"Total in USD at historical rates: {format_money(summary['total_usd'], 'USD')}",
-        f"Total in EUR at historical rates: {format_money(summary['total_eur'], 'EUR')}",
+        f"Total in USD at historical rates: {format_money(summary['total_usd'], 'USD', cents=True)}",
+        f"Total in EUR at historical rates: {format_money(summary['total_eur'], 'EUR', cents=True)}",
     ]
     if summary["counted_rows_without_usd_rate"]:
         lines.append(f"  ({summary['counted_rows_without_usd_rate']} counted rows have no USD rate and are not in "

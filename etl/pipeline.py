@@ -49,6 +49,15 @@ def read_cpi(path: Path) -> pd.DataFrame:
 
 
 def load_lookups(lookup_dir: Path = LOOKUP_DIR) -> Lookups:
+    """Read every lookup table; a table that cannot be parsed is a LookupInvalid naming it, never a traceback."""
+    try:
+        return _read_lookups(lookup_dir)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise LookupInvalid(f"a lookup table in {lookup_dir} cannot be read (save it as UTF-8 CSV with a header "
+                            f"and quote cells that contain commas): {exc}") from exc
+
+
+def _read_lookups(lookup_dir: Path) -> Lookups:
     return Lookups(
         register=entities.read_register(lookup_dir / ENTITIES_FILE),
         countries=countries.read_country_lookup(lookup_dir / COUNTRIES_FILE),
