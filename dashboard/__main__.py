@@ -1,0 +1,54 @@
+"""python -m dashboard [--public] [--port N]: build the dataset if needed, then serve on 127.0.0.1."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from etl.errors import EtlError, LedgerInvalid
+from etl.pipeline import dataset_is_stale, run_build
+from etl.schema import LEDGER_DIR
+
+from .data import BUILD_DIR_ENV, PUBLIC_MODE_ENV, build_dir
+
+
+def ensure_dataset() -> bool:
+    """Build when the dataset is missing or older than a ledger; print every issue and refuse on bad ledgers."""
+    if not dataset_is_stale(LEDGER_DIR, build_dir()):
+        return True
+    print("Building the dataset from ledgers/ …")
+    try:
+        result = run_build(LEDGER_DIR, build_dir())
+    except LedgerInvalid as exc:
+        for issue in exc.issues:
+            print(f"  {issue}")
+        print("The ledgers have issues (above); fix them and start again.")
+        return False
+    except EtlError as exc:
+        print(f"error: {exc}")
+        return False
+    print(f"Built {len(result.dataset)} rows from {len(result.ledgers)} ledger(s).")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    parser.add_argument("--public", action="store_true", help="serve public rows only (no internal rows anywhere)")
+    parser.add_argument("--port", type=int, default=8050)
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    if args.public:
+        os.environ[PUBLIC_MODE_ENV] = "1"
+    os.environ.setdefault(BUILD_DIR_ENV, str(build_dir()))
+    if not ensure_dataset():
+        return 1
+    from .app import app
+
+    print(f"Influence Ledger: http://127.0.0.1:{args.port}/")
+    # Bound to loopback: without a login, the app must not be reachable from other machines.
+    app.run(host="127.0.0.1", port=args.port, debug=args.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

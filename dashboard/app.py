@@ -1,0 +1,135 @@
+"""The Dash app: page shell, shared filters kept in the URL, and `server` for gunicorn."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
+
+from . import auth, data
+from .filters import FilterState, from_query
+
+HERE = Path(__file__).resolve().parent
+FILTER_IDS = ("f-date-from", "f-date-to", "f-payer-country", "f-recipient-country", "f-entity", "f-confidence",
+              "f-amount-kind", "f-min-usd", "f-ledger", "f-view")
+
+app = dash.Dash(__name__, use_pages=True, pages_folder=str(HERE / "pages"), assets_folder=str(HERE / "assets"),
+                title="Influence Ledger", suppress_callback_exceptions=True,
+                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
+server = app.server
+auth.install(server)
+
+
+def _country_options(frame, side: str) -> list[dict]:
+    table = frame[[side, side + "_name"]].drop_duplicates()
+    table = table[table[side].astype("str").ne("")].sort_values(side + "_name")
+    return [{"label": f"{n} ({c})", "value": c} for c, n in zip(table[side], table[side + "_name"])]
+
+
+def access_note() -> str:
+    if data.public_mode():
+        return "Public mode: only rows marked public are shown and downloadable."
+    if auth.login_configured():
+        return ("Signed in: internal rows are shown." if auth.current_user_is_authenticated()
+                else "Internal rows are hidden: sign in to see them.")
+    return "Local mode: no login is configured, so this server listens on 127.0.0.1 only and shows every row."
+
+
+def data_as_of() -> str:
+    report = data.load().report
+    ledgers = ", ".join(f"{l['file']} ({l['rows']} rows)" for l in report.get("ledgers", []))
+    built = report.get("built_at", "unknown time").replace("T", " ").replace("+00:00", " UTC")
+    return f"Data as of {built} · ledgers: {ledgers}"
+
+
+def filter_panel() -> html.Div:
+    frame = data.visible_rows()
+    ledgers = sorted(frame["ledger_file"].unique().tolist())
+    return html.Div(className="filters", children=[
+        html.Div([html.Label("From (year or date)", htmlFor="f-date-from"),
+                  dcc.Input(id="f-date-from", type="text", placeholder="2012", debounce=True, className="text")]),
+        html.Div([html.Label("To", htmlFor="f-date-to"),
+                  dcc.Input(id="f-date-to", type="text", placeholder="2014", debounce=True, className="text")]),
+        html.Div([html.Label("Payer country"),
+                  dcc.Dropdown(id="f-payer-country", options=_country_options(frame, "payer_country"), multi=True,
+                               placeholder="Any")]),
+        html.Div([html.Label("Recipient country"),
+                  dcc.Dropdown(id="f-recipient-country", options=_country_options(frame, "recipient_country"),
+                               multi=True, placeholder="Any")]),
+        html.Div([html.Label("Entity (names and aliases)", htmlFor="f-entity"),
+                  dcc.Input(id="f-entity", type="text", placeholder="e.g. Volonte, USAN", debounce=True,
+                            className="text")]),
+        html.Div([html.Label("Confidence"),
+                  dcc.Dropdown(id="f-confidence", multi=True, placeholder="Any",
+                               options=[{"label": c.replace("_", " "), "value": c} for c in CONFIDENCE_LEVELS])]),
+        html.Div([html.Label("Amount kind"),
+                  dcc.Dropdown(id="f-amount-kind", multi=True, placeholder="Any",
+                               options=[{"label": k.replace("_", " "), "value": k} for k in AMOUNT_KINDS])]),
+        html.Div([html.Label("Minimum (USD)", htmlFor="f-min-usd"),
+                  dcc.Input(id="f-min-usd", type="number", min=0, debounce=True, placeholder="0",
+                            className="text")]),
+        html.Div([html.Label("Ledger file"),
+                  dcc.Dropdown(id="f-ledger", multi=True, placeholder="All",
+                               options=[{"label": l, "value": l} for l in ledgers])]),
+        html.Div([html.Label("Rows"),
+                  dcc.RadioItems(id="f-view", value="counted", className="radio", options=[
+                      {"label": "counted in totals", "value": "counted"},
+                      {"label": "left out (nested, restated, rates)", "value": "excluded"},
+                      {"label": "all", "value": "all"}])]),
+    ])
+
+
+def serve_layout() -> html.Div:
+    nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
+           for page in dash.page_registry.values()]
+    return html.Div(className="shell", children=[
+        dcc.Location(id="url", refresh=False),
+        html.Header(className="top", children=[
+            html.Div([html.H1("Influence Ledger"),
+                      html.P("Documented influence and lobbying money, every figure with its source.",
+                             className="tagline")]),
+            html.Nav(nav, className="nav"),
+        ]),
+        html.P(data_as_of(), id="data-as-of", className="as-of"),
+        html.P(access_note(), id="access-note", className="access"),
+        filter_panel(),
+        html.Main(dash.page_container),
+        html.Footer("Amounts in USD and EUR use ECB reference rates for the date of each transfer (the mean over "
+                    "the period for months, years and ranges); each row names its rate and source.",
+                    className="footer"),
+    ])
+
+
+app.layout = serve_layout
+
+
+def state_to_controls(state: FilterState) -> list:
+    return [state.date_from, state.date_to, list(state.payer_country), list(state.recipient_country), state.entity,
+            list(state.confidence), list(state.amount_kind), state.min_usd or None, list(state.ledger), state.view]
+
+
+def controls_to_state(values: list, previous: FilterState) -> FilterState:
+    date_from, date_to, payer_c, recipient_c, entity, confidence, kinds, min_usd, ledger, view = values
+    query = FilterState(
+        date_from=date_from or "", date_to=date_to or "", payer_country=tuple(payer_c or ()),
+        recipient_country=tuple(recipient_c or ()), entity=entity or "", confidence=tuple(confidence or ()),
+        amount_kind=tuple(kinds or ()), min_usd=float(min_usd or 0), ledger=tuple(ledger or ()),
+        view=view or "counted", focus=previous.focus, levels=previous.levels, top_n=previous.top_n).to_query()
+    # Round-trip through the parser so the controls can never hold what the URL would reject.
+    return from_query(query)
+
+
+@dash.callback(
+    Output("url", "search"), *[Output(i, "value") for i in FILTER_IDS],
+    Input("url", "search"), *[Input(i, "value") for i in FILTER_IDS],
+)
+def sync_url(search, *values):
+    """The URL query is the single source of truth: typing in a filter rewrites it, opening a URL sets filters."""
+    current = from_query(search)
+    if ctx.triggered_id in (None, "url"):
+        return (no_update, *state_to_controls(current))
+    state = controls_to_state(list(values), current)
+    query = state.to_query()
+    return (query if query != (search or "") else no_update, *[no_update] * len(FILTER_IDS))

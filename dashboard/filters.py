@@ -1,0 +1,188 @@
+"""Filter state shared by every page: parsed from and written to the URL query, applied as one boolean mask."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from urllib.parse import parse_qs, urlencode
+
+import numpy as np
+import pandas as pd
+
+from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
+
+VIEWS = ("counted", "excluded", "all")
+FOCUS_LEVELS = ("payer", "intermediary", "recipient", "payer_country", "recipient_country", "year", "month")
+LIST_FIELDS = ("payer_country", "recipient_country", "confidence", "amount_kind", "ledger")
+MAX_TEXT = 200
+SANKEY_LEVELS = ("payer_country", "payer", "intermediary", "recipient", "recipient_country")
+DEFAULT_LEVELS = ("payer", "intermediary", "recipient")
+DEFAULT_TOP_N = 10
+MAX_TOP_N = 50
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """What the reader asked to see. Empty means "no restriction"."""
+
+    date_from: str = ""  # YYYY or YYYY-MM-DD
+    date_to: str = ""
+    payer_country: tuple[str, ...] = ()
+    recipient_country: tuple[str, ...] = ()
+    entity: str = ""
+    confidence: tuple[str, ...] = ()
+    amount_kind: tuple[str, ...] = ()
+    min_usd: float = 0.0
+    ledger: tuple[str, ...] = ()
+    view: str = "counted"
+    focus: tuple[tuple[str, str], ...] = field(default=())  # drill-down: (level, value) pairs
+    levels: tuple[str, ...] = DEFAULT_LEVELS  # Sankey levels, in order
+    top_n: int = DEFAULT_TOP_N
+    page: int = 1
+
+    def to_query(self) -> str:
+        """A URL query string holding every non-default value (so a view can be bookmarked and sent)."""
+        pairs: list[tuple[str, str]] = []
+        for key, value in asdict(self).items():
+            if key == "focus":
+                pairs += [("focus", f"{level}:{val}") for level, val in self.focus]
+            elif isinstance(value, (list, tuple)) and key != "levels":
+                pairs += [(key, v) for v in value]
+            elif key == "min_usd":
+                if value:
+                    pairs.append((key, f"{value:g}"))
+            elif key == "view":
+                if value != "counted":
+                    pairs.append((key, value))
+            elif key == "levels":
+                if value != DEFAULT_LEVELS:
+                    pairs.append((key, ",".join(value)))
+            elif key == "top_n":
+                if value != DEFAULT_TOP_N:
+                    pairs.append((key, str(value)))
+            elif key == "page":
+                if value != 1:
+                    pairs.append((key, str(value)))
+            elif value:
+                pairs.append((key, str(value)))
+        return "?" + urlencode(pairs) if pairs else ""
+
+    def with_focus(self, level: str, value: str) -> "FilterState":
+        kept = tuple(f for f in self.focus if f[0] != level)
+        return replace(self, focus=kept + ((level, value),))
+
+
+def _date_text(value: str) -> str:
+    value = value.strip()[:10]
+    try:
+        pd.Timestamp(value if len(value) > 4 else value + "-01-01")
+    except (ValueError, TypeError):
+        return ""
+    return value if value[:4].isdigit() else ""
+
+
+def from_query(query: str | None) -> FilterState:
+    """Parse a URL query defensively: anything malformed falls back to the default, never an exception."""
+    params = parse_qs((query or "").lstrip("?"), keep_blank_values=False)
+
+    def first(key: str) -> str:
+        return params.get(key, [""])[0][:MAX_TEXT]
+
+    def many(key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        values = [v[:MAX_TEXT] for v in params.get(key, [])]
+        return tuple(dict.fromkeys(v for v in values if allowed is None or v in allowed))
+
+    try:
+        min_usd = max(float(first("min_usd") or 0), 0.0)
+        if not np.isfinite(min_usd):
+            min_usd = 0.0
+    except ValueError:
+        min_usd = 0.0
+    focus = []
+    for item in params.get("focus", []):
+        level, _, value = item.partition(":")
+        if level in FOCUS_LEVELS and value:
+            focus.append((level, value[:MAX_TEXT]))
+    view = first("view")
+    levels = tuple(dict.fromkeys(v for v in first("levels").split(",") if v in SANKEY_LEVELS))
+    try:
+        top_n = min(max(int(first("top_n") or DEFAULT_TOP_N), 1), MAX_TOP_N)
+    except ValueError:
+        top_n = DEFAULT_TOP_N
+    try:
+        page = max(int(first("page") or 1), 1)
+    except ValueError:
+        page = 1
+    return FilterState(
+        date_from=_date_text(first("date_from")), date_to=_date_text(first("date_to")),
+        payer_country=many("payer_country"), recipient_country=many("recipient_country"),
+        entity=first("entity").strip(), confidence=many("confidence", CONFIDENCE_LEVELS),
+        amount_kind=many("amount_kind", AMOUNT_KINDS), min_usd=min_usd, ledger=many("ledger"),
+        view=view if view in VIEWS else "counted", focus=tuple(focus),
+        levels=levels if len(levels) >= 2 else DEFAULT_LEVELS, top_n=top_n, page=page)
+
+
+def _period_bound(text: str, end: bool) -> pd.Timestamp | None:
+    if not text:
+        return None
+    if len(text) == 4:
+        return pd.Timestamp(f"{text}-12-31") if end else pd.Timestamp(f"{text}-01-01")
+    return pd.Timestamp(text)
+
+
+def entity_names(search: str, aliases: pd.DataFrame) -> set[str]:
+    """Canonical names whose name or any alias contains the search text (case-insensitive)."""
+    needle = search.strip().lower()
+    if not needle:
+        return set()
+    hits = aliases[aliases["spelling"].str.contains(needle, regex=False)]
+    return set(hits["name"])
+
+
+def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None = None,
+         include_focus: bool = True) -> np.ndarray:
+    """Rows matching every filter, as a numpy boolean array (vectorised; no per-row Python)."""
+    keep = np.ones(len(frame), dtype=bool)
+    if state.view == "counted":
+        keep &= frame["counts_in_totals"].to_numpy()
+    elif state.view == "excluded":
+        keep &= ~frame["counts_in_totals"].to_numpy()
+    start = _period_bound(state.date_from, end=False)
+    stop = _period_bound(state.date_to, end=True)
+    if start is not None:
+        keep &= (frame["date_last"] >= start).to_numpy(dtype=bool, na_value=False)
+    if stop is not None:
+        keep &= (frame["date_start"] <= stop).to_numpy(dtype=bool, na_value=False)
+    for column, values in (("payer_country", state.payer_country), ("recipient_country", state.recipient_country),
+                           ("confidence", state.confidence), ("amount_kind", state.amount_kind),
+                           ("ledger_file", state.ledger)):
+        if values:
+            keep &= frame[column + "_cat"].isin(values).to_numpy()
+    if state.min_usd:
+        keep &= (frame["value_usd"] >= state.min_usd).to_numpy(dtype=bool, na_value=False)
+    if state.entity:
+        names = entity_names(state.entity, aliases) if aliases is not None else set()
+        needle = state.entity.lower()
+        by_name = np.zeros(len(frame), dtype=bool)
+        for column in ("payer", "recipient", "intermediary"):
+            categories = frame[column + "_cat"].cat.categories
+            matching = [c for c in categories if needle in c.lower() or c in names
+                        or (column == "intermediary" and any(n in c for n in names))]
+            by_name |= frame[column + "_cat"].isin(matching).to_numpy()
+        keep &= by_name
+    if include_focus:
+        for level, value in state.focus:
+            keep &= focus_mask(frame, level, value)
+    return keep
+
+
+def focus_mask(frame: pd.DataFrame, level: str, value: str) -> np.ndarray:
+    """Rows behind one clicked chart element (a Sankey node, a country, a bar, a timeline period)."""
+    if level in ("year", "month"):
+        plot = frame["date_plot"]
+        text = plot.dt.strftime("%Y" if level == "year" else "%Y-%m")
+        return (text == value).to_numpy(dtype=bool, na_value=False)
+    if level in ("payer_country", "recipient_country") and len(value) == 3:
+        return (frame[level + "_iso3"] == value).to_numpy()
+    column = level + "_cat" if level + "_cat" in frame else level
+    if level == "intermediary":
+        return frame["intermediary"].str.contains(value, regex=False).to_numpy(dtype=bool, na_value=False)
+    return (frame[column] == value).to_numpy(dtype=bool)

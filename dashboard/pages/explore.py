@@ -1,0 +1,134 @@
+"""Timeline, world map and top payers/recipients; clicking any of them drills the table down."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard import export, figures, views
+from dashboard.filters import from_query
+from dashboard.table import SORTABLE, grid, page_of, pager_text
+
+dash.register_page(__name__, path="/explore", name="Timeline & map", title="Timeline & map · Influence Ledger",
+                   order=1)
+
+CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+CHARTS = ("timeline", "map", "top-recipients", "top-payers")
+
+
+def layout(**_query):
+    return html.Div(className="page", children=[
+        html.Div(className="controls", children=[
+            html.Div([html.Label("Timeline by"), dcc.RadioItems(
+                id="timeline-period", value="year", className="radio",
+                options=[{"label": "year", "value": "year"}, {"label": "month", "value": "month"}])]),
+            html.Div([html.Label("Map countries of"), dcc.RadioItems(
+                id="map-side", value="recipient_country", className="radio",
+                options=[{"label": "recipients", "value": "recipient_country"},
+                         {"label": "payers", "value": "payer_country"}])]),
+        ]),
+        html.Div(id="explore-focus", className="focus"),
+        html.H2("USD per period, by recipient country"),
+        html.P("A transfer dated by a range (2012/2014) or a month or year is spread evenly over the periods it "
+               "covers; undated transfers are not on the timeline.", className="note"),
+        dcc.Loading(dcc.Graph(id="timeline", config=CONFIG, className="chart")),
+        html.H2("Where the money went"),
+        dcc.Loading(dcc.Graph(id="map", config=CONFIG, className="chart")),
+        html.Div(className="two-columns", children=[
+            html.Div([html.H2("Top recipients"), dcc.Graph(id="top-recipients", config=CONFIG)]),
+            html.Div([html.H2("Top payers"), dcc.Graph(id="top-payers", config=CONFIG)]),
+        ]),
+        html.Div(className="chart-actions", children=[
+            html.Button("Download timeline as HTML", id="timeline-html-button", className="secondary"),
+            html.Button("Download map as HTML", id="map-html-button", className="secondary"),
+            html.Span("PNG: use the camera icon above each chart.", className="hint"),
+            dcc.Download(id="explore-html-download")]),
+        html.H2("Transfers"),
+        html.Div(className="table-bar", children=[
+            html.Span(id="explore-pager-text", className="pager-text"),
+            html.Button("‹ Previous", id="explore-prev", className="secondary"),
+            html.Button("Next ›", id="explore-next", className="secondary"),
+            dcc.Dropdown(id="explore-sort", value="value_usd", clearable=False, className="sort",
+                         options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
+            html.Button("Download CSV", id="explore-csv-button"),
+            html.Button("Download Excel", id="explore-xlsx-button"),
+            dcc.Download(id="explore-download"),
+        ]),
+        grid("explore-grid"),
+    ])
+
+
+def explore_outputs(search, period="year", side="recipient_country"):
+    rows, state = views.rows_for(search)
+    focus = views.focus_text(state)
+    return (figures.timeline_figure(rows, period), figures.map_figure(rows, side),
+            figures.top_bars(rows, "recipient"), figures.top_bars(rows, "payer"),
+            [focus, html.Button("Clear", id="explore-focus-clear", className="link")] if focus else
+            [html.Button("Clear", id="explore-focus-clear", className="link", style={"display": "none"})])
+
+
+@callback(Output("timeline", "figure"), Output("map", "figure"), Output("top-recipients", "figure"),
+          Output("top-payers", "figure"), Output("explore-focus", "children"),
+          Input("url", "search"), Input("timeline-period", "value"), Input("map-side", "value"))
+def update_explore(search, period, side):
+    return explore_outputs(search, period, side)
+
+
+@callback(Output("explore-grid", "rowData"), Output("explore-pager-text", "children"),
+          Input("url", "search"), Input("explore-sort", "value"))
+def update_explore_table(search, sort_by):
+    rows, state = views.rows_for(search)
+    data, page, pages = page_of(rows, state.page, sort_by)
+    return data, pager_text(page, pages, len(rows))
+
+
+def focus_for_click(state, chart: str, click: dict | None, period: str, side: str):
+    point = ((click or {}).get("points") or [{}])[0]
+    if chart == "timeline" and point.get("x"):
+        return state.with_focus(period, str(point["x"]))
+    if chart == "map" and point.get("location"):
+        return state.with_focus(side, str(point["location"]))
+    if chart == "top-recipients" and point.get("y"):
+        return state.with_focus("recipient", str(point["y"]))
+    if chart == "top-payers" and point.get("y"):
+        return state.with_focus("payer", str(point["y"]))
+    return state
+
+
+@callback(Output("url", "search", allow_duplicate=True),
+          *[Input(chart, "clickData") for chart in CHARTS], Input("explore-focus-clear", "n_clicks"),
+          Input("explore-prev", "n_clicks"), Input("explore-next", "n_clicks"),
+          State("timeline-period", "value"), State("map-side", "value"), State("url", "search"),
+          prevent_initial_call=True)
+def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, period, side, search):
+    state = from_query(search)
+    trigger = ctx.triggered_id
+    clicks = dict(zip(CHARTS, (t_click, m_click, r_click, p_click)))
+    if trigger in CHARTS:
+        state = replace(focus_for_click(state, trigger, clicks[trigger], period, side), page=1)
+    elif trigger == "explore-focus-clear":
+        state = replace(state, focus=(), page=1)
+    elif trigger in ("explore-prev", "explore-next"):
+        state = replace(state, page=max(state.page + (1 if trigger == "explore-next" else -1), 1))
+    query = state.to_query()
+    return query if query != (search or "") else no_update
+
+
+@callback(Output("explore-download", "data"), Input("explore-csv-button", "n_clicks"),
+          Input("explore-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
+def explore_download(_csv, _xlsx, search):
+    rows, state = views.rows_for(search)
+    if ctx.triggered_id == "explore-xlsx-button":
+        return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows))),
+                              "influence-ledger-transfers.xlsx")
+    return dcc.send_bytes(export.to_csv_bytes(rows), "influence-ledger-transfers.csv")
+
+
+@callback(Output("explore-html-download", "data"), Input("timeline-html-button", "n_clicks"),
+          Input("map-html-button", "n_clicks"), State("url", "search"), State("timeline-period", "value"),
+          State("map-side", "value"), prevent_initial_call=True)
+def explore_html(_t, _m, search, period, side):
+    timeline, world, *_ = explore_outputs(search, period, side)
+    fig, name = (timeline, "timeline") if ctx.triggered_id == "timeline-html-button" else (world, "map")
+    return dcc.send_string(fig.to_html(include_plotlyjs=True, full_html=True), f"influence-ledger-{name}.html")

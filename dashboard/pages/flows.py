@@ -1,0 +1,176 @@
+"""Home: the Sankey of who paid whom (or which country paid which), drill-down table and downloads."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard import export, figures, views
+from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
+from dashboard.formatting import money
+from dashboard.table import PAGE_SIZE, SORTABLE, grid, page_of, pager_text
+
+dash.register_page(__name__, path="/", name="Flows", title="Flows · Influence Ledger", order=0)
+
+GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "influence-ledger-flows",
+                                                               "scale": 2}}
+PRESETS = {"recipient": list(figures.PRESETS["recipient"]), "country": list(figures.PRESETS["country"])}
+
+
+def preset_of(levels: tuple[str, ...]) -> str:
+    for name, preset in PRESETS.items():
+        if list(levels) == preset:
+            return name
+    return "custom"
+
+
+def layout(**query):
+    state = from_query("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+    return html.Div(className="page", children=[
+        html.Div(className="controls", children=[
+            html.Div([html.Label("View"), dcc.RadioItems(
+                id="flow-preset", value=preset_of(state.levels), className="radio", options=[
+                    {"label": "by recipient", "value": "recipient"}, {"label": "by country", "value": "country"},
+                    {"label": "custom levels", "value": "custom"}])]),
+            html.Div([html.Label("Levels, in order"), dcc.Dropdown(
+                id="flow-levels", multi=True, value=list(state.levels),
+                options=[{"label": figures.LEVEL_LABELS[l], "value": l} for l in SANKEY_LEVELS])]),
+            html.Div([html.Label("Top nodes per level", htmlFor="flow-top"),
+                      dcc.Input(id="flow-top", type="number", min=1, max=MAX_TOP_N, step=1, value=state.top_n,
+                                debounce=True, className="text")]),
+        ]),
+        html.P(id="flow-left-out", className="note"),
+        html.Div(id="flow-focus", className="focus"),
+        dcc.Loading(dcc.Graph(id="sankey", config=GRAPH_CONFIG, className="chart")),
+        html.Div(className="chart-actions", children=[
+            html.Button("Download chart as HTML", id="sankey-html-button", className="secondary"),
+            html.Span("PNG: use the camera icon above the chart.", className="hint"),
+            dcc.Download(id="sankey-html-download")]),
+        html.H2("Transfers behind the figures"),
+        html.Div(className="table-bar", children=[
+            html.Span(id="flows-pager-text", className="pager-text"),
+            html.Button("‹ Previous", id="flows-prev", className="secondary"),
+            html.Button("Next ›", id="flows-next", className="secondary"),
+            dcc.Dropdown(id="flows-sort", value="value_usd", clearable=False, className="sort",
+                         options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
+            html.Button("Download CSV", id="flows-csv-button"),
+            html.Button("Download Excel", id="flows-xlsx-button"),
+            dcc.Download(id="flows-download"),
+        ]),
+        grid("flows-grid"),
+    ])
+
+
+def flows_outputs(search: str | None):
+    """Everything the flows page shows for a URL (called by the callback and by tests)."""
+    rows, state = views.rows_for(search)
+    fig = figures.sankey_figure(rows, state.levels, state.top_n)
+    left = views.left_out_summary(search)
+    if state.view == "counted":
+        note = [f"Sums count each transfer once: {money(views.total_usd(rows))} across {len(rows):,} transfers. "
+                f"{left['total']} report(s) matching these filters are left out of the sums "
+                f"({left['nested']} included in a larger transfer, {left['restated']} restating another report, "
+                f"{left['rates']} rates without a closed period). ",
+                dcc.Link("Show the left-out reports", href="/" + views.with_view(search, "excluded"))]
+    elif state.view == "excluded":
+        note = ["Showing reports left out of the sums (nested, restated or rates); their figures overlap others. ",
+                dcc.Link("Back to the counted transfers", href="/" + views.with_view(search, "counted"))]
+    else:
+        note = ["Showing every report, including nested and restated ones: these figures overlap and must not be "
+                "added up. ", dcc.Link("Count each transfer once", href="/" + views.with_view(search, "counted"))]
+    focus = views.focus_text(state)
+    focus_children = [focus, html.Button("Clear", id="focus-clear", className="link")] if focus else \
+        [html.Button("Clear", id="focus-clear", className="link", style={"display": "none"})]
+    return fig, note, focus_children
+
+
+@callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
+          Input("url", "search"))
+def update_flows(search):
+    return flows_outputs(search)
+
+
+def table_outputs(search: str | None, sort_by: str = "value_usd"):
+    rows, state = views.rows_for(search)
+    data, page, pages = page_of(rows, state.page, sort_by)
+    return data, pager_text(page, pages, len(rows))
+
+
+@callback(Output("flows-grid", "rowData"), Output("flows-pager-text", "children"),
+          Input("url", "search"), Input("flows-sort", "value"))
+def update_table(search, sort_by):
+    return table_outputs(search, sort_by)
+
+
+@callback(Output("url", "search", allow_duplicate=True),
+          Input("flow-preset", "value"), Input("flow-levels", "value"), Input("flow-top", "value"),
+          Input("sankey", "clickData"), Input("focus-clear", "n_clicks"), Input("flows-prev", "n_clicks"),
+          Input("flows-next", "n_clicks"), State("url", "search"), prevent_initial_call=True)
+def flow_controls(preset, levels, top, click, _clear, _prev, _next, search):
+    """Controls of this page that change the URL: levels, top N, drill-down clicks, paging."""
+    state = from_query(search)
+    trigger = ctx.triggered_id
+    if trigger == "flow-preset" and preset in PRESETS:
+        state = replace(state, levels=tuple(PRESETS[preset]), page=1)
+    elif trigger == "flow-levels":
+        chosen = tuple(l for l in (levels or []) if l in SANKEY_LEVELS)
+        state = replace(state, levels=chosen if len(chosen) >= 2 else DEFAULT_LEVELS, page=1)
+    elif trigger == "flow-top":
+        state = replace(state, top_n=min(max(int(top or 1), 1), MAX_TOP_N))
+    elif trigger == "sankey":
+        state = focus_from_click(state, click)
+    elif trigger == "focus-clear":
+        state = replace(state, focus=(), page=1)
+    elif trigger in ("flows-prev", "flows-next"):
+        state = replace(state, page=max(state.page + (1 if trigger == "flows-next" else -1), 1))
+    query = state.to_query()
+    return query if query != (search or "") else no_update
+
+
+def focus_from_click(state, click):
+    """A clicked node focuses its level; a clicked link focuses both ends. 'Other' nodes are not a filter."""
+    points = (click or {}).get("points") or []
+    if not points:
+        return state
+    point = points[0]
+    custom = point.get("customdata")
+    pairs = []
+    if isinstance(custom, list) and len(custom) == 3 and "\x1f" in str(custom[0]):  # a link
+        for key in custom[:2]:
+            level, _, label = str(key).partition("\x1f")
+            pairs.append((level, label))
+    elif isinstance(custom, list) and len(custom) >= 2:  # a node
+        pairs.append((str(custom[0]), str(custom[1])))
+    for level, label in pairs:
+        if label != figures.OTHER and level in SANKEY_LEVELS:
+            value = label
+            if level in ("payer_country", "recipient_country"):
+                value = country_code_for(label, level)
+            if value:
+                state = state.with_focus(level, value)
+    return replace(state, page=1)
+
+
+def country_code_for(name: str, level: str) -> str:
+    from dashboard import data
+    frame = data.load().frame
+    match = frame.loc[frame[level + "_name"] == name, level]
+    return str(match.iloc[0]) if len(match) else ""
+
+
+@callback(Output("flows-download", "data"), Input("flows-csv-button", "n_clicks"),
+          Input("flows-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
+def download_rows(_csv, _xlsx, search):
+    rows, state = views.rows_for(search)
+    if ctx.triggered_id == "flows-xlsx-button":
+        content = export.to_xlsx_bytes(rows, views.about_rows(state, len(rows)))
+        return dcc.send_bytes(content, "influence-ledger-transfers.xlsx")
+    return dcc.send_bytes(export.to_csv_bytes(rows), "influence-ledger-transfers.csv")
+
+
+@callback(Output("sankey-html-download", "data"), Input("sankey-html-button", "n_clicks"), State("url", "search"),
+          prevent_initial_call=True)
+def download_sankey_html(_clicks, search):
+    fig, _, _ = flows_outputs(search)
+    return dcc.send_string(fig.to_html(include_plotlyjs=True, full_html=True), "influence-ledger-flows.html")

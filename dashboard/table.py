@@ -1,0 +1,92 @@
+"""The transfers table: one server-side page of rows at a time, so the browser never holds the dataset."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from dash import html
+import dash_ag_grid as dag
+
+from .formatting import exact_money
+
+PAGE_SIZE = 50
+SORTABLE = {"value_usd": "USD", "date_start": "Date", "amount_f": "Original amount", "payer": "Payer",
+            "recipient": "Recipient"}
+COLUMNS = [
+    dict(field="amount_text", headerName="Amount as written", minWidth=130),
+    dict(field="amount_exact", headerName="Amount (exact)", minWidth=150),
+    dict(field="usd", headerName="USD", minWidth=130, type="rightAligned"),
+    dict(field="eur", headerName="EUR", minWidth=130, type="rightAligned"),
+    dict(field="rate", headerName="Rate (USD per unit) and its date", minWidth=220, wrapText=True, autoHeight=True),
+    dict(field="date_raw", headerName="Date as written", minWidth=120),
+    dict(field="payer", headerName="Payer", minWidth=170, wrapText=True, autoHeight=True),
+    dict(field="intermediary", headerName="Via", minWidth=150, wrapText=True, autoHeight=True),
+    dict(field="recipient", headerName="Recipient", minWidth=170, wrapText=True, autoHeight=True),
+    dict(field="countries", headerName="Countries", minWidth=150),
+    dict(field="confidence", headerName="Confidence", minWidth=120),
+    dict(field="status_note", headerName="Legal status", minWidth=180, wrapText=True, autoHeight=True),
+    dict(field="sources", headerName="Sources", minWidth=220, cellRenderer="SourceLinks", autoHeight=True),
+    dict(field="totals_note", headerName="In totals?", minWidth=200, wrapText=True, autoHeight=True),
+    dict(field="notes", headerName="Notes", minWidth=260, wrapText=True, autoHeight=True),
+    dict(field="id", headerName="id", minWidth=150),
+]
+
+
+def grid(grid_id: str) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id, columnDefs=COLUMNS, rowData=[],
+        defaultColDef=dict(resizable=True, sortable=False, filter=False, suppressMovable=True),
+        dashGridOptions=dict(domLayout="autoHeight", suppressCellFocus=True, enableCellTextSelection=True,
+                             overlayNoRowsTemplate="No transfers match these filters"),
+        style={"width": "100%"}, className="ag-theme-alpine")
+
+
+def sort_rows(frame: pd.DataFrame, sort_by: str, descending: bool) -> pd.DataFrame:
+    column = sort_by if sort_by in SORTABLE else "value_usd"
+    return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+
+
+def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
+            page_size: int = PAGE_SIZE) -> tuple[list[dict], int, int]:
+    """(rows for the grid, page actually shown, number of pages). Only page_size rows are formatted."""
+    pages = max(math.ceil(len(frame) / page_size), 1)
+    page = min(max(page, 1), pages)
+    column = sort_by if sort_by in SORTABLE else "value_usd"
+    values = frame[column]
+    # argsort of the one sort column, then take the page: cheaper than sorting the whole frame.
+    order = np.argsort(values.to_numpy(na_value=np.nan) if values.dtype.kind in "fi" else
+                       values.astype("str").to_numpy(), kind="stable")
+    if values.dtype.kind in "fi":
+        nan_last = np.isnan(values.to_numpy(dtype="float64", na_value=np.nan))[order]
+        order = np.concatenate([order[~nan_last][::-1] if descending else order[~nan_last], order[nan_last]])
+    elif descending:
+        order = order[::-1]
+    chosen = frame.iloc[order[(page - 1) * page_size: page * page_size]]
+    return rows_for_grid(chosen), page, pages
+
+
+def rows_for_grid(rows: pd.DataFrame) -> list[dict]:
+    def cell(value: object) -> str:
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    out = []
+    for r in rows.itertuples(index=False):
+        rate = "" if pd.isna(r.fx_rate_usd) else f"{r.fx_rate_usd:.6g} ({r.fx_rate_date}; {r.fx_source})"
+        countries = " → ".join(x for x in (r.payer_country_name, r.recipient_country_name) if x)
+        out.append(dict(
+            id=r.id, amount_text=f"{r.amount_raw} {r.currency_raw}".strip(),
+            amount_exact=exact_money(r.amount, r.currency), usd=exact_money(r.amount_usd, "USD"),
+            eur=exact_money(r.amount_eur, "EUR"), rate=rate, date_raw=r.date_raw + (
+                f" ({r.date_note})" if r.date_note else ""), payer=r.payer, intermediary=r.intermediary,
+            recipient=r.recipient, countries=countries, confidence=r.confidence.replace("_", " "),
+            status_note=r.status_note, sources=r.sources, totals_note=r.totals_note, notes=r.notes))
+    return [{k: cell(v) for k, v in row.items()} for row in out]
+
+
+def pager_text(page: int, pages: int, total: int) -> str:
+    return f"Page {page} of {pages} · {total:,} transfer{'s' if total != 1 else ''}"
+
+
+def empty_note(total: int) -> html.Div | None:
+    return html.Div("No transfers match these filters.", className="empty") if total == 0 else None
