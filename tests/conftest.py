@@ -1,0 +1,38 @@
+"""Shared test set-up: Debian's Chromium for dash_duo, and the example dataset built once into a temp folder."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.chrome.options import Options
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1400,1000")
+
+# The dashboard reads its dataset from here; tests build the shipped ledgers into it (never into build/).
+_BUILD = Path(tempfile.mkdtemp(prefix="influence-ledger-test-build-"))
+os.environ.setdefault("INFLUENCE_LEDGER_BUILD_DIR", str(_BUILD))
+
+
+def pytest_setup_options():
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    # A fresh profile for every browser the tests start.
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-profile-')}")
+    return options
+
+
+@pytest.fixture(scope="session")
+def example_build() -> Path:
+    """The shipped ledgers built once per test session into the dashboard's test build folder."""
+    from etl.pipeline import run_build
+    from etl.schema import LEDGER_DIR
+
+    build = Path(os.environ["INFLUENCE_LEDGER_BUILD_DIR"])
+    run_build(LEDGER_DIR, build)
+    return build
