@@ -20,6 +20,7 @@ LEVEL_LABELS = {"payer_country": "Payer country", "payer": "Payer", "intermediar
                 "recipient": "Recipient", "recipient_country": "Recipient country"}
 PRESETS = {"recipient": ("payer", "intermediary", "recipient"), "country": ("payer_country", "recipient_country")}
 OTHER = "Other"
+LINK_LABEL_PREFIX = "link-"
 FONT = dict(family="Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=13, color="#1f2933")
 
 
@@ -140,7 +141,9 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
                   x=[0.001 + 0.998 * o / level_count for o in nodes["order"]],
                   customdata=np.column_stack([nodes["level"], nodes["label"], node_hover]).tolist(),
                   hovertemplate="%{customdata[2]}<extra></extra>", hoverlabel=dict(font=FONT)),
-        link=dict(source=links["source"].map(index).tolist(), target=links["target"].map(index).tolist(),
+        # Dash passes only scalar click fields back, so a link is recognised by its label ("link-<row>").
+        link=dict(label=[f"{LINK_LABEL_PREFIX}{i}" for i in range(len(links))],
+                  source=links["source"].map(index).tolist(), target=links["target"].map(index).tolist(),
                   value=links["value"].clip(lower=0).tolist(),
                   color=[_rgba(CONFIDENCE_COLOURS.get(c, "#999999"), 0.45) for c in links["confidence"]],
                   customdata=np.column_stack([links["source"], links["target"], link_hover]).tolist(),

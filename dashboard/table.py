@@ -37,8 +37,7 @@ def grid(grid_id: str) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id, columnDefs=COLUMNS, rowData=[],
         defaultColDef=dict(resizable=True, sortable=False, filter=False, suppressMovable=True),
-        dashGridOptions=dict(domLayout="autoHeight", suppressCellFocus=True, enableCellTextSelection=True,
-                             overlayNoRowsTemplate="No transfers match these filters"),
+        dashGridOptions=dict(domLayout="autoHeight", suppressCellFocus=True, enableCellTextSelection=True),
         style={"width": "100%"}, className="ag-theme-alpine")
 
 

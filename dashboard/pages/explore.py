@@ -28,7 +28,9 @@ def layout(**_query):
                 options=[{"label": "recipients", "value": "recipient_country"},
                          {"label": "payers", "value": "payer_country"}])]),
         ]),
-        html.Div(id="explore-focus", className="focus"),
+        html.Div(className="focus", children=[
+            html.Span(id="explore-focus"),
+            html.Button("Clear drill-down", id="explore-focus-clear", className="link")]),
         html.H2("USD per period, by recipient country"),
         html.P("A transfer dated by a range (2012/2014) or a month or year is spread evenly over the periods it "
                "covers; undated transfers are not on the timeline.", className="note"),
@@ -61,11 +63,9 @@ def layout(**_query):
 
 def explore_outputs(search, period="year", side="recipient_country"):
     rows, state = views.rows_for(search)
-    focus = views.focus_text(state)
     return (figures.timeline_figure(rows, period), figures.map_figure(rows, side),
             figures.top_bars(rows, "recipient"), figures.top_bars(rows, "payer"),
-            [focus, html.Button("Clear", id="explore-focus-clear", className="link")] if focus else
-            [html.Button("Clear", id="explore-focus-clear", className="link", style={"display": "none"})])
+            views.focus_text(state) or "Click a period, a country or a bar to see the transfers behind it.")
 
 
 @callback(Output("timeline", "figure"), Output("map", "figure"), Output("top-recipients", "figure"),

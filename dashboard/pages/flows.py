@@ -41,7 +41,9 @@ def layout(**query):
                                 debounce=True, className="text")]),
         ]),
         html.P(id="flow-left-out", className="note"),
-        html.Div(id="flow-focus", className="focus"),
+        html.Div(className="focus", children=[
+            html.Span(id="flow-focus"),
+            html.Button("Clear drill-down", id="focus-clear", className="link")]),
         dcc.Loading(dcc.Graph(id="sankey", config=GRAPH_CONFIG, className="chart")),
         html.Div(className="chart-actions", children=[
             html.Button("Download chart as HTML", id="sankey-html-button", className="secondary"),
@@ -79,10 +81,7 @@ def flows_outputs(search: str | None):
     else:
         note = ["Showing every report, including nested and restated ones: these figures overlap and must not be "
                 "added up. ", dcc.Link("Count each transfer once", href="/" + views.with_view(search, "counted"))]
-    focus = views.focus_text(state)
-    focus_children = [focus, html.Button("Clear", id="focus-clear", className="link")] if focus else \
-        [html.Button("Clear", id="focus-clear", className="link", style={"display": "none"})]
-    return fig, note, focus_children
+    return fig, note, views.focus_text(state) or "Click a node or a link to see the transfers behind it."
 
 
 @callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
@@ -129,24 +128,30 @@ def flow_controls(preset, levels, top, click, _clear, _prev, _next, search):
 
 
 def focus_from_click(state, click):
-    """A clicked node focuses its level; a clicked link focuses both ends. 'Other' nodes are not a filter."""
+    """A clicked node focuses its level; a clicked link focuses both ends. 'Other' nodes are not a filter.
+
+    Click events carry only the element's index, so the diagram's nodes and links are recomputed for the same
+    URL (the same filters give the same diagram) and the index is looked up in them.
+    """
     points = (click or {}).get("points") or []
-    if not points:
+    if not points or "pointNumber" not in points[0]:
         return state
     point = points[0]
-    custom = point.get("customdata")
-    pairs = []
-    if isinstance(custom, list) and len(custom) == 3 and "\x1f" in str(custom[0]):  # a link
-        for key in custom[:2]:
-            level, _, label = str(key).partition("\x1f")
-            pairs.append((level, label))
-    elif isinstance(custom, list) and len(custom) >= 2:  # a node
-        pairs.append((str(custom[0]), str(custom[1])))
-    for level, label in pairs:
+    rows, _ = views.rows_for(state.to_query())
+    nodes, links = figures.sankey_data(rows, state.levels, state.top_n)
+    number = int(point["pointNumber"])
+    if str(point.get("label", "")).startswith(figures.LINK_LABEL_PREFIX):
+        if number >= len(links):
+            return state
+        keys = [links["source"].iloc[number], links["target"].iloc[number]]
+    else:
+        if number >= len(nodes):
+            return state
+        keys = [nodes["key"].iloc[number]]
+    for key in keys:
+        level, _, label = str(key).partition("\x1f")
         if label != figures.OTHER and level in SANKEY_LEVELS:
-            value = label
-            if level in ("payer_country", "recipient_country"):
-                value = country_code_for(label, level)
+            value = country_code_for(label, level) if level in ("payer_country", "recipient_country") else label
             if value:
                 state = state.with_focus(level, value)
     return replace(state, page=1)
