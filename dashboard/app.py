@@ -74,7 +74,7 @@ def filter_panel() -> html.Div:
                   dcc.Dropdown(id="f-ledger", multi=True, placeholder="All",
                                options=[{"label": l, "value": l} for l in ledgers])]),
         html.Div([html.Label("Rows"),
-                  dcc.RadioItems(id="f-view", value="counted", className="radio", options=[
+                  dcc.RadioItems(id="f-view", value="counted", className="radio", inline=True, options=[
                       {"label": "counted in totals", "value": "counted"},
                       {"label": "left out (nested, restated, rates)", "value": "excluded"},
                       {"label": "all", "value": "all"}])]),

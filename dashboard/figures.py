@@ -29,6 +29,14 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+MAX_LABEL = 38
+
+
+def short_label(label: str) -> str:
+    """Long names are cut on the diagram (the hover shows them whole)."""
+    return label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1].rstrip() + "…"
+
+
 def empty_figure(message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, font=dict(size=16, color="#52606d"), x=0.5, y=0.5,
@@ -136,7 +144,7 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
     level_count = max(len(levels) - 1, 1)
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node=dict(label=nodes["label"].tolist(), pad=14, thickness=16, line=dict(color="#52606d", width=0.4),
+        node=dict(label=[short_label(label) for label in nodes["label"]], pad=14, thickness=16, line=dict(color="#52606d", width=0.4),
                   color=["#9aa5b1" if label == OTHER else "#3e4c59" for label in nodes["label"]],
                   x=[0.001 + 0.998 * o / level_count for o in nodes["order"]],
                   customdata=np.column_stack([nodes["level"], nodes["label"], node_hover]).tolist(),

@@ -21,10 +21,10 @@ def layout(**_query):
     return html.Div(className="page", children=[
         html.Div(className="controls", children=[
             html.Div([html.Label("Timeline by"), dcc.RadioItems(
-                id="timeline-period", value="year", className="radio",
+                id="timeline-period", value="year", className="radio", inline=True,
                 options=[{"label": "year", "value": "year"}, {"label": "month", "value": "month"}])]),
             html.Div([html.Label("Map countries of"), dcc.RadioItems(
-                id="map-side", value="recipient_country", className="radio",
+                id="map-side", value="recipient_country", className="radio", inline=True,
                 options=[{"label": "recipients", "value": "recipient_country"},
                          {"label": "payers", "value": "payer_country"}])]),
         ]),

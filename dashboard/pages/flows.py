@@ -30,7 +30,7 @@ def layout(**query):
     return html.Div(className="page", children=[
         html.Div(className="controls", children=[
             html.Div([html.Label("View"), dcc.RadioItems(
-                id="flow-preset", value=preset_of(state.levels), className="radio", options=[
+                id="flow-preset", value=preset_of(state.levels), className="radio", inline=True, options=[
                     {"label": "by recipient", "value": "recipient"}, {"label": "by country", "value": "country"},
                     {"label": "custom levels", "value": "custom"}])]),
             html.Div([html.Label("Levels, in order"), dcc.Dropdown(
