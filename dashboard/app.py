@@ -23,8 +23,8 @@ auth.install(server)
 
 
 def _country_options(frame, side: str) -> list[dict]:
-    table = frame[[side, side + "_name"]].drop_duplicates()
-    table = table[table[side].astype("str").ne("")].sort_values(side + "_name")
+    table = frame[[side, side + "_name"]].astype("str").drop_duplicates()
+    table = table[table[side].ne("")].sort_values(side + "_name")
     return [{"label": f"{n} ({c})", "value": c} for c, n in zip(table[side], table[side + "_name"])]
 
 
@@ -46,7 +46,7 @@ def data_as_of() -> str:
 
 def filter_panel() -> html.Div:
     frame = data.visible_rows()
-    ledgers = sorted(frame["ledger_file"].unique().tolist())
+    ledgers = sorted(frame["ledger_file"].astype("str").unique().tolist())
     return html.Div(className="filters", children=[
         html.Div([html.Label("From (year or date)", htmlFor="f-date-from"),
                   dcc.Input(id="f-date-from", type="text", placeholder="2012", debounce=True, className="text")]),

@@ -17,7 +17,7 @@ from etl.schema import BUILD_DIR, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
 BUILD_DIR_ENV = "INFLUENCE_LEDGER_BUILD_DIR"
 PUBLIC_MODE_ENV = "INFLUENCE_LEDGER_PUBLIC"
 CATEGORY_COLUMNS = ("payer", "recipient", "intermediary", "payer_country", "recipient_country", "confidence",
-                    "amount_kind", "ledger_file", "currency", "visibility")
+                    "amount_kind", "ledger_file", "currency", "visibility", "id")
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,11 @@ class Dataset:
     """The normalised rows plus what the dashboard derives once: float USD for charts, category codes, search."""
 
     frame: pd.DataFrame
+    chart: pd.DataFrame
     entities: pd.DataFrame
     report: dict
     folder: Path
+    aliases: pd.DataFrame
 
 
 def build_dir() -> Path:
@@ -39,36 +41,54 @@ def _iso3(code: str) -> str:
     return country.alpha_3 if country else ""
 
 
-def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add chart helpers: value_usd (total where counted, else the reported amount) as float, ISO-3 codes,
-    category dtypes for fast filtering and grouping. Exact decimal columns are left untouched."""
-    out = frame.copy()
-    total = out["total_usd"].astype("float64")
-    amount = out["amount_usd"].astype("float64")
-    out["value_usd"] = total.where(total.notna(), amount)
-    out["total_amount_f"] = out["total_amount"].astype("float64")
-    out["amount_f"] = out["amount"].astype("float64")
-    for side in ("payer_country", "recipient_country"):
-        codes = out[side].astype("str")
-        mapping = {c: _iso3(c) for c in pd.unique(codes)}
-        out[side + "_iso3"] = codes.map(mapping).astype("str")
-    out["date_last"] = out["date_end"].where(out["date_end"].notna(), out["date_start"])
+def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(full, chart): the dataset with a row_key, and a narrow frame of cheap dtypes for filtering and charts.
+
+    The chart frame holds numbers, dates, booleans and categories only, so filtering a million rows copies no
+    text; the full rows (exact decimals, sources, notes) are fetched by row_key only for what is shown or
+    downloaded.
+    """
+    full = frame.reset_index(drop=True).copy()
+    full["row_key"] = np.arange(len(full), dtype="int64")
+    total = full["total_usd"].astype("float64")
+    amount = full["amount_usd"].astype("float64")
+    chart = pd.DataFrame({
+        "row_key": full["row_key"],
+        "counts_in_totals": full["counts_in_totals"].astype(bool),
+        # A counted row adds its total; a row left out of totals shows what it reported.
+        "value_usd": total.where(total.notna(), amount),
+        "total_amount_f": full["total_amount"].astype("float64"),
+        "amount_f": full["amount"].astype("float64"),
+        "date_start": full["date_start"], "date_end": full["date_end"], "date_plot": full["date_plot"],
+        "date_last": full["date_end"].where(full["date_end"].notna(), full["date_start"]),
+        "is_nested": full["part_of"].ne("").to_numpy(),
+        "is_restated": (full["same_as"].ne("") & full["part_of"].eq("")).to_numpy(),
+        "is_open_rate": full["totals_note"].str.contains("rate without", regex=False).to_numpy(),
+    })
     for column in CATEGORY_COLUMNS:
-        out[column + "_cat"] = out[column].astype("category")
-    out["row_key"] = np.arange(len(out), dtype="int64")
-    return out
+        chart[column] = full[column].astype("category")
+    for side in ("payer_country", "recipient_country"):
+        codes = full[side].astype("str")
+        mapping = {c: _iso3(c) for c in pd.unique(codes)}
+        chart[side + "_iso3"] = codes.map(mapping).astype("category")
+        chart[side + "_name"] = full[side + "_name"].astype("category")
+        names = full[side + "_name"].astype("str").where(codes.ne(""), "Country not stated")
+        chart[side + "_label"] = names.astype("category")
+    for level in ("payer", "intermediary", "recipient"):
+        chart[level + "_label"] = chart[level]
+    return full, chart
 
 
 @lru_cache(maxsize=4)
 def _load(folder: str, stamp: float) -> Dataset:
     path = Path(folder)
-    frame = prepare(read_dataset(path / DATASET_PARQUET))
+    frame, chart = prepare(read_dataset(path / DATASET_PARQUET))
     entities_path = path / ENTITIES_OUTPUT
     entities = pd.read_csv(entities_path, dtype="str", keep_default_na=False) if entities_path.exists() else \
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])
     report_path = path / REPORT_JSON
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
-    return Dataset(frame, entities, report, path)
+    return Dataset(frame, chart, entities, report, path, _alias_table(entities))
 
 
 def load(folder: Path | None = None) -> Dataset:
@@ -94,17 +114,26 @@ def may_see_internal() -> bool:
 
 
 def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
-    """The rows the current request may see. Every callback and download goes through this function."""
+    """The (chart) rows the current request may see. Every callback and download starts from this function."""
     dataset = dataset or load()
-    frame = dataset.frame
+    chart = dataset.chart
     if may_see_internal():
-        return frame
-    return frame[frame["visibility"].eq("public").to_numpy()]
+        return chart
+    return chart[(chart["visibility"] == "public").to_numpy()]
+
+
+def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFrame:
+    """The complete dataset rows (exact amounts, sources, notes) behind chart rows, in the same order."""
+    dataset = dataset or load()
+    return dataset.frame.iloc[rows["row_key"].to_numpy()]
 
 
 def alias_index(dataset: Dataset) -> pd.DataFrame:
     """Every spelling (canonical name and alias, lower case) → canonical name, for alias-aware search."""
-    entities = dataset.entities
+    return dataset.aliases
+
+
+def _alias_table(entities: pd.DataFrame) -> pd.DataFrame:
     spellings = entities.assign(alias=entities["aliases"].str.split("|")).explode("alias")
     table = pd.concat([
         pd.DataFrame({"spelling": entities["name"], "name": entities["name"]}),

@@ -47,84 +47,105 @@ def empty_figure(message: str) -> go.Figure:
 
 
 def node_labels(frame: pd.DataFrame, level: str) -> pd.Series:
-    """The label each row shows at a level: countries by name, empty when the level does not apply."""
-    if level in ("payer_country", "recipient_country"):
-        names = frame[level + "_name"].astype("str")
-        return names.where(frame[level].astype("str").ne(""), "Country not stated")
-    return frame[level].astype("str")
+    """The label each row shows at a level ("" when the level does not apply), as a categorical."""
+    return frame[level + "_label"]
 
 
-def _top_values(labels: pd.Series, values: pd.Series, top_n: int) -> set[str]:
-    totals = values.groupby(labels.to_numpy(), observed=True).sum().drop(labels="", errors="ignore")
-    return set(totals.nlargest(top_n).index)
+def _level_nodes(labels: pd.Series, value: np.ndarray, top_n: int) -> tuple[np.ndarray, list[str]]:
+    """Per row, the index of its node at this level (-1 when empty); the top N labels by USD keep their own node,
+    the rest share an "Other" node."""
+    codes = labels.cat.codes.to_numpy()
+    categories = labels.cat.categories.astype("str")
+    present = codes >= 0
+    totals = np.bincount(codes[present], weights=value[present], minlength=len(categories))
+    counts = np.bincount(codes[present], minlength=len(categories))
+    candidates = np.flatnonzero((counts > 0) & (categories != ""))
+    top = candidates[np.argsort(-totals[candidates], kind="stable")][:top_n]
+    local = np.full(len(categories) + 1, -1, dtype="int64")
+    local[top] = np.arange(len(top))
+    names = [str(categories[i]) for i in top]
+    others = np.setdiff1d(candidates, top)
+    if len(others):
+        local[others] = len(top)
+        names.append(OTHER)
+    node = np.where(present, local[np.where(present, codes, len(categories))], -1)
+    return node, names
 
 
-def _currency_totals(frame: pd.DataFrame, keys: pd.Series) -> pd.Series:
-    """'USD 2.9 bn; EUR 819,500' per key, from the original-currency totals."""
-    amounts = frame["total_amount_f"].where(frame["total_amount_f"].notna(), frame["amount_f"])
-    table = amounts.groupby([keys.to_numpy(), frame["currency"].to_numpy()]).sum()
-    text = pd.Series([money(v, c) for (_, c), v in table.items()], index=table.index)
+def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.ndarray) -> pd.DataFrame:
+    """Sum of USD, count and date span per integer key (rows = positions in frame)."""
+    table = pd.DataFrame({"key": keys, "value": value, "first": frame["date_start"].to_numpy()[rows],
+                          "last": frame["date_last"].to_numpy()[rows]})
+    return table.groupby("key", sort=True).agg(value=("value", "sum"), count=("value", "size"),
+                                              first=("first", "min"), last=("last", "max"))
+
+
+def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> pd.Series:
+    """'$2.9 bn; €819,500' per key, from the original-currency totals."""
+    amounts = frame["total_amount_f"].to_numpy()[rows]
+    amounts = np.where(np.isnan(amounts), frame["amount_f"].to_numpy()[rows], amounts)
+    currency = frame["currency"]
+    table = pd.DataFrame({"key": keys, "currency": pd.Categorical.from_codes(
+        currency.cat.codes.to_numpy()[rows], currency.cat.categories), "amount": amounts})
+    sums = table.groupby(["key", "currency"], observed=True, sort=True)["amount"].sum()
+    text = pd.Series([money(v, str(c)) for (_, c), v in sums.items()], index=sums.index.get_level_values(0))
     return text.groupby(level=0).agg("; ".join)
 
 
 def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Nodes and links of the flow diagram.
+    """Nodes and links of the flow diagram, aggregated on integer codes (the hot path at a million rows).
 
     Each row walks its non-empty levels in order (a transfer without an intermediary goes straight from payer to
     recipient); beyond the top N per level (by USD) values are gathered in an "Other" node. Links are split by
     confidence so their colour can say how well documented they are.
     """
-    if frame.empty or not levels:
+    if frame.empty or len(levels) < 2:
         return pd.DataFrame(), pd.DataFrame()
-    value = frame["value_usd"].fillna(0.0)
-    labels = {}
+    value = frame["value_usd"].fillna(0.0).to_numpy()
+    node_of, node_keys, offset = {}, [], 0
     for level in levels:
-        raw = node_labels(frame, level)
-        keep = _top_values(raw, value, top_n)
-        labels[level] = raw.where(raw.isin(keep) | raw.eq(""), OTHER)
-    keys = {level: (level + "\x1f" + labels[level]).where(labels[level].ne(""), "") for level in levels}
-    links = []
+        local, names = _level_nodes(node_labels(frame, level), value, top_n)
+        node_of[level] = np.where(local >= 0, local + offset, -1)
+        node_keys += [f"{level}\x1f{name}" for name in names]
+        offset += len(names)
+    node_count = max(offset, 1)
+    confidence = frame["confidence"].cat.codes.to_numpy().astype("int64")
+    confidence_names = list(frame["confidence"].cat.categories.astype("str"))
+    link_keys, link_rows = [], []
     for i, source_level in enumerate(levels):
         for j in range(i + 1, len(levels)):
-            target_level = levels[j]
-            between_empty = np.ones(len(frame), dtype=bool)
+            source, target = node_of[source_level], node_of[levels[j]]
+            usable = (source >= 0) & (target >= 0)
             for k in range(i + 1, j):
-                between_empty &= keys[levels[k]].eq("").to_numpy()
-            rows = keys[source_level].ne("").to_numpy() & keys[target_level].ne("").to_numpy() & between_empty
-            if rows.any():
-                links.append(pd.DataFrame({"source": keys[source_level][rows].to_numpy(),
-                                           "target": keys[target_level][rows].to_numpy(),
-                                           "row": np.flatnonzero(rows)}))
-    if not links:
+                usable &= node_of[levels[k]] < 0
+            rows = np.flatnonzero(usable)
+            link_keys.append((source[rows] * node_count + target[rows]) * (len(confidence_names) + 1)
+                             + confidence[rows])
+            link_rows.append(rows)
+    keys = np.concatenate(link_keys)
+    rows_idx = np.concatenate(link_rows)
+    if not len(keys):
         return pd.DataFrame(), pd.DataFrame()
-    pairs = pd.concat(links, ignore_index=True)
-    rows = frame.iloc[pairs["row"].to_numpy()]
-    pairs["confidence"] = rows["confidence"].astype("str").to_numpy()
-    pairs["value"] = rows["value_usd"].fillna(0.0).to_numpy()
-    pairs["first"] = rows["date_start"].to_numpy()
-    pairs["last"] = rows["date_last"].to_numpy()
-    grouped = pairs.groupby(["source", "target", "confidence"], sort=False)
-    link_table = grouped.agg(value=("value", "sum"), count=("row", "size"), first=("first", "min"),
-                             last=("last", "max")).reset_index()
-    link_keys = pairs["source"] + "\x1e" + pairs["target"] + "\x1e" + pairs["confidence"]
-    link_currency = _currency_totals(rows.reset_index(drop=True), link_keys)
-    link_table["currencies"] = (link_table["source"] + "\x1e" + link_table["target"] + "\x1e"
-                                + link_table["confidence"]).map(link_currency).fillna("")
+    links = _group(keys, frame, rows_idx, value[rows_idx])
+    links["currencies"] = _currency_text(keys, frame, rows_idx).reindex(links.index).fillna("")
+    conf_index = links.index.to_numpy() % (len(confidence_names) + 1)
+    pair = links.index.to_numpy() // (len(confidence_names) + 1)
+    links = links.reset_index(drop=True).assign(
+        source=[node_keys[p // node_count] for p in pair], target=[node_keys[p % node_count] for p in pair],
+        confidence=[confidence_names[c] for c in conf_index])
 
-    node_rows = pd.concat([pd.DataFrame({"key": keys[level], "row": np.arange(len(frame))}) for level in levels])
-    node_rows = node_rows[node_rows["key"].ne("")]
-    node_frame = frame.iloc[node_rows["row"].to_numpy()]
-    node_rows = node_rows.assign(value=node_frame["value_usd"].fillna(0.0).to_numpy(),
-                                 first=node_frame["date_start"].to_numpy(), last=node_frame["date_last"].to_numpy())
-    nodes = node_rows.groupby("key", sort=False).agg(value=("value", "sum"), count=("row", "size"),
-                                                     first=("first", "min"), last=("last", "max")).reset_index()
-    nodes["currencies"] = nodes["key"].map(_currency_totals(node_frame.reset_index(drop=True),
-                                                            node_rows["key"].reset_index(drop=True))).fillna("")
+    node_ids = np.concatenate([node_of[level] for level in levels])
+    node_rows = np.tile(np.arange(len(frame)), len(levels))
+    keep = node_ids >= 0
+    node_ids, node_rows = node_ids[keep], node_rows[keep]
+    nodes = _group(node_ids, frame, node_rows, value[node_rows])
+    nodes["currencies"] = _currency_text(node_ids, frame, node_rows).reindex(nodes.index).fillna("")
+    nodes["key"] = [node_keys[i] for i in nodes.index]
     nodes["level"] = nodes["key"].str.split("\x1f").str[0]
     nodes["label"] = nodes["key"].str.split("\x1f").str[1]
     order = {level: i for i, level in enumerate(levels)}
     nodes = nodes.assign(order=nodes["level"].map(order)).sort_values(["order", "value"], ascending=[True, False])
-    return nodes.reset_index(drop=True), link_table
+    return nodes.reset_index(drop=True), links
 
 
 def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10, title: str = "") -> go.Figure:
@@ -180,7 +201,7 @@ def timeline_data(frame: pd.DataFrame, period: str = "year", top_n: int = 8) -> 
     repeat = np.repeat(np.arange(len(dated)), spans)
     offsets = np.arange(len(repeat)) - np.repeat(np.cumsum(spans) - spans, spans)
     periods = pd.PeriodIndex.from_ordinals(first.array.asi8[repeat] + offsets, freq=freq)
-    country = node_labels(dated, "recipient_country").to_numpy()[repeat]
+    country = node_labels(dated, "recipient_country").astype("str").to_numpy()[repeat]
     value = (dated["value_usd"].to_numpy() / spans)[repeat]
     table = pd.DataFrame({"period": periods.astype("str"), "country": country, "value": value})
     top = set(table.groupby("country")["value"].sum().nlargest(top_n).index)
@@ -208,11 +229,12 @@ def timeline_figure(frame: pd.DataFrame, period: str = "year") -> go.Figure:
 
 
 def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figure:
-    data = frame[frame[side + "_iso3"].ne("")]
+    data = frame[(frame[side + "_iso3"] != "").to_numpy()]
     if data.empty:
         return empty_figure("No transfers with a known country match these filters")
-    table = data.groupby(side + "_iso3").agg(value=("value_usd", "sum"), count=("row_key", "size"),
-                                             name=(side + "_name", "first")).reset_index()
+    table = data.groupby(side + "_iso3", observed=True).agg(value=("value_usd", "sum"), count=("row_key", "size"),
+                                                            name=(side + "_name", "first")).reset_index()
+    table = table[table[side + "_iso3"].astype("str").ne("")]
     fig = go.Figure(go.Choropleth(
         locations=table[side + "_iso3"], z=table["value"], locationmode="ISO-3", colorscale="Cividis",
         reversescale=True, marker_line_color="#ffffff", colorbar=dict(title="USD"),
@@ -225,10 +247,10 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
 
 
 def top_bars(frame: pd.DataFrame, column: str, top_n: int = 15) -> go.Figure:
-    data = frame[frame[column].astype("str").ne("")]
-    if data.empty:
+    totals = frame.groupby(column, observed=True)["value_usd"].sum().drop(labels="", errors="ignore")
+    if totals.empty:
         return empty_figure("No transfers match these filters")
-    totals = data.groupby(column, observed=True)["value_usd"].sum().nlargest(top_n).sort_values()
+    totals = totals.nlargest(top_n).sort_values()
     fig = go.Figure(go.Bar(x=totals.to_numpy(), y=totals.index.astype("str"), orientation="h",
                            marker_color="#0072B2", customdata=[money(v) for v in totals.to_numpy()],
                            hovertemplate="%{y}: %{customdata}<extra></extra>",

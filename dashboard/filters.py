@@ -155,7 +155,7 @@ def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None =
                            ("confidence", state.confidence), ("amount_kind", state.amount_kind),
                            ("ledger_file", state.ledger)):
         if values:
-            keep &= frame[column + "_cat"].isin(values).to_numpy()
+            keep &= frame[column].isin(values).to_numpy()
     if state.min_usd:
         keep &= (frame["value_usd"] >= state.min_usd).to_numpy(dtype=bool, na_value=False)
     if state.entity:
@@ -163,10 +163,10 @@ def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None =
         needle = state.entity.lower()
         by_name = np.zeros(len(frame), dtype=bool)
         for column in ("payer", "recipient", "intermediary"):
-            categories = frame[column + "_cat"].cat.categories
+            categories = frame[column].cat.categories
             matching = [c for c in categories if needle in c.lower() or c in names
                         or (column == "intermediary" and any(n in c for n in names))]
-            by_name |= frame[column + "_cat"].isin(matching).to_numpy()
+            by_name |= frame[column].isin(matching).to_numpy()
         keep &= by_name
     if include_focus:
         for level, value in state.focus:
@@ -182,7 +182,7 @@ def focus_mask(frame: pd.DataFrame, level: str, value: str) -> np.ndarray:
         return (text == value).to_numpy(dtype=bool, na_value=False)
     if level in ("payer_country", "recipient_country") and len(value) == 3:
         return (frame[level + "_iso3"] == value).to_numpy()
-    column = level + "_cat" if level + "_cat" in frame else level
     if level == "intermediary":
-        return frame["intermediary"].str.contains(value, regex=False).to_numpy(dtype=bool, na_value=False)
-    return (frame[column] == value).to_numpy(dtype=bool)
+        categories = frame["intermediary"].cat.categories
+        return frame["intermediary"].isin([c for c in categories if value in c]).to_numpy()
+    return (frame[level] == value).to_numpy(dtype=bool)

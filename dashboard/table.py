@@ -8,6 +8,7 @@ import pandas as pd
 from dash import html
 import dash_ag_grid as dag
 
+from . import data
 from .formatting import exact_money
 
 PAGE_SIZE = 50
@@ -53,16 +54,24 @@ def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descendi
     page = min(max(page, 1), pages)
     column = sort_by if sort_by in SORTABLE else "value_usd"
     values = frame[column]
-    # argsort of the one sort column, then take the page: cheaper than sorting the whole frame.
-    order = np.argsort(values.to_numpy(na_value=np.nan) if values.dtype.kind in "fi" else
-                       values.astype("str").to_numpy(), kind="stable")
-    if values.dtype.kind in "fi":
-        nan_last = np.isnan(values.to_numpy(dtype="float64", na_value=np.nan))[order]
-        order = np.concatenate([order[~nan_last][::-1] if descending else order[~nan_last], order[nan_last]])
-    elif descending:
-        order = order[::-1]
-    chosen = frame.iloc[order[(page - 1) * page_size: page * page_size]]
-    return rows_for_grid(chosen), page, pages
+    end = page * page_size
+    if values.dtype.kind in "fiM":
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan) if values.dtype.kind != "M" else \
+            values.to_numpy(dtype="datetime64[us]").astype("int64").astype("float64")
+        if values.dtype.kind == "M":
+            numbers[values.isna().to_numpy()] = np.nan
+        # Missing values go last either way; only the first `end` rows need ordering (argpartition).
+        key = np.where(np.isnan(numbers), np.inf, -numbers if descending else numbers)
+        if end < len(key):
+            head = np.argpartition(key, end - 1)[:end]
+            order = head[np.argsort(key[head], kind="stable")]
+        else:
+            order = np.argsort(key, kind="stable")
+    else:
+        order = np.argsort(values.astype("str").to_numpy(), kind="stable")
+        order = order[::-1] if descending else order
+    chosen = frame.iloc[order[(page - 1) * page_size: end]]
+    return rows_for_grid(data.full_rows(chosen)), page, pages
 
 
 def rows_for_grid(rows: pd.DataFrame) -> list[dict]:

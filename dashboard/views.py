@@ -23,17 +23,30 @@ def rows_for(search: str | None, include_focus: bool = True) -> tuple[pd.DataFra
     return frame[keep], state
 
 
-def left_out_summary(search: str | None) -> dict:
-    """How many reports matching the filters are left out of the sums, and why."""
-    state = replace(from_query(search), view="all")
+def rows_with_left_out(search: str | None) -> tuple[pd.DataFrame, FilterState, dict]:
+    """rows_for plus the left-out summary, from one pass of the filters."""
+    state = from_query(search)
     dataset = data.load()
     frame = data.visible_rows(dataset)
-    rows = frame[mask(frame, state, data.alias_index(dataset))]
-    out = rows[~rows["counts_in_totals"].to_numpy()]
-    return {"nested": int(out["part_of"].ne("").sum()),
-            "restated": int((out["same_as"].ne("") & out["part_of"].eq("")).sum()),
-            "rates": int(out["totals_note"].str.contains("rate without", regex=False).sum()),
-            "total": int(len(out))}
+    every = frame[mask(frame, replace(state, view="all"), data.alias_index(dataset))]
+    counted = every["counts_in_totals"].to_numpy()
+    rows = every[counted] if state.view == "counted" else every[~counted] if state.view == "excluded" else every
+    return rows, state, left_out_of(every[~counted])
+
+
+def left_out_summary(search: str | None) -> dict:
+    """How many reports matching the filters are left out of the sums, and why."""
+    return rows_with_left_out(search)[2]
+
+
+def full(rows: pd.DataFrame) -> pd.DataFrame:
+    """The complete rows (exact amounts, sources, notes) behind filtered chart rows."""
+    return data.full_rows(rows)
+
+
+def left_out_of(out: pd.DataFrame) -> dict:
+    return {"nested": int(out["is_nested"].sum()), "restated": int(out["is_restated"].sum()),
+            "rates": int(out["is_open_rate"].sum()), "total": int(len(out))}
 
 
 def focus_text(state: FilterState) -> str:

@@ -20,8 +20,8 @@ SAFE_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 
 def entity_options() -> list[dict]:
     frame = data.visible_rows()
-    names = sorted(set(frame["payer"]) | set(frame["recipient"]) |
-                   {n.strip() for cell in frame["intermediary"].unique() for n in cell.split(";") if n.strip()})
+    names = sorted((set(frame["payer"].unique()) | set(frame["recipient"].unique()) |
+                    {n.strip() for cell in frame["intermediary"].unique() for n in str(cell).split(";")}) - {""})
     return [{"label": n, "value": n} for n in names]
 
 
@@ -50,9 +50,13 @@ def entity_outputs(name: str | None, search: str | None):
     if not name:
         return html.P("Pick an entity to see everything it paid and received.", className="empty"), []
     state = replace(from_query(search), focus=(), entity="", view="all")
-    rows, _ = views.rows_for(state.to_query())
+    chart_rows, _ = views.rows_for(state.to_query())
+    rows = views.full(chart_rows)
     involved = rows[(rows["payer"] == name).to_numpy() | (rows["recipient"] == name).to_numpy()
                     | rows["intermediary"].str.contains(name, regex=False).to_numpy()]
+    involved = involved.assign(value_usd=chart_rows["value_usd"].to_numpy()[
+        (rows["payer"] == name).to_numpy() | (rows["recipient"] == name).to_numpy()
+        | rows["intermediary"].str.contains(name, regex=False).to_numpy()])
     register = data.load().entities
     entry = register[register["name"] == name]
     aliases = entry["aliases"].iloc[0].split("|") if len(entry) and entry["aliases"].iloc[0] else []

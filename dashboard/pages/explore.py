@@ -118,7 +118,8 @@ def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, per
 @callback(Output("explore-download", "data"), Input("explore-csv-button", "n_clicks"),
           Input("explore-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
 def explore_download(_csv, _xlsx, search):
-    rows, state = views.rows_for(search)
+    chart_rows, state = views.rows_for(search)
+    rows = views.full(chart_rows)
     if ctx.triggered_id == "explore-xlsx-button":
         return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows))),
                               "influence-ledger-transfers.xlsx")

@@ -66,9 +66,8 @@ def layout(**query):
 
 def flows_outputs(search: str | None):
     """Everything the flows page shows for a URL (called by the callback and by tests)."""
-    rows, state = views.rows_for(search)
+    rows, state, left = views.rows_with_left_out(search)
     fig = figures.sankey_figure(rows, state.levels, state.top_n)
-    left = views.left_out_summary(search)
     if state.view == "counted":
         note = [f"Sums count each transfer once: {money(views.total_usd(rows))} across {len(rows):,} transfers. "
                 f"{left['total']} report(s) matching these filters are left out of the sums "
@@ -159,15 +158,16 @@ def focus_from_click(state, click):
 
 def country_code_for(name: str, level: str) -> str:
     from dashboard import data
-    frame = data.load().frame
-    match = frame.loc[frame[level + "_name"] == name, level]
+    frame = data.load().chart
+    match = frame.loc[(frame[level + "_name"] == name).to_numpy(), level]
     return str(match.iloc[0]) if len(match) else ""
 
 
 @callback(Output("flows-download", "data"), Input("flows-csv-button", "n_clicks"),
           Input("flows-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
 def download_rows(_csv, _xlsx, search):
-    rows, state = views.rows_for(search)
+    chart_rows, state = views.rows_for(search)
+    rows = views.full(chart_rows)
     if ctx.triggered_id == "flows-xlsx-button":
         content = export.to_xlsx_bytes(rows, views.about_rows(state, len(rows)))
         return dcc.send_bytes(content, "influence-ledger-transfers.xlsx")

@@ -1,0 +1,118 @@
+"""Benchmark: the flows page's callbacks on a SYNTHETIC dataset of N rows, against a bare pandas groupby.
+
+Builds a synthetic ledger through the real ETL, then times, for >= 20 random filter sets, every callback the
+flows page fires on a filter change (URL sync, Sankey + left-out note, table page) and a bare groupby of the same
+rows (the floor). Prints median and p95, the JSON payload sent to the browser, and peak memory.
+Run: python benchmarks/dashboard_callbacks.py --rows 1000000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import plotly.io as pio  # noqa: E402
+
+from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
+from etl.pipeline import build  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def random_queries(rng: np.random.Generator, count: int) -> list[str]:
+    countries = ["GB", "AZ", "US", "DE", "IT", "HU", "VG", "FR", "BE", "RU"]
+    queries = []
+    for _ in range(count):
+        parts = []
+        if rng.random() < 0.6:
+            start = int(rng.integers(2000, 2020))
+            parts += [f"date_from={start}", f"date_to={start + int(rng.integers(0, 5))}"]
+        if rng.random() < 0.5:
+            parts.append(f"recipient_country={rng.choice(countries)}")
+        if rng.random() < 0.4:
+            parts.append(f"payer_country={rng.choice(countries)}")
+        if rng.random() < 0.3:
+            parts.append(f"entity=Synthetic Entity 00{int(rng.integers(10, 99))}")
+        if rng.random() < 0.3:
+            parts.append("confidence=reported&confidence=alleged")
+        if rng.random() < 0.3:
+            parts.append(f"min_usd={int(rng.integers(1, 500)) * 1000}")
+        if rng.random() < 0.3:
+            parts.append("levels=payer_country,recipient_country")
+        queries.append("?" + "&".join(parts))
+    return queries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--filters", type=int, default=25)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="influence-ledger-bench-"))
+    folder = tmp / "ledgers"
+    write_synthetic(folder, args.rows, seed=3, bad_share=0.0)
+    started = time.perf_counter()
+    result = build(folder)
+    print(f"SYNTHETIC dataset: {len(result.dataset):,} rows built in {time.perf_counter() - started:.1f} s "
+          f"({len(result.errors)} errors)")
+    out = tmp / "build"
+    out.mkdir()
+    result.dataset.to_parquet(out / "transfers.parquet", index=False)
+    result.entities.to_csv(out / "entities.csv", index=False)
+    (out / "report.json").write_text(json.dumps({"built_at": result.built_at, "ledgers": [
+        {"file": "synthetic.csv", "rows": len(result.dataset)}]}))
+    del result
+    os.environ["INFLUENCE_LEDGER_BUILD_DIR"] = str(out)
+
+    from dashboard import data, views
+    from dashboard.app import sync_url  # noqa: F401  (registers pages)
+    import importlib
+    flows = importlib.import_module("pages.flows")
+
+    started = time.perf_counter()
+    frame = data.load().frame
+    print(f"dataset loaded and prepared in {time.perf_counter() - started:.1f} s")
+    rng = np.random.default_rng(7)
+    timings = {"sync_url": [], "update_flows": [], "update_table": [], "all callbacks": [], "floor": []}
+    payloads = []
+    for query in random_queries(rng, args.filters):
+        t0 = time.perf_counter()
+        from dashboard.filters import from_query
+        from_query(query).to_query()  # what sync_url does besides returning values
+        t1 = time.perf_counter()
+        fig, note, focus = flows.flows_outputs(query)
+        t2 = time.perf_counter()
+        rows, pager = flows.table_outputs(query)
+        t3 = time.perf_counter()
+        timings["sync_url"].append(t1 - t0)
+        timings["update_flows"].append(t2 - t1)
+        timings["update_table"].append(t3 - t2)
+        timings["all callbacks"].append(t3 - t0)
+        selected, _ = views.rows_for(query)
+        t4 = time.perf_counter()
+        selected.groupby(["payer", "recipient"], observed=True)["value_usd"].sum()
+        timings["floor"].append(time.perf_counter() - t4)
+        payloads.append(len(pio.to_json(fig)) + len(json.dumps(rows)) + len(json.dumps(str(note))))
+    print(f"{args.filters} random filter sets over {len(frame):,} rows:")
+    for name, values in timings.items():
+        print(f"  {name:14s} median {statistics.median(values) * 1000:7.1f} ms   p95 {percentile(values, 95) * 1000:7.1f} ms")
+    ratio = percentile(timings["all callbacks"], 95) / max(percentile(timings["floor"], 95), 1e-9)
+    print(f"  p95 of all callbacks / p95 of the bare groupby floor: {ratio:.1f}x")
+    print(f"JSON sent to the browser per filter change: median {statistics.median(payloads) / 1024:.0f} KB, "
+          f"max {max(payloads) / 1024:.0f} KB")
+    print(f"peak memory (process RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
