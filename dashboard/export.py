@@ -28,7 +28,8 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 with BOM so Excel opens accents correctly; formula-like text neutralised."""
     safe = neutralise_frame(export_frame(frame))
-    return safe.to_csv(index=False).encode("utf-8-sig")
+    # CRLF line ends (RFC 4180) also make the writer quote any cell holding a bare carriage return.
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def _cell(value: object, column: str) -> object:

@@ -88,9 +88,10 @@ def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     build_dir.mkdir(parents=True, exist_ok=True)
     summary = summarise(result)
     atomic_write_with(build_dir / ENTITIES_OUTPUT,
-                      lambda tmp: neutralise_frame(result.entities).to_csv(tmp, index=False))
+                      lambda tmp: neutralise_frame(result.entities).to_csv(tmp, index=False, lineterminator="\r\n"))
     atomic_write_with(build_dir / DATASET_CSV,
-                      lambda tmp: neutralise_frame(result.dataset).to_csv(tmp, index=False, date_format="%Y-%m-%d"))
+                      lambda tmp: neutralise_frame(result.dataset).to_csv(tmp, index=False, date_format="%Y-%m-%d",
+                                                                     lineterminator="\r\n"))
     atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
     atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
     atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))

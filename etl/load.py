@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import ERROR, WARNING, LedgerIssue
-from .schema import (LEDGER_COLUMNS, LEDGER_SHEET_NAME, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, canonical_header,
-                     header_aliases)
+from .schema import (EXPORT_MARKER_COLUMNS, EXPORT_RAW_COLUMNS, LEDGER_COLUMNS, LEDGER_SHEET_NAME, REQUIRED_COLUMNS,
+                     ROW_FILE, ROW_NUMBER, canonical_header, header_aliases)
 
 LEDGER_SUFFIXES = (".csv", ".xlsx")
 # Folders under ledgers/ that hold something other than ledgers.
@@ -225,6 +225,8 @@ def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[
     body = table.iloc[1:].reset_index(drop=True)
     body.columns = range(body.shape[1])
     aliases = header_aliases()
+    if all(marker in header for marker in EXPORT_MARKER_COLUMNS):
+        header, body = _exported_dataset_as_ledger(header, body)
     mapping: dict[int, str] = {}
     seen: dict[str, str] = {}
     for position, cell in enumerate(header):
@@ -265,6 +267,23 @@ def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[
     frame = frame.loc[~blank.to_numpy()].reset_index(drop=True)
     issues.extend(_total_row_issues(frame, label))
     return LoadedLedger(path, label, frame, issues, blank_rows=int(blank.sum()))
+
+
+def _exported_dataset_as_ledger(header: list[str], body: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """Read a dataset export back as a ledger: original cells under ledger names, derived columns dropped,
+    and the quote our exports put before formula-like text removed again."""
+    keep: list[tuple[int, str]] = []
+    for position, name in enumerate(header):
+        if name in EXPORT_RAW_COLUMNS:
+            keep.append((position, EXPORT_RAW_COLUMNS[name]))
+        elif name in LEDGER_COLUMNS and name not in EXPORT_RAW_COLUMNS.values():
+            keep.append((position, name))
+    columns = {}
+    for position, name in keep:
+        cells = body[position].fillna("").astype("str")
+        neutralised = cells.str.match(r"^'[=+\-@\t\r]")
+        columns[len(columns)] = cells.where(~neutralised, cells.str[1:])
+    return [name for _, name in keep], pd.DataFrame(columns, index=body.index)
 
 
 def _total_row_issues(frame: pd.DataFrame, label: str) -> list[LedgerIssue]:

@@ -183,6 +183,13 @@ NORMALISED_COLUMNS: dict[str, str] = {
 }
 OUTPUT_COLUMNS: tuple[str, ...] = tuple(NORMALISED_COLUMNS)
 
+# A downloaded dataset (CSV/XLSX export) is itself a valid ledger: its "as written" columns are read back as the
+# ledger's cells and every derived column is ignored, so exports round-trip through the ETL.
+EXPORT_RAW_COLUMNS = {"date_raw": "date", "amount_raw": "amount", "currency_raw": "currency", "payer_raw": "payer",
+                      "payer_country_raw": "payer_country", "intermediary_raw": "intermediary",
+                      "recipient_raw": "recipient", "recipient_country_raw": "recipient_country"}
+EXPORT_MARKER_COLUMNS = ("ledger_file", "ledger_row", "amount_raw", "date_raw")
+
 # Lookup tables (corrections are data, not code)
 ENTITIES_FILE = "entities.csv"
 ENTITY_COLUMNS = ("name", "kind", "country", "aliases", "notes")
