@@ -45,6 +45,16 @@ def login_configured() -> bool:
     return bool(read_users())
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def request_is_local() -> bool:
+    """True outside a request (the process itself) or for a request from this machine."""
+    if not flask.has_request_context():
+        return True
+    return (flask.request.remote_addr or "") in LOOPBACK
+
+
 def current_user_is_authenticated() -> bool:
     if not flask.has_request_context():
         return False

@@ -109,7 +109,8 @@ def may_see_internal() -> bool:
     from . import auth
 
     if not auth.login_configured():
-        return True
+        # Without a login, internal rows are for the machine's own user only.
+        return auth.request_is_local()
     return auth.current_user_is_authenticated()
 
 

@@ -1,0 +1,116 @@
+"""Access control: an anonymous request to any callback or download never returns an internal row."""
+import base64
+import importlib
+import io
+import json
+
+import openpyxl
+
+import pytest
+from flask_login import login_user
+from werkzeug.security import generate_password_hash
+
+from dashboard import auth, data, views
+from dashboard.app import app
+from etl.pipeline import run_build
+from ledger_factory import row, write_csv, write_lookups
+
+SECRET = "internal-secret-row"
+
+
+@pytest.fixture
+def mixed_build(tmp_path, monkeypatch):
+    root = tmp_path / "ledgers"
+    write_lookups(root)
+    write_csv(root / "public.csv", [row(id="public-row", amount="1000"),
+                                    row(id=SECRET, amount="2000", visibility="internal",
+                                        notes="unpublished investigation")])
+    run_build(root, tmp_path / "build")
+    monkeypatch.setenv(data.BUILD_DIR_ENV, str(tmp_path / "build"))
+    monkeypatch.delenv(data.PUBLIC_MODE_ENV, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def login_configured(tmp_path, monkeypatch):
+    users = tmp_path / "users.json"  # outside the repository, as in production
+    users.write_text(json.dumps({"editor": generate_password_hash("correct horse")}))
+    monkeypatch.setenv(auth.USERS_ENV, str(users))
+    return users
+
+
+def page(name):
+    return importlib.import_module(f"pages.{name}")
+
+
+def everything_a_request_returns() -> str:
+    """Run every data callback and download as the current request would, and collect what it sends."""
+    flows, explore, entity = page("flows"), page("explore"), page("entity")
+    outputs = [flows.flows_outputs("?view=all"), flows.table_outputs("?view=all"),
+               explore.explore_outputs("?view=all"), entity.entity_outputs("Luca Volontè", "?view=all"),
+               entity.entity_options()]
+    text = json.dumps(outputs, default=str)
+    rows = views.full(views.rows_for("?view=all")[0])
+    return text + " ".join(rows["id"])
+
+
+def test_anonymous_requests_never_see_internal_rows_when_login_is_configured(mixed_build, login_configured):
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        assert SECRET not in everything_a_request_returns()
+        assert "public-row" in everything_a_request_returns()
+
+
+def test_a_signed_in_user_sees_internal_rows(mixed_build, login_configured):
+    with app.server.test_request_context("/"):
+        login_user(auth.User("editor"))
+        assert SECRET in everything_a_request_returns()
+
+
+def test_public_mode_hides_internal_rows_even_when_signed_in(mixed_build, login_configured, monkeypatch):
+    monkeypatch.setenv(data.PUBLIC_MODE_ENV, "1")
+    with app.server.test_request_context("/"):
+        login_user(auth.User("editor"))
+        assert SECRET not in everything_a_request_returns()
+
+
+def test_without_login_only_this_machine_sees_internal_rows(mixed_build):
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        assert SECRET not in everything_a_request_returns()
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        assert SECRET in everything_a_request_returns()
+
+
+def dash_post(client, output, outputs, inputs, changed, state=()):
+    payload = {"output": output, "outputs": outputs, "inputs": list(inputs), "changedPropIds": [changed],
+               "state": list(state)}
+    response = client.post("/_dash-update-component", json=payload, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert response.status_code in (200, 204)
+    return response.get_data(as_text=True)
+
+
+def test_anonymous_http_requests_to_callbacks_and_downloads(mixed_build, login_configured):
+    client = app.server.test_client()
+    url = {"id": "url", "property": "search", "value": "?view=all"}
+    bodies = [
+        dash_post(client, "..sankey.figure...flow-left-out.children...flow-focus.children..",
+                  [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
+                   {"id": "flow-focus", "property": "children"}], [url], "url.search"),
+        dash_post(client, "..flows-grid.rowData...flows-pager-text.children..",
+                  [{"id": "flows-grid", "property": "rowData"}, {"id": "flows-pager-text", "property": "children"}],
+                  [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}], "url.search"),
+    ]
+    for button in ("flows-csv-button", "flows-xlsx-button"):
+        body = dash_post(client, "flows-download.data", {"id": "flows-download", "property": "data"},
+                         [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
+                          {"id": "flows-xlsx-button", "property": "n_clicks", "value": 1}],
+                         f"{button}.n_clicks", [url])
+        content = base64.b64decode(json.loads(body)["response"]["flows-download"]["data"]["content"])
+        if button == "flows-xlsx-button":
+            book = openpyxl.load_workbook(io.BytesIO(content))
+            content = json.dumps([[str(c) for c in r] for r in book["transfers"].iter_rows(values_only=True)])
+            bodies.append(content)
+        else:
+            bodies.append(content.decode("utf-8-sig"))
+    assert "public-row" in bodies[1] and "public-row" in bodies[2] and "public-row" in bodies[3]
+    for body in bodies:
+        assert SECRET not in body and "unpublished" not in body
