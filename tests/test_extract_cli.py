@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import subprocess
 import sys
 import textwrap
@@ -207,3 +206,18 @@ def test_two_processes_appending_at_once_lose_no_row(tmp_path, root):
         assert process.returncode == 0, err.decode()
     ids = read_ledger(ledger, root).frame["id"].tolist()
     assert sorted(ids) == ["left-0", "left-1", "r1", "right-0", "right-1"]
+
+
+@pytest.mark.parametrize("output", ["candidates.csv", "candidates.xlsx"])
+def test_a_quote_that_looks_like_a_formula_stays_inert_text(tmp_path, root, capsys, output):
+    text = '=HYPERLINK("http://evil.example","x") Metastar paid $5,000 to Luca Volonte.\n'
+    code, _, target = extract(tmp_path, root, capsys, text=text, output=output)
+    assert code == 0
+    if output.endswith(".csv"):
+        assert "'=HYPERLINK" in target.read_text(encoding="utf-8-sig")
+    else:
+        sheet = openpyxl.load_workbook(target)["candidates"]
+        quote_column = [c.value for c in sheet[1]].index("quote")
+        assert sheet.cell(row=2, column=quote_column + 1).data_type == "s"
+    [reviewed], _ = read_reviewed(target)
+    assert reviewed.cells["quote"].startswith("=HYPERLINK")

@@ -114,3 +114,11 @@ def test_anonymous_http_requests_to_callbacks_and_downloads(mixed_build, login_c
     assert "public-row" in bodies[1] and "public-row" in bodies[2] and "public-row" in bodies[3]
     for body in bodies:
         assert SECRET not in body and "unpublished" not in body
+
+
+def test_import_page_needs_a_login_when_one_is_configured(mixed_build, login_configured):
+    import_page = page("import_article")
+    with app.server.test_request_context("/"):
+        assert "Sign in" in str(import_page.layout())
+        login_user(auth.User("editor"))
+        assert "Sign in" not in str(import_page.layout())

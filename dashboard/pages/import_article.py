@@ -56,6 +56,12 @@ GRID_COLUMNS = [
 
 
 def layout(**_query) -> html.Div:
+    if not may_add_rows():
+        return html.Div(className="page import-article", children=[
+            html.H1("Import article"),
+            html.P("The import page writes to ledgers, so it needs a signed-in user (or, without a login, this "
+                   "machine) and is off in public mode."),
+            html.A("Sign in", href="/login")])
     return html.Div(className="page import-article", children=[
         html.H1("Import article"),
         html.P("Paste an article or upload a file (.txt, .md, .html; at most 2 MB). Every money mention becomes a "
@@ -162,9 +168,9 @@ def quote_items(rows: list[dict]) -> list:
 def may_add_rows() -> bool:
     """Writing to ledgers needs the same standing as seeing internal rows: never in public mode, and signed in
     when a login is configured."""
-    if data.public_mode():
-        return False
-    return not auth.login_configured() or auth.current_user_is_authenticated()
+    # The same rule as internal rows: never in public mode; signed in when a login is configured; and
+    # without a login, only from this machine.
+    return data.may_see_internal()
 
 
 def add_to_ledger(selected: list[dict] | None, ledger: str | None, ledger_dir: Path = LEDGER_DIR,

@@ -21,9 +21,9 @@ from filelock import FileLock, Timeout
 from ..atomic import atomic_write_bytes
 from ..errors import ERROR, EtlError, LedgerIssue, sort_issues
 from ..load import discover_ledgers, ledger_label, sniff_delimiter
-from ..schema import LEDGER_COLUMNS, LEDGER_DIR, LEDGER_SHEET_NAME, LOOKUP_DIR, canonical_header, header_aliases
+from ..schema import LEDGER_COLUMNS, LEDGER_SHEET_NAME, LOOKUP_DIR, canonical_header, header_aliases
 from .candidates import SOURCE_REQUIRED_NOTE, STATUS, STATUS_ACCEPTED
-from .review import ReviewedRow, read_reviewed
+from .review import ReviewedRow, read_reviewed, text_cell
 
 LOCK_TIMEOUT_SECONDS = 120
 LEDGER_SUFFIXES = (".csv", ".xlsx")
@@ -186,8 +186,7 @@ def _combined_xlsx(ledger: Path, new_rows: list[dict[str, str]], accepted: list[
     for offset, row in enumerate(new_rows, start=1):
         for position, column in enumerate(order, start=1):
             if column and row[column]:
-                cell = sheet.cell(row=last + offset, column=position, value=row[column])
-                cell.number_format = "@"
+                text_cell(sheet, last + offset, position, row[column])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue(), last + 1, issues

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..schema import CONFIDENCE_LEVELS, LEDGER_COLUMNS
 from .dates import date_near
@@ -109,11 +108,3 @@ def citation_for(paragraph: str, sentence_start: int, sentence_end: int, mention
         return right_after.group(1)
     before = _CITATION_RE.findall(paragraph, sentence_start, mention_end)
     return before[-1] if before else ""
-
-
-def candidates_from_path(path: Path, source_url: str = "", lookup_dir: Path | None = None) -> list[Candidate]:
-    """Convenience for callers with a file: read it, load the register gazetteer, extract."""
-    from .parties import gazetteer_for
-    from .text import read_article
-
-    return extract_candidates(read_article(path), source_url, gazetteer_for(lookup_dir) if lookup_dir else None)

@@ -11,9 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..entities import EntityRegister, name_key, read_register
-
-import pandas as pd
+from ..entities import EntityRegister, read_register
 
 PAY_VERBS = (r"paid|pays|paying|transferred|transfers|wired|wires|sent|sends|gave|gives|donated|donates|"
              r"funnell?ed|channell?ed|routed|lent|loaned|handed|remitted|zahlte|zahlten|überwies|überwiesen")

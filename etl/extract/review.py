@@ -9,6 +9,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import LedgerIssue
 from ..load import sniff_delimiter
+from ..safety import FORMULA_TRIGGERS, NEUTRALISING_PREFIX
 from .candidates import CANDIDATE_COLUMNS, STATUS, STATUSES
 from .text import ArticleError, decode_article
 
@@ -36,7 +37,7 @@ def candidates_bytes(rows: list[dict[str, str]], suffix: str) -> bytes:
                                 lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({c: row.get(c, "") for c in CANDIDATE_COLUMNS})
+            writer.writerow({c: inert(str(row.get(c, ""))) for c in CANDIDATE_COLUMNS})
         return buffer.getvalue().encode("utf-8-sig")
     if suffix == ".xlsx":
         from openpyxl import Workbook
@@ -45,15 +46,10 @@ def candidates_bytes(rows: list[dict[str, str]], suffix: str) -> bytes:
         workbook = Workbook()
         sheet = workbook.active
         sheet.title = CANDIDATE_SHEET
-        sheet.append(list(CANDIDATE_COLUMNS))
-        for row in rows:
-            sheet.append([row.get(c, "") for c in CANDIDATE_COLUMNS])
-        for cell in sheet[1]:
-            cell.number_format = "@"
-        # Every cell is text, so Excel never turns 253150 into a float or 2012-07 into a date.
-        for line in sheet.iter_rows(min_row=2):
-            for cell in line:
-                cell.number_format = "@"
+        for number, values in enumerate([list(CANDIDATE_COLUMNS)] + [[str(r.get(c, "")) for c in CANDIDATE_COLUMNS]
+                                         for r in rows], start=1):
+            for position, value in enumerate(values, start=1):
+                text_cell(sheet, number, position, value)
         if rows:
             choice = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=False)
             sheet.add_data_validation(choice)
@@ -63,6 +59,26 @@ def candidates_bytes(rows: list[dict[str, str]], suffix: str) -> bytes:
         workbook.save(buffer)
         return buffer.getvalue()
     raise ReviewFileError(f"candidates are written as .csv or .xlsx, not {suffix!r}")
+
+
+def inert(text: str) -> str:
+    """A CSV cell Excel will not run as a formula (a quote from an article may start with '=' or '-')."""
+    return NEUTRALISING_PREFIX + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def restore(text: str) -> str:
+    """Undo inert() when reading a reviewed CSV back."""
+    if text.startswith(NEUTRALISING_PREFIX) and text[1:].startswith(FORMULA_TRIGGERS):
+        return text[1:]
+    return text
+
+
+def text_cell(sheet, row: int, column: int, value: str) -> None:
+    """Write an Excel cell as text: never a formula, a float (253150) or a date (2012-07)."""
+    cell = sheet.cell(row=row, column=column)
+    cell.value = value
+    cell.data_type = "s"
+    cell.number_format = "@"
 
 
 def write_candidates(path: Path, rows: list[dict[str, str]]) -> None:
@@ -95,6 +111,8 @@ def read_reviewed(path: Path) -> tuple[list[ReviewedRow], list[LedgerIssue]]:
     rows = []
     for number, record in enumerate(table[1:], start=2):
         cells = {name: (record[i] if i < len(record) else "") for i, name in enumerate(header) if name}
+        if suffix == ".csv":
+            cells = {name: restore(value) for name, value in cells.items()}
         if not any(v.strip() for v in cells.values()):
             continue
         status = cells[STATUS].strip().lower()
