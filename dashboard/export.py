@@ -6,7 +6,7 @@ import io
 import pandas as pd
 from openpyxl import Workbook
 
-from etl.safety import neutralise_frame, neutralise_text
+from etl.safety import csv_bytes, neutralise_text
 from etl.schema import OUTPUT_COLUMNS
 
 XLSX_MAX_ROWS = 1_000_000  # Excel's sheet limit is 1,048,576 rows
@@ -26,10 +26,8 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 with BOM so Excel opens accents correctly; formula-like text neutralised."""
-    safe = neutralise_frame(export_frame(frame))
-    # CRLF line ends (RFC 4180) also make the writer quote any cell holding a bare carriage return.
-    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    """Every dataset column of the rows, UTF-8 with BOM so Excel opens accents correctly, formulas neutralised."""
+    return csv_bytes(frame[list(OUTPUT_COLUMNS)], byte_order_mark=True)
 
 
 def _cell(value: object, column: str) -> object:

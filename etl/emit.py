@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_write_text, atomic_write_with
+from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
 from .errors import LedgerIssue
 from .pipeline import BuildResult
-from .safety import neutralise_frame
+from .safety import csv_bytes
 from .schema import (CPI_BASE_YEAR, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
 
 
@@ -87,11 +87,8 @@ def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     """Write every output; each file appears whole or not at all, the parquet (what the dashboard reads) last."""
     build_dir.mkdir(parents=True, exist_ok=True)
     summary = summarise(result)
-    atomic_write_with(build_dir / ENTITIES_OUTPUT,
-                      lambda tmp: neutralise_frame(result.entities).to_csv(tmp, index=False, lineterminator="\r\n"))
-    atomic_write_with(build_dir / DATASET_CSV,
-                      lambda tmp: neutralise_frame(result.dataset).to_csv(tmp, index=False, date_format="%Y-%m-%d",
-                                                                     lineterminator="\r\n"))
+    atomic_write_bytes(build_dir / ENTITIES_OUTPUT, csv_bytes(result.entities))
+    atomic_write_bytes(build_dir / DATASET_CSV, csv_bytes(result.dataset))
     atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
     atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
     atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))

@@ -1,0 +1,150 @@
+"""Load benchmark: the dashboard under gunicorn (2 workers, 127.0.0.1) on a SYNTHETIC 100,000-row dataset.
+
+N simulated users (N = 1, 5, 20) change filters and download for --seconds each: every step posts the callbacks
+the flows page fires on a filter change (Sankey, table) and, one step in ten, a CSV download. Prints requests/s,
+p50/p95/p99 latency and errors per N. Loopback only; the user count and duration are bounded.
+Run: python benchmarks/load.py --seconds 60
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from benchmarks.dashboard_callbacks import random_queries  # noqa: E402
+from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
+
+MAX_USERS = 50
+MAX_SECONDS = 600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dash_payload(kind: str, query: str) -> dict:
+    url = {"id": "url", "property": "search", "value": query}
+    if kind == "flows":
+        return {"output": "..sankey.figure...flow-left-out.children...flow-focus.children..",
+                "outputs": [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
+                            {"id": "flow-focus", "property": "children"}],
+                "inputs": [url], "changedPropIds": ["url.search"], "state": []}
+    if kind == "table":
+        return {"output": "..flows-grid.rowData...flows-pager-text.children..",
+                "outputs": [{"id": "flows-grid", "property": "rowData"},
+                            {"id": "flows-pager-text", "property": "children"}],
+                "inputs": [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}],
+                "changedPropIds": ["url.search"], "state": []}
+    return {"output": "flows-download.data", "outputs": {"id": "flows-download", "property": "data"},
+            "inputs": [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
+                       {"id": "flows-xlsx-button", "property": "n_clicks", "value": None}],
+            "changedPropIds": ["flows-csv-button.n_clicks"], "state": [url]}
+
+
+def post(base: str, payload: dict) -> tuple[float, bool]:
+    request = urllib.request.Request(base + "/_dash-update-component", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            ok = response.status == 200
+    except (urllib.error.URLError, OSError):
+        ok = False
+    return time.perf_counter() - started, ok
+
+
+def run_users(base: str, users: int, seconds: float, queries: list[str]) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def user(seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        while time.monotonic() < stop:
+            query = rng.choice(queries)
+            kinds = ["flows", "table"] + (["download"] if rng.random() < 0.1 else [])
+            for kind in kinds:
+                elapsed, ok = post(base, dash_payload(kind, query))
+                with lock:
+                    latencies.append(elapsed)
+                    errors += 0 if ok else 1
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def pct(q: float) -> float:
+        return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000 if ordered else float("nan")
+
+    return {"users": users, "requests": len(latencies), "rps": len(latencies) / wall, "p50": pct(0.50),
+            "p95": pct(0.95), "p99": pct(0.99), "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--users", type=int, nargs="*", default=[1, 5, 20])
+    args = parser.parse_args()
+    seconds = min(args.seconds, MAX_SECONDS)
+    users = [min(max(u, 1), MAX_USERS) for u in args.users]
+
+    from etl.pipeline import run_build
+    tmp = Path(tempfile.mkdtemp(prefix="influence-ledger-load-"))
+    write_synthetic(tmp / "ledgers", args.rows, seed=11, bad_share=0.0)
+    run_build(tmp / "ledgers", tmp / "build")
+    port = free_port()
+    env = {**os.environ, "INFLUENCE_LEDGER_BUILD_DIR": str(tmp / "build")}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "dashboard.app:server", "--workers", "2",
+                               "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning"],
+                              cwd=PROJECT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        queries = random_queries(__import__("numpy").random.default_rng(5), 40)
+        for query in queries[:4]:  # warm both workers' dataset caches
+            post(base, dash_payload("flows", query))
+        print(f"gunicorn, 2 workers, SYNTHETIC dataset of {args.rows:,} rows, {seconds:.0f} s per level")
+        for count in users:
+            result = run_users(base, count, seconds, queries)
+            print(f"  N={result['users']:>2}: {result['rps']:6.1f} requests/s  p50 {result['p50']:7.1f} ms  "
+                  f"p95 {result['p95']:7.1f} ms  p99 {result['p99']:7.1f} ms  errors {result['errors']} "
+                  f"of {result['requests']}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
