@@ -138,8 +138,6 @@ def _split_number(number: pd.Series, has_multiplier: pd.Series) -> tuple[pd.Seri
     """
     commas = number.str.count(",")
     dots = number.str.count(r"\.")
-    integer = number.str.replace(r"[.,]", "", regex=True)
-    fraction = pd.Series("", index=number.index, dtype="str")
     malformed = ~number.str.fullmatch(r"\d[\d.,]*") | number.str.contains(r"[.,]{2}|[.,]$", regex=True)
 
     plain = commas.eq(0) & dots.eq(0)
@@ -154,18 +152,16 @@ def _split_number(number: pd.Series, has_multiplier: pd.Series) -> tuple[pd.Seri
     eu = eu_grouped & ~en & ~lone_dot_three
     decided = plain | en | eu | dot_decimal | comma_decimal | ambiguous
 
-    def take(mask: pd.Series, int_part: pd.Series, frac_part: pd.Series) -> None:
-        integer[mask] = int_part[mask]
-        fraction[mask] = frac_part[mask]
-
-    en_split = number.str.replace(",", "", regex=False).str.partition(".")
-    take(en, en_split[0], en_split[2])
-    eu_split = number.str.replace(".", "", regex=False).str.partition(",")
-    take(eu, eu_split[0], eu_split[2])
-    dot_split = number.str.partition(".")
-    take(dot_decimal & ~en & ~eu, dot_split[0], dot_split[2])
-    comma_split = number.str.partition(",")
-    take(comma_decimal & ~en & ~eu, comma_split[0], comma_split[2])
+    # Which character is the decimal separator; the other one only groups thousands and is dropped.
+    decimal_mark = np.select([en.to_numpy(bool), eu.to_numpy(bool), (dot_decimal & ~en & ~eu).to_numpy(bool),
+                              (comma_decimal & ~en & ~eu).to_numpy(bool)], [".", ",", ".", ","], "")
+    english = number.str.replace(",", "", regex=False)
+    continental = number.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    digits_only = number.str.replace(r"[.,]", "", regex=True)
+    canonical = np.where(decimal_mark == ".", english.to_numpy(object),
+                         np.where(decimal_mark == ",", continental.to_numpy(object), digits_only.to_numpy(object)))
+    parts = pd.Series(canonical, index=number.index, dtype="str").str.partition(".")
+    integer, fraction = parts[0].astype("str"), parts[2].astype("str")
     malformed = malformed | ~decided
     integer = integer.where(integer.ne(""), "0")
     return integer, fraction.fillna(""), ambiguous.fillna(False), malformed.fillna(True)

@@ -80,8 +80,8 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
 def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
     """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised dataset and every issue."""
     raw = raw.reset_index(drop=True)
-    issues = validate.validate_rows(raw)
     enums = validate.normalise_enums(raw)
+    issues = validate.validate_rows(raw, enums)
 
     parsed, found = per_unique(raw["amount"], raw, amounts.parse_amount_frame)
     scaled, marker = parsed["scaled"], parsed["marker"]

@@ -26,7 +26,7 @@ def normalise_enums(raw: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=raw.index).astype("str")
 
 
-def validate_rows(raw: pd.DataFrame) -> list[LedgerIssue]:
+def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[LedgerIssue]:
     """Every issue found in cells that are checked as text, for all ledgers at once."""
     issues: list[LedgerIssue] = []
     for column in REQUIRED_COLUMNS:
@@ -35,7 +35,7 @@ def validate_rows(raw: pd.DataFrame) -> list[LedgerIssue]:
         empty = raw[column].str.strip().eq("")
         issues += issues_from_mask(raw, empty, column, raw[column], "required", f"{column} is required")
 
-    enums = normalise_enums(raw)
+    enums = normalise_enums(raw) if enums is None else enums
     for column, allowed in ENUM_COLUMNS.items():
         value = enums[column]
         bad = value.ne("") & ~value.isin(allowed)
