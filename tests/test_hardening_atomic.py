@@ -57,3 +57,45 @@ def test_killed_build_leaves_previous_dataset_intact(tmp_path):
     # What is left behind is a dot-file, which no reader picks up; a rerun replaces everything.
     run_build(root, out)
     assert len(read_dataset(out / "transfers.parquet")) == 80_000
+
+
+APPEND_SCRIPT = """
+import sys
+from pathlib import Path
+from etl.extract.append import append_rows
+from etl.extract.review import ReviewedRow
+ledger, root = Path(sys.argv[1]), Path(sys.argv[2])
+cells = dict(status="accepted", id="appended-1", date="2013-05", amount="1000", currency="USD",
+             amount_kind="payment", payer="Metastar Invest LLP", recipient="Luca Volontè", confidence="reported",
+             sources="https://example.org/appended")
+result = append_rows([ReviewedRow(2, cells)], ledger, root, "kill-test")
+assert not result.errors, result.errors
+"""
+
+
+def test_killed_append_leaves_the_ledger_intact(tmp_path):
+    root = ledger_folder(tmp_path, [row(id="r1"), row(id="r2", amount="2.9 billion", amount_kind="total")])
+    ledger = root / "test.csv"
+    # A large neighbour makes the validation long enough to interrupt.
+    synthetic_ledger(40_000, seed=2, bad_share=0.0).to_csv(root / "big.csv", index=False)
+    before = ledger.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-c", APPEND_SCRIPT, str(ledger), str(root)], cwd=PROJECT)
+    try:
+        deadline = time.monotonic() + 120
+        caught = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(p.name.startswith(".test.csv.") and p.suffix == ".csv" for p in root.iterdir()):
+                caught = True
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        proc.wait()
+    assert caught, "the append finished before it could be interrupted"
+    assert ledger.read_bytes() == before
+    from etl.load import read_ledger
+    assert read_ledger(ledger, root).frame["id"].tolist() == ["r1", "r2"]
+    # The lock died with the process: a new append goes through.
+    rerun = subprocess.run([sys.executable, "-c", APPEND_SCRIPT, str(ledger), str(root)], cwd=PROJECT)
+    assert rerun.returncode == 0
+    assert read_ledger(ledger, root).frame["id"].tolist() == ["r1", "r2", "appended-1"]
