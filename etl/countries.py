@@ -49,8 +49,9 @@ def resolve_countries(raw: pd.Series, column: str, lookup: pd.DataFrame, label_f
         match = by_spelling.get(value) or _pycountry_match(value)
         if match is not None:
             resolved[value] = match
-    codes = folded.map({k: v[0] for k, v in resolved.items()}).fillna("").astype("str")
-    names = folded.map({k: v[1] for k, v in resolved.items()}).fillna("").astype("str")
+    known = folded.isin(list(resolved))
+    codes = folded.map({k: v[0] for k, v in resolved.items()}).astype("str").where(known, "")
+    names = folded.map({k: v[1] for k, v in resolved.items()}).astype("str").where(known, "")
     unresolved = text.ne("") & codes.eq("")
     issues = issues_from_mask(label_frame, unresolved, column, text, "country_unknown",
                               "not an ISO 3166 country code or name; use a code (GB, VG), an English name, "
