@@ -163,9 +163,10 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
                   for v, cur, n, a, b, c in zip(links["value"], links["currencies"], links["count"], links["first"],
                                                 links["last"], links["confidence"])]
     level_count = max(len(levels) - 1, 1)
-    fig = go.Figure(go.Sankey(
-        arrangement="snap",
-        node=dict(label=[short_label(label) for label in nodes["label"]], pad=14, thickness=16, line=dict(color="#52606d", width=0.4),
+    sankey = dict(
+        type="sankey", arrangement="snap",
+        node=dict(label=[short_label(label) for label in nodes["label"]], pad=14, thickness=16,
+                  line=dict(color="#52606d", width=0.4),
                   color=["#9aa5b1" if label == OTHER else "#3e4c59" for label in nodes["label"]],
                   x=[0.001 + 0.998 * o / level_count for o in nodes["order"]],
                   customdata=np.column_stack([nodes["level"], nodes["label"], node_hover]).tolist(),
@@ -175,18 +176,17 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
                   source=links["source"].map(index).tolist(), target=links["target"].map(index).tolist(),
                   value=links["value"].clip(lower=0).tolist(),
                   color=[_rgba(CONFIDENCE_COLOURS.get(c, "#999999"), 0.45) for c in links["confidence"]],
-                  customdata=np.column_stack([links["source"], links["target"], link_hover]).tolist(),
-                  hovertemplate="%{customdata[2]}<extra></extra>"),
-    ))
-    for confidence in CONFIDENCE_LEVELS:  # a legend for link colours
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=confidence.replace("_", " "),
-                                 marker=dict(size=12, color=CONFIDENCE_COLOURS[confidence], symbol="square"),
-                                 showlegend=True, hoverinfo="skip"))
-    fig.update_layout(title=dict(text=title, x=0.01), font=FONT, paper_bgcolor="white", plot_bgcolor="white",
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=560,
-                      xaxis=dict(visible=False), yaxis=dict(visible=False),
-                      legend=dict(title="Link colour: confidence", orientation="h", y=-0.02, x=0))
-    return fig
+                  customdata=link_hover, hovertemplate="%{customdata}<extra></extra>"),
+    )
+    legend = [dict(type="scatter", x=[None], y=[None], mode="markers", name=c.replace("_", " "), showlegend=True,
+                   hoverinfo="skip", marker=dict(size=12, color=CONFIDENCE_COLOURS[c], symbol="square"))
+              for c in CONFIDENCE_LEVELS]  # a legend for link colours
+    layout = dict(title=dict(text=title, x=0.01), font=FONT, paper_bgcolor="white", plot_bgcolor="white",
+                  margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=560,
+                  xaxis=dict(visible=False), yaxis=dict(visible=False),
+                  legend=dict(title=dict(text="Link colour: confidence"), orientation="h", y=-0.02, x=0))
+    # Built from plain dicts of known-good properties: plotly's validation would cost more than the data work.
+    return go.Figure(dict(data=[sankey, *legend], layout=layout), _validate=False)
 
 
 def timeline_data(frame: pd.DataFrame, period: str = "year", top_n: int = 8) -> pd.DataFrame:
