@@ -73,11 +73,26 @@ def _level_nodes(labels: pd.Series, value: np.ndarray, top_n: int) -> tuple[np.n
 
 
 def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.ndarray) -> pd.DataFrame:
-    """Sum of USD, count and date span per integer key (rows = positions in frame)."""
-    table = pd.DataFrame({"key": keys, "value": value, "first": frame["date_start"].to_numpy()[rows],
-                          "last": frame["date_last"].to_numpy()[rows]})
-    return table.groupby("key", sort=True).agg(value=("value", "sum"), count=("value", "size"),
-                                              first=("first", "min"), last=("last", "max"))
+    """Sum of USD, count and date span per small non-negative integer key (rows = positions in frame).
+
+    Keys are dense codes, so bincount and ufunc.at do in one pass what a hash groupby would do in several.
+    """
+    size = int(keys.max()) + 1 if len(keys) else 0
+    total = np.bincount(keys, weights=value, minlength=size)
+    count = np.bincount(keys, minlength=size)
+    never = np.iinfo("int64").max
+    first_days = frame["date_start"].to_numpy(dtype="datetime64[us]")[rows].astype("int64")
+    last_days = frame["date_last"].to_numpy(dtype="datetime64[us]")[rows].astype("int64")
+    missing = np.iinfo("int64").min  # NaT
+    first = np.full(size, never, dtype="int64")
+    np.minimum.at(first, keys, np.where(first_days == missing, never, first_days))
+    last = np.full(size, missing, dtype="int64")
+    np.maximum.at(last, keys, last_days)
+    present = np.flatnonzero(count)
+    first_p = first[present]
+    return pd.DataFrame({"value": total[present], "count": count[present],
+                         "first": np.where(first_p == never, missing, first_p).astype("datetime64[us]"),
+                         "last": last[present].astype("datetime64[us]")}, index=present)
 
 
 def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> pd.Series:
@@ -85,10 +100,13 @@ def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> p
     amounts = frame["total_amount_f"].to_numpy()[rows]
     amounts = np.where(np.isnan(amounts), frame["amount_f"].to_numpy()[rows], amounts)
     currency = frame["currency"]
-    table = pd.DataFrame({"key": keys, "currency": pd.Categorical.from_codes(
-        currency.cat.codes.to_numpy()[rows], currency.cat.categories), "amount": amounts})
-    sums = table.groupby(["key", "currency"], observed=True, sort=True)["amount"].sum()
-    text = pd.Series([money(v, str(c)) for (_, c), v in sums.items()], index=sums.index.get_level_values(0))
+    names = currency.cat.categories.astype("str")
+    codes = currency.cat.codes.to_numpy()[rows].astype("int64")
+    combined = keys * (len(names) + 1) + codes
+    sums = np.bincount(combined, weights=np.nan_to_num(amounts), minlength=0)
+    present = np.flatnonzero(np.bincount(combined))
+    key_of, code_of = present // (len(names) + 1), present % (len(names) + 1)
+    text = pd.Series([money(v, str(names[c])) for v, c in zip(sums[present], code_of)], index=key_of)
     return text.groupby(level=0).agg("; ".join)
 
 

@@ -100,5 +100,6 @@ def read_dataset(path: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    # One chunk per column: taking a few rows from a many-chunk Arrow column is slow.
+    table = pq.read_table(path).combine_chunks()
     return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)
