@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import plotly.io as pio  # noqa: E402
 
 from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
+from etl.emit import write_arrow  # noqa: E402
 from etl.pipeline import build  # noqa: E402
 
 
@@ -73,6 +74,7 @@ def main() -> None:
           f"({len(result.errors)} errors)")
     out = tmp / "build"
     out.mkdir()
+    write_arrow(result.dataset, out / "transfers.arrow")
     result.dataset.to_parquet(out / "transfers.parquet", index=False)
     result.entities.to_csv(out / "entities.csv", index=False)
     (out / "report.json").write_text(json.dumps({"built_at": result.built_at, "ledgers": [

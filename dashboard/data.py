@@ -12,7 +12,7 @@ import pandas as pd
 import pycountry
 
 from etl.emit import read_dataset
-from etl.schema import BUILD_DIR, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
+from etl.schema import BUILD_DIR, DATASET_ARROW, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
 
 BUILD_DIR_ENV = "INFLUENCE_LEDGER_BUILD_DIR"
 PUBLIC_MODE_ENV = "INFLUENCE_LEDGER_PUBLIC"
@@ -48,7 +48,7 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     text; the full rows (exact decimals, sources, notes) are fetched by row_key only for what is shown or
     downloaded.
     """
-    full = frame.reset_index(drop=True).copy()
+    full = frame.reset_index(drop=True)
     full["row_key"] = np.arange(len(full), dtype="int64")
     total = full["total_usd"].astype("float64")
     amount = full["amount_usd"].astype("float64")
@@ -82,7 +82,8 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 @lru_cache(maxsize=4)
 def _load(folder: str, stamp: float) -> Dataset:
     path = Path(folder)
-    frame, chart = prepare(read_dataset(path / DATASET_PARQUET))
+    arrow = path / DATASET_ARROW
+    frame, chart = prepare(read_dataset(arrow if arrow.exists() else path / DATASET_PARQUET))
     entities_path = path / ENTITIES_OUTPUT
     entities = pd.read_csv(entities_path, dtype="str", keep_default_na=False) if entities_path.exists() else \
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])

@@ -10,7 +10,7 @@ from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
 from .errors import LedgerIssue
 from .pipeline import BuildResult
 from .safety import csv_bytes
-from .schema import (CPI_BASE_YEAR, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
+from .schema import (CPI_BASE_YEAR, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
 
 
 def _decimal_text(value: object) -> str:
@@ -91,8 +91,18 @@ def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     atomic_write_bytes(build_dir / DATASET_CSV, csv_bytes(result.dataset))
     atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
     atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write_with(build_dir / DATASET_ARROW, lambda tmp: write_arrow(result.dataset, tmp))
     atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))
     return summary
+
+
+def write_arrow(frame: pd.DataFrame, path: Path) -> None:
+    """The dataset as an uncompressed Arrow IPC file (memory-mappable)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
 
 
 def read_dataset(path: Path) -> pd.DataFrame:
@@ -101,5 +111,9 @@ def read_dataset(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     # One chunk per column: taking a few rows from a many-chunk Arrow column is slow.
-    table = pq.read_table(path).combine_chunks()
+    if Path(path).suffix == ".arrow":
+        # Memory-mapped: text columns stay in the file's pages until a row is actually shown.
+        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    else:
+        table = pq.read_table(path).combine_chunks()
     return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)

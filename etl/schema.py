@@ -205,6 +205,8 @@ CPI_BASE_YEAR = 2024
 # Dataset outputs
 DATASET_PARQUET = "transfers.parquet"
 DATASET_CSV = "transfers.csv"
+# The same rows as Arrow IPC: the dashboard memory-maps it, so a worker holds only the pages it reads.
+DATASET_ARROW = "transfers.arrow"
 ENTITIES_OUTPUT = "entities.csv"
 REPORT_JSON = "report.json"
 REPORT_TEXT = "report.txt"

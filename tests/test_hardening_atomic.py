@@ -15,7 +15,7 @@ from etl.pipeline import run_build
 from ledger_factory import ledger_folder, row
 
 PROJECT = Path(__file__).resolve().parent.parent
-OUTPUTS = ("transfers.parquet", "transfers.csv", "entities.csv", "report.json", "report.txt")
+OUTPUTS = ("transfers.parquet", "transfers.arrow", "transfers.csv", "entities.csv", "report.json", "report.txt")
 
 
 def wait_for_temp_file(folder: Path, prefix: str, proc: subprocess.Popen, timeout: float = 120) -> bool:

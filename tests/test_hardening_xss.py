@@ -5,7 +5,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from dashboard import data
-from etl.emit import read_dataset
+from etl.emit import read_dataset, write_arrow
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
 
@@ -27,6 +27,7 @@ def hostile_build(tmp_path, monkeypatch):
     # rely on the ETL for its own safety.
     dataset = read_dataset(out / "transfers.parquet")
     dataset["sources"] = BAD_SOURCES
+    write_arrow(dataset, out / "transfers.arrow")
     dataset.to_parquet(out / "transfers.parquet", index=False)
     monkeypatch.setenv(data.BUILD_DIR_ENV, str(out))
     return out
