@@ -42,6 +42,48 @@ def grid(grid_id: str) -> dag.AgGrid:
         style={"width": "100%"}, className="ag-theme-alpine")
 
 
+def table_section(prefix: str) -> list:
+    """The pager, sort, download buttons and grid of a page's transfers table; ids start with prefix."""
+    from dash import dcc
+
+    return [
+        html.Div(className="table-bar", children=[
+            html.Span(id=f"{prefix}-pager-text", className="pager-text"),
+            html.Button("‹ Previous", id=f"{prefix}-prev", className="secondary"),
+            html.Button("Next ›", id=f"{prefix}-next", className="secondary"),
+            dcc.Dropdown(id=f"{prefix}-sort", value="value_usd", clearable=False, className="sort",
+                         options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
+            html.Button("Download CSV", id=f"{prefix}-csv-button"),
+            html.Button("Download Excel", id=f"{prefix}-xlsx-button"),
+            dcc.Download(id=f"{prefix}-download"),
+        ]),
+        grid(f"{prefix}-grid"),
+    ]
+
+
+def table_page(search: str | None, sort_by: str = "value_usd") -> tuple[list[dict], str]:
+    """The grid rows and pager text for the URL's filters and page."""
+    from . import views
+
+    rows, state = views.rows_for(search)
+    shown, page, pages = page_of(rows, state.page, sort_by)
+    return shown, pager_text(page, pages, len(rows))
+
+
+def download(search: str | None, excel: bool) -> dict:
+    """dcc.Download data: exactly the filtered rows, every column, as CSV or Excel."""
+    from dash import dcc
+
+    from . import export, views
+
+    chart_rows, state = views.rows_for(search)
+    rows = views.full(chart_rows)
+    if excel:
+        return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows))),
+                              "influence-ledger-transfers.xlsx")
+    return dcc.send_bytes(export.to_csv_bytes(rows), "influence-ledger-transfers.csv")
+
+
 def sort_rows(frame: pd.DataFrame, sort_by: str, descending: bool) -> pd.DataFrame:
     column = sort_by if sort_by in SORTABLE else "value_usd"
     return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")

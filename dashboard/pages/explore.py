@@ -6,9 +6,9 @@ from dataclasses import replace
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import export, figures, views
+from dashboard import figures, views
 from dashboard.filters import from_query
-from dashboard.table import SORTABLE, grid, page_of, pager_text
+from dashboard.table import download, table_page, table_section
 
 dash.register_page(__name__, path="/explore", name="Timeline & map", title="Timeline & map · Influence Ledger",
                    order=1)
@@ -47,17 +47,7 @@ def layout(**_query):
             html.Span("PNG: use the camera icon above each chart.", className="hint"),
             dcc.Download(id="explore-html-download")]),
         html.H2("Transfers"),
-        html.Div(className="table-bar", children=[
-            html.Span(id="explore-pager-text", className="pager-text"),
-            html.Button("‹ Previous", id="explore-prev", className="secondary"),
-            html.Button("Next ›", id="explore-next", className="secondary"),
-            dcc.Dropdown(id="explore-sort", value="value_usd", clearable=False, className="sort",
-                         options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
-            html.Button("Download CSV", id="explore-csv-button"),
-            html.Button("Download Excel", id="explore-xlsx-button"),
-            dcc.Download(id="explore-download"),
-        ]),
-        grid("explore-grid"),
+        *table_section("explore"),
     ])
 
 
@@ -78,9 +68,7 @@ def update_explore(search, period, side):
 @callback(Output("explore-grid", "rowData"), Output("explore-pager-text", "children"),
           Input("url", "search"), Input("explore-sort", "value"))
 def update_explore_table(search, sort_by):
-    rows, state = views.rows_for(search)
-    data, page, pages = page_of(rows, state.page, sort_by)
-    return data, pager_text(page, pages, len(rows))
+    return table_page(search, sort_by)
 
 
 def focus_for_click(state, chart: str, click: dict | None, period: str, side: str):
@@ -118,12 +106,7 @@ def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, per
 @callback(Output("explore-download", "data"), Input("explore-csv-button", "n_clicks"),
           Input("explore-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
 def explore_download(_csv, _xlsx, search):
-    chart_rows, state = views.rows_for(search)
-    rows = views.full(chart_rows)
-    if ctx.triggered_id == "explore-xlsx-button":
-        return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows))),
-                              "influence-ledger-transfers.xlsx")
-    return dcc.send_bytes(export.to_csv_bytes(rows), "influence-ledger-transfers.csv")
+    return download(search, excel=ctx.triggered_id == "explore-xlsx-button")
 
 
 @callback(Output("explore-html-download", "data"), Input("timeline-html-button", "n_clicks"),

@@ -6,10 +6,10 @@ from dataclasses import replace
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import export, figures, views
+from dashboard import figures, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
-from dashboard.table import PAGE_SIZE, SORTABLE, grid, page_of, pager_text
+from dashboard.table import download, table_page, table_section
 
 dash.register_page(__name__, path="/", name="Flows", title="Flows · Influence Ledger", order=0)
 
@@ -50,17 +50,7 @@ def layout(**query):
             html.Span("PNG: use the camera icon above the chart.", className="hint"),
             dcc.Download(id="sankey-html-download")]),
         html.H2("Transfers behind the figures"),
-        html.Div(className="table-bar", children=[
-            html.Span(id="flows-pager-text", className="pager-text"),
-            html.Button("‹ Previous", id="flows-prev", className="secondary"),
-            html.Button("Next ›", id="flows-next", className="secondary"),
-            dcc.Dropdown(id="flows-sort", value="value_usd", clearable=False, className="sort",
-                         options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
-            html.Button("Download CSV", id="flows-csv-button"),
-            html.Button("Download Excel", id="flows-xlsx-button"),
-            dcc.Download(id="flows-download"),
-        ]),
-        grid("flows-grid"),
+        *table_section("flows"),
     ])
 
 
@@ -90,9 +80,7 @@ def update_flows(search):
 
 
 def table_outputs(search: str | None, sort_by: str = "value_usd"):
-    rows, state = views.rows_for(search)
-    data, page, pages = page_of(rows, state.page, sort_by)
-    return data, pager_text(page, pages, len(rows))
+    return table_page(search, sort_by)
 
 
 @callback(Output("flows-grid", "rowData"), Output("flows-pager-text", "children"),
@@ -166,12 +154,7 @@ def country_code_for(name: str, level: str) -> str:
 @callback(Output("flows-download", "data"), Input("flows-csv-button", "n_clicks"),
           Input("flows-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
 def download_rows(_csv, _xlsx, search):
-    chart_rows, state = views.rows_for(search)
-    rows = views.full(chart_rows)
-    if ctx.triggered_id == "flows-xlsx-button":
-        content = export.to_xlsx_bytes(rows, views.about_rows(state, len(rows)))
-        return dcc.send_bytes(content, "influence-ledger-transfers.xlsx")
-    return dcc.send_bytes(export.to_csv_bytes(rows), "influence-ledger-transfers.csv")
+    return download(search, excel=ctx.triggered_id == "flows-xlsx-button")
 
 
 @callback(Output("sankey-html-download", "data"), Input("sankey-html-button", "n_clicks"), State("url", "search"),
