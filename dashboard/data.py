@@ -17,7 +17,7 @@ from etl.schema import BUILD_DIR, DATASET_ARROW, DATASET_PARQUET, ENTITIES_OUTPU
 BUILD_DIR_ENV = "INFLUENCE_LEDGER_BUILD_DIR"
 PUBLIC_MODE_ENV = "INFLUENCE_LEDGER_PUBLIC"
 CATEGORY_COLUMNS = ("payer", "recipient", "intermediary", "payer_country", "recipient_country", "confidence",
-                    "amount_kind", "ledger_file", "currency", "visibility", "id")
+                    "amount_kind", "ledger_file", "currency", "visibility")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,40 @@ def _iso3(code: str) -> str:
     return country.alpha_3 if country else ""
 
 
+def as_category(values: pd.Series) -> pd.Series:
+    """A categorical built by Arrow's dictionary encoding, without materialising a Python string per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values.array) if not hasattr(values.array, "_pa_array") else values.array._pa_array
+    encoded = pc.dictionary_encode(array).combine_chunks() if isinstance(array, pa.ChunkedArray) else \
+        pc.dictionary_encode(array)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    categories = pd.Index(encoded.dictionary.to_pylist(), dtype="str")
+    return pd.Series(pd.Categorical.from_codes(codes.astype("int32"), categories), index=values.index)
+
+
+def recode(categorical: pd.Series, translate) -> pd.Series:
+    """Apply translate to each category (not each row) of a categorical; rows follow through their codes."""
+    old = [translate(str(c)) for c in categorical.cat.categories]
+    new_categories = sorted(set(old))
+    position = {c: i for i, c in enumerate(new_categories)}
+    lookup = np.array([position[c] for c in old] + [-1], dtype="int32")
+    codes = categorical.cat.codes.to_numpy()
+    return pd.Series(pd.Categorical.from_codes(lookup[np.where(codes < 0, len(old), codes)],
+                                               pd.Index(new_categories, dtype="str")), index=categorical.index)
+
+
+def to_float(values: pd.Series) -> pd.Series:
+    """Exact decimals as float64 for charts, cast by Arrow (pandas' own path goes through Python objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = values.array._pa_array if hasattr(values.array, "_pa_array") else pa.array(values)
+    floats = pc.cast(array, pa.float64())
+    return pd.Series(floats.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
+
+
 def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(full, chart): the dataset with a row_key, and a narrow frame of cheap dtypes for filtering and charts.
 
@@ -50,15 +84,15 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     full = frame.reset_index(drop=True)
     full["row_key"] = np.arange(len(full), dtype="int64")
-    total = full["total_usd"].astype("float64")
-    amount = full["amount_usd"].astype("float64")
+    total = to_float(full["total_usd"])
+    amount = to_float(full["amount_usd"])
     chart = pd.DataFrame({
         "row_key": full["row_key"],
         "counts_in_totals": full["counts_in_totals"].astype(bool),
         # A counted row adds its total; a row left out of totals shows what it reported.
         "value_usd": total.where(total.notna(), amount),
-        "total_amount_f": full["total_amount"].astype("float64"),
-        "amount_f": full["amount"].astype("float64"),
+        "total_amount_f": to_float(full["total_amount"]),
+        "amount_f": to_float(full["amount"]),
         "date_start": full["date_start"], "date_end": full["date_end"], "date_plot": full["date_plot"],
         "date_last": full["date_end"].where(full["date_end"].notna(), full["date_start"]),
         "is_nested": full["part_of"].ne("").to_numpy(),
@@ -66,14 +100,16 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         "is_open_rate": full["totals_note"].str.contains("rate without", regex=False).to_numpy(),
     })
     for column in CATEGORY_COLUMNS:
-        chart[column] = full[column].astype("category")
+        chart[column] = as_category(full[column])
     for side in ("payer_country", "recipient_country"):
-        codes = full[side].astype("str")
-        mapping = {c: _iso3(c) for c in pd.unique(codes)}
-        chart[side + "_iso3"] = codes.map(mapping).astype("category")
-        chart[side + "_name"] = full[side + "_name"].astype("category")
-        names = full[side + "_name"].astype("str").where(codes.ne(""), "Country not stated")
-        chart[side + "_label"] = names.astype("category")
+        chart[side + "_iso3"] = recode(chart[side], _iso3)
+        chart[side + "_name"] = as_category(full[side + "_name"])
+        pairs = pd.DataFrame({"code": chart[side].cat.codes, "name": chart[side + "_name"].cat.codes})
+        pairs = pairs.drop_duplicates("code")
+        codes, names = chart[side].cat.categories, chart[side + "_name"].cat.categories
+        name_of = {str(codes[c]): (str(names[n]) if n >= 0 else "") for c, n in zip(pairs["code"], pairs["name"])
+                   if c >= 0}
+        chart[side + "_label"] = recode(chart[side], lambda c: name_of.get(c, "") if c else "Country not stated")
     for level in ("payer", "intermediary", "recipient"):
         chart[level + "_label"] = chart[level]
     return full, chart
