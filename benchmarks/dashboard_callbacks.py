@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import plotly.io as pio  # noqa: E402
 
+from benchmarks import peak_memory_mb  # noqa: E402
 from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
 from etl.emit import write_arrow  # noqa: E402
 from etl.pipeline import build  # noqa: E402
@@ -124,7 +124,7 @@ def time_callbacks(out: Path, filters: int) -> None:
     print(f"JSON sent to the browser per filter change: median {statistics.median(payloads) / 1024:.0f} KB, "
           f"max {max(payloads) / 1024:.0f} KB")
     print(f"peak memory of the worker process (RSS): "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+          f"{peak_memory_mb():,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 STEP = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 sys.path.insert(0, {project!r})
+from benchmarks import peak_memory_mb
 import pandas as pd
 from etl.emit import write_outputs
 from etl.pipeline import build
@@ -36,7 +37,7 @@ else:
     write_outputs(result, folder.parent / "build")
     extra = {{"write": time.perf_counter() - started - seconds, "errors": len(result.errors),
               "warnings": len(result.warnings)}}
-print(json.dumps({{"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}}))
+print(json.dumps({{"seconds": seconds, "peak_mb": peak_memory_mb(), **extra}}))
 """
 
 
