@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pycountry
 
@@ -40,18 +41,22 @@ def _pycountry_match(text: str) -> tuple[str, str] | None:
 def resolve_countries(raw: pd.Series, column: str, lookup: pd.DataFrame, label_frame: pd.DataFrame
                       ) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
     """(alpha-2 code, name, issues) per row; an empty cell means "not stated" and is allowed."""
-    text = raw.astype("str").fillna("").str.strip()
-    folded = text.str.casefold()
+    # Countries repeat heavily: fold and resolve each distinct cell once, then spread back by position.
+    positions, distinct = pd.factorize(raw.astype("str").fillna(""), use_na_sentinel=False)
+    distinct_text = pd.Series(np.asarray(distinct, dtype=object), dtype="str").str.strip()
+    distinct_folded = distinct_text.str.casefold()
+    text = pd.Series(distinct_text.to_numpy(object)[positions], index=raw.index, dtype="str")
     by_spelling = {s.strip().casefold(): (c, n) for s, c, n in zip(lookup["spelling"], lookup["code"], lookup["name"])}
     resolved: dict[str, tuple[str, str]] = {}
     # Countries repeat heavily, so each distinct spelling is resolved once.
-    for value in pd.unique(folded[folded.ne("")]):
+    for value in pd.unique(distinct_folded[distinct_folded.ne("")]):
         match = by_spelling.get(value) or _pycountry_match(value)
         if match is not None:
             resolved[value] = match
-    known = folded.isin(list(resolved))
-    codes = folded.map({k: v[0] for k, v in resolved.items()}).astype("str").where(known, "")
-    names = folded.map({k: v[1] for k, v in resolved.items()}).astype("str").where(known, "")
+    distinct_codes = np.array([resolved.get(v, ("", ""))[0] for v in distinct_folded], dtype=object)
+    distinct_names = np.array([resolved.get(v, ("", ""))[1] for v in distinct_folded], dtype=object)
+    codes = pd.Series(distinct_codes[positions], index=raw.index, dtype="str")
+    names = pd.Series(distinct_names[positions], index=raw.index, dtype="str")
     unresolved = text.ne("") & codes.eq("")
     issues = issues_from_mask(label_frame, unresolved, column, text, "country_unknown",
                               "not an ISO 3166 country code or name; use a code (GB, VG), an English name, "

@@ -39,17 +39,27 @@ def totals(scaled: pd.Series, kind: pd.Series, start: pd.Series, end: pd.Series,
     ok = computable & ~too_big
     total[ok] = scaled[ok] * periods[ok]
 
-    note = pd.Series("counted", index=scaled.index, dtype="str")
-    rate_note = ("counted as rate × " + periods.astype("str") + " " + pd.Series(unit, index=kind.index)
-                 + "s of the dated period")
-    note[ok] = rate_note[ok]
-    no_period = is_rate & ~ok
-    note[no_period] = ("not counted: a " + kind[no_period] + " rate without a closed period of whole "
-                       + pd.Series(unit, index=kind.index)[no_period] + "s, so no total can be computed")
-    note[scaled.isna() & ~is_rate] = "not counted: no valid amount"
+    # Notes are assembled in numpy object arrays: setting slices of an Arrow string Series row-group by
+    # row-group costs far more than the text itself.
+    note = np.full(len(scaled), "counted", dtype=object)
+    unit_s = pd.Series(unit, index=kind.index)
+    ok_np = ok.to_numpy(bool)
+    if ok_np.any():
+        note[ok_np] = ("counted as rate × " + periods[ok].astype("str") + " " + unit_s[ok]
+                       + "s of the dated period").to_numpy(object)
+    no_period = (is_rate & ~ok).to_numpy(bool)
+    if no_period.any():
+        note[no_period] = ("not counted: a " + kind[no_period] + " rate without a closed period of whole "
+                           + unit_s[no_period] + "s, so no total can be computed").to_numpy(object)
+    note[(scaled.isna() & ~is_rate).to_numpy(bool)] = "not counted: no valid amount"
     nested = part_of.ne("")
-    note[nested] = "not counted: included in " + part_of[nested] + ", which is counted instead"
+    if nested.any():
+        note[nested.to_numpy(bool)] = ("not counted: included in " + part_of[nested]
+                                       + ", which is counted instead").to_numpy(object)
     restated = same_as.ne("")
-    note[restated] = "not counted: the same transfer as " + same_as[restated] + ", which is counted instead"
+    if restated.any():
+        note[restated.to_numpy(bool)] = ("not counted: the same transfer as " + same_as[restated]
+                                         + ", which is counted instead").to_numpy(object)
+    note = pd.Series(note, index=scaled.index, dtype="str")
     counts = total.notna() & ~nested & ~restated
     return pd.DataFrame({"total_scaled": total, "counts_in_totals": counts.astype(bool), "totals_note": note})

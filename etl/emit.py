@@ -26,7 +26,7 @@ def summarise(result: BuildResult) -> dict:
     eur = counted["total_eur"].sum()
     return {
         "built_at": result.built_at,
-        "ledgers": [{"file": ledger.label, "rows": int(len(ledger.frame)), "blank_rows_skipped": ledger.blank_rows}
+        "ledgers": [{"file": ledger.label, "rows": ledger.rows, "blank_rows_skipped": ledger.blank_rows}
                     for ledger in result.ledgers],
         "rows": int(len(data)),
         "rows_counted_in_totals": int(len(counted)),

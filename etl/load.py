@@ -33,6 +33,16 @@ class LoadedLedger:
     frame: pd.DataFrame
     issues: list[LedgerIssue] = field(default_factory=list)
     blank_rows: int = 0
+    row_count: int | None = None  # kept when the cells are released
+
+    @property
+    def rows(self) -> int:
+        return self.row_count if self.row_count is not None else len(self.frame)
+
+    def release_cells(self) -> None:
+        """Drop the cell text once it has been combined (keeps the row count): halves a large build's memory."""
+        self.row_count = len(self.frame)
+        self.frame = self.frame.iloc[0:0]
 
 
 def discover_ledgers(root: Path) -> list[Path]:

@@ -234,7 +234,11 @@ def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: 
     if not ledgers:
         issues.append(LedgerIssue(str(ledger_dir), None, "", "", "no_ledgers",
                                   "no ledger files (.csv or .xlsx) found"))
-    dataset, found = normalise(combine(ledgers), lookups)
+    raw = combine(ledgers)
+    for ledger in ledgers:
+        ledger.release_cells()
+    dataset, found = normalise(raw, lookups)
+    del raw
     issues += found
     entity_table = entities.entity_table(lookups.register, dataset)
     built_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -91,45 +91,43 @@ def _source_issues(raw: pd.DataFrame) -> list[LedgerIssue]:
 def link_issues(raw: pd.DataFrame, ids: pd.Series) -> list[LedgerIssue]:
     """part_of / same_as must name another existing id, and following the links must never loop."""
     issues: list[LedgerIssue] = []
-    known = pd.Index(ids[ids.ne("")].drop_duplicates())
+    first = (~ids.duplicated(keep="first") & ids.ne("")).to_numpy()
+    index = pd.Index(ids[first].to_numpy())
+    rows_of_first = np.flatnonzero(first)
+    positions = {}
     for column in ("part_of", "same_as"):
         target = raw[column].str.strip()
         linked = target.ne("")
-        exists = pd.Series(known.get_indexer(target) >= 0, index=raw.index)
+        found = index.get_indexer(target) if linked.any() else np.full(len(target), -1)
+        positions[column] = np.where(found >= 0, rows_of_first[np.clip(found, 0, None)] if len(rows_of_first)
+                                     else -1, -1)
+        exists = pd.Series(found >= 0, index=raw.index)
         issues += issues_from_mask(raw, linked & ~exists, column, raw[column], "link_unknown",
                                    "no row has this id (check the spelling; ids are unique across all ledgers)")
         issues += issues_from_mask(raw, linked & target.eq(ids), column, raw[column], "link_self",
                                    "a row cannot point at itself")
-    in_cycle = rows_in_cycles(ids, raw["part_of"].str.strip(), raw["same_as"].str.strip())
-    issues += issues_from_mask(raw, in_cycle, "part_of", raw["part_of"] + " " + raw["same_as"], "link_cycle",
+    in_cycle = rows_in_cycles(first, positions["part_of"], positions["same_as"])
+    issues += issues_from_mask(raw, pd.Series(in_cycle, index=raw.index), "part_of",
+                               raw["part_of"] + " " + raw["same_as"], "link_cycle",
                                "part_of/same_as links go round in a circle; the chain must end at a row that is "
                                "counted")
     return issues
 
 
-def rows_in_cycles(ids: pd.Series, part_of: pd.Series, same_as: pd.Series) -> pd.Series:
-    """Rows on (or leading into) a loop of part_of/same_as links, by peeling off rows whose links end.
+def rows_in_cycles(first: np.ndarray, part_of: np.ndarray, same_as: np.ndarray) -> np.ndarray:
+    """Rows on (or leading into) a loop of links, given each row's target row positions (-1 for none).
 
-    Links become row positions once; each round then settles rows all of whose targets are settled, with numpy.
-    What never settles loops. Rounds are bounded by the longest chain.
+    Each round settles rows all of whose targets are settled; what never settles loops. Rounds are bounded by the
+    longest chain, and each round is a numpy gather. Self-links and unknown targets end a chain here (they are
+    reported on their own).
     """
-    first = ~ids.duplicated(keep="first") & ids.ne("")
-    index = pd.Index(ids[first])
-    positions = np.flatnonzero(first.to_numpy())
-    n = len(ids)
-
-    def target_position(target: pd.Series) -> np.ndarray:
-        found = index.get_indexer(target)
-        pos = np.where(found >= 0, positions[np.clip(found, 0, None)] if len(positions) else -1, -1)
-        # Self-links and unknown targets are reported elsewhere; here they simply end the chain.
-        return np.where(pos == np.arange(n), -1, pos)
-
-    p = target_position(part_of)
-    s = target_position(same_as)
-    settled = ((p < 0) & (s < 0)) | ~first.to_numpy()
+    own = np.arange(len(first))
+    p = np.where(part_of == own, -1, part_of)
+    s = np.where(same_as == own, -1, same_as)
+    settled = ((p < 0) & (s < 0)) | ~first
     while True:
         now = settled | ((p < 0) | settled[np.clip(p, 0, None)]) & ((s < 0) | settled[np.clip(s, 0, None)])
         if now.sum() == settled.sum():
             break
         settled = now
-    return pd.Series(~settled, index=ids.index)
+    return ~settled
