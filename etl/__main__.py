@@ -1,4 +1,4 @@
-"""Command line: python -m etl build | check | template | extract | import."""
+"""Command line: python -m etl build | check | template | extract."""
 from __future__ import annotations
 
 import argparse
@@ -87,13 +87,10 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # extract and import own their arguments; hand them everything after the sub-command.
+    # extract owns its arguments; hand it everything after the sub-command.
     if argv and argv[0] == "extract":
         from .extract.cli import main as extract_main
         return extract_main(argv[1:])
-    if argv and argv[0] == "import":
-        from .imports.cli import main as import_main
-        return import_main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="python -m etl", description="Validate and normalise the ledgers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     p_template.add_argument("path", help="where to write it, e.g. my-ledger.xlsx")
     p_template.set_defaults(func=cmd_template)
     sub.add_parser("extract", help="extract candidate transfers from an article (see: python -m etl extract -h)")
-    sub.add_parser("import", help="import a public dataset through a mapping (see: python -m etl import -h)")
     args = parser.parse_args(argv)
     try:
         return args.func(args)
