@@ -112,31 +112,37 @@ def _decode(raw: bytes, label: str) -> tuple[str | None, list[LedgerIssue]]:
                                   "save the file as 'CSV UTF-8' (it may be Windows-1252 or Latin-1)")]
 
 
-def sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str | bytes) -> str:
     """';' when the header line has more semicolons than commas (European Excel exports), else ','."""
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
+    newline = "\n" if isinstance(text, str) else b"\n"
+    end = text.find(newline)
+    header = text[: end if end >= 0 else len(text)]
+    semicolon, comma = (";", ",") if isinstance(text, str) else (b";", b",")
+    return ";" if header.count(semicolon) > header.count(comma) else ","
 
 
 def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
     raw = path.read_bytes()
-    if not raw.strip():
+    if not raw or raw.isspace():
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None, [LedgerIssue(label, None, "", "", "not_text",
                                   "this is not a text CSV file (is it an Excel file renamed to .csv?)")]
-    text, issues = _decode(raw, label)
-    if text is None:
-        return None, issues
-    delimiter = sniff_delimiter(text)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _decode(raw, label)
+    delimiter = sniff_delimiter(raw)
+    # The C parser reads the bytes directly (no decoded copy); any bad byte falls back to _decode's message.
     try:
-        table = pd.read_csv(io.StringIO(text), sep=delimiter, dtype="str", keep_default_na=False, header=None,
-                            skip_blank_lines=False, engine="c")
+        table = pd.read_csv(io.BytesIO(raw), sep=delimiter, dtype="str", keep_default_na=False, header=None,
+                            skip_blank_lines=False, engine="c", encoding="utf-8-sig", encoding_errors="strict")
+    except UnicodeDecodeError:
+        return _decode(raw, label)
     except pd.errors.ParserError:
-        return _read_ragged_csv(text, delimiter, label)
+        text, issues = _decode(raw, label)
+        return (None, issues) if text is None else _read_ragged_csv(text, delimiter, label)
     except pd.errors.EmptyDataError:
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
-    return table, issues
+    return table, []
 
 
 def _read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
