@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import LedgerIssue, issues_from_mask
+from .uniques import contains, fullmatch
 from .schema import AMOUNT_SCALE, MAX_AMOUNT
 
 DECIMAL_TYPE = pa.decimal128(38, AMOUNT_SCALE)
@@ -82,7 +83,7 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     zero = scaled.notna() & scaled.fillna(1).eq(0)
 
     empty = text.str.strip().eq("")
-    negative = text.str.strip().str.match(r"^[-−(]")
+    negative = contains(text, r"^\s*[-−(]")
     issues: list[LedgerIssue] = []
     issues += issues_from_mask(label_frame, empty, "amount", text, "amount_missing", "an amount is required")
     issues += issues_from_mask(label_frame, ~empty & negative, "amount", text, "amount_negative",
@@ -138,14 +139,14 @@ def _split_number(number: pd.Series, has_multiplier: pd.Series) -> tuple[pd.Seri
     """
     commas = number.str.count(",")
     dots = number.str.count(r"\.")
-    malformed = ~number.str.fullmatch(r"\d[\d.,]*") | number.str.contains(r"[.,]{2}|[.,]$", regex=True)
+    malformed = ~fullmatch(number, r"\d[\d.,]*") | contains(number, r"[.,]{2}|[.,]$")
 
     plain = commas.eq(0) & dots.eq(0)
-    en_grouped = number.str.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?")
-    eu_grouped = number.str.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?")
-    lone_dot_three = number.str.fullmatch(r"\d{1,3}\.\d{3}")
+    en_grouped = fullmatch(number, r"\d{1,3}(,\d{3})+(\.\d+)?")
+    eu_grouped = fullmatch(number, r"\d{1,3}(\.\d{3})+(,\d+)?")
+    lone_dot_three = fullmatch(number, r"\d{1,3}\.\d{3}")
     dot_decimal = dots.eq(1) & commas.eq(0) & ~(lone_dot_three & ~has_multiplier)
-    comma_decimal = commas.eq(1) & dots.eq(0) & ~number.str.fullmatch(r"\d{1,3},\d{3}")
+    comma_decimal = commas.eq(1) & dots.eq(0) & ~fullmatch(number, r"\d{1,3},\d{3}")
 
     ambiguous = lone_dot_three & ~has_multiplier
     en = en_grouped & ~plain

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import WARNING, LedgerIssue, issues_from_mask
+from .uniques import fullmatch
 from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS,
                      VISIBILITIES)
 
@@ -42,7 +43,7 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
         issues += issues_from_mask(raw, bad, column, raw[column], "not_allowed", f"expected one of: {' | '.join(allowed)}")
 
     ids = raw["id"].str.strip()
-    issues += issues_from_mask(raw, ids.ne("") & ~ids.str.fullmatch(ID_PATTERN), "id", raw["id"], "id_format",
+    issues += issues_from_mask(raw, ids.ne("") & ~fullmatch(ids, ID_PATTERN), "id", raw["id"], "id_format",
                                "ids use letters, digits and . _ : - only (no spaces), e.g. laundromat-volonte-2012")
     issues += _duplicate_ids(raw, ids)
     issues += _source_issues(raw)
@@ -73,11 +74,11 @@ def split_sources(sources: pd.Series) -> pd.Series:
 
 def _source_issues(raw: pd.DataFrame) -> list[LedgerIssue]:
     # Whole cells are checked at once; only cells that fail are split to name the bad part.
-    cell_ok = raw["sources"].str.fullmatch(rf"\s*{URL_PATTERN}(\s*\|\s*{URL_PATTERN})*\s*") | raw["sources"].str.strip().eq("")
+    cell_ok = fullmatch(raw["sources"], rf"\s*{URL_PATTERN}(\s*\|\s*{URL_PATTERN})*\s*") | raw["sources"].str.strip().eq("")
     if cell_ok.all():
         return []
     parts = split_sources(raw.loc[~cell_ok, "sources"])
-    bad = parts[~parts.str.fullmatch(URL_PATTERN)]
+    bad = parts[~fullmatch(parts, URL_PATTERN)]
     if bad.empty:
         return []
     first_bad = bad.groupby(level=0).first()
