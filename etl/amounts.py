@@ -41,7 +41,32 @@ _THOUSANDS_GAP = r"(\d)[ '’\x{00a0}\x{202f}](\d{3})(\D|$)"
 MAX_DIGITS = 18  # int64 holds every 18-digit number
 
 
+PLAIN_NUMBER = r"[1-9]\d{0,13}(\.\d{1,4})?"
+
+
 def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
+    """Parse amount cells (see parse_written_amounts); plain numbers such as 253150 or 1234.5, the bulk of
+    imported data, take a direct Arrow decimal cast instead of the full pattern."""
+    if raw.empty:
+        return parse_written_amounts(raw, label_frame)
+    # "1.234" stays with the full pattern, which reports it as ambiguous.
+    plain = fullmatch(raw, PLAIN_NUMBER) & ~fullmatch(raw, r"\d{1,3}\.\d{3}")
+    if not plain.any():
+        return parse_written_amounts(raw, label_frame)
+    scaled = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    marker = pd.Series("", index=raw.index, dtype="str")
+    decimals = pc.cast(pa.array(raw[plain].to_numpy(object), type=pa.string()), DECIMAL_TYPE)
+    scaled[plain] = decimal_to_scaled(pd.Series(pd.arrays.ArrowExtensionArray(decimals), index=raw.index[plain]))
+    issues: list[LedgerIssue] = []
+    if (~plain).any():
+        rest_scaled, rest_marker, issues = parse_written_amounts(raw[~plain], label_frame.loc[~plain])
+        scaled[~plain] = rest_scaled
+        marker[~plain] = rest_marker
+    return scaled, marker, issues
+
+
+def parse_written_amounts(raw: pd.Series, label_frame: pd.DataFrame
+                          ) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
     """Parse amount cells.
 
     Returns (scaled, currency_in_cell, issues): scaled is a nullable Int64 count of 10**-AMOUNT_SCALE units
@@ -110,7 +135,7 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
 def _extract(text: pd.Series) -> pd.DataFrame:
     """AMOUNT_PATTERN's named groups per cell (null where the cell does not match), using pyarrow's RE2."""
     struct = pc.extract_regex(pa.array(text.to_numpy(dtype=object), type=pa.string()), "(?i)" + AMOUNT_PATTERN)
-    return pd.DataFrame({name: pd.Series(struct.field(name).to_pandas(types_mapper=None), index=text.index,
+    return pd.DataFrame({name: pd.Series(struct.field(name).to_numpy(zero_copy_only=False), index=text.index,
                                          dtype="str") for name in ("pre", "num", "mult", "post")})
 
 
@@ -122,7 +147,7 @@ def _drop_thousands_gaps(number: pd.Series) -> pd.Series:
         if replaced.equals(array):
             break
         array = replaced
-    return pd.Series(array.to_pandas(), index=number.index, dtype="str")
+    return pd.Series(array.to_numpy(zero_copy_only=False), index=number.index, dtype="str")
 
 
 def parse_amount_frame(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LedgerIssue]]:
