@@ -5,27 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import ERROR, EtlError, LedgerInvalid, LedgerIssue
+from .errors import ERROR, EtlError, LedgerInvalid, LedgerIssue, print_issues
 from .schema import BUILD_DIR, LEDGER_DIR
 
 MAX_WARNINGS_SHOWN = 50
 
 
 def _print_issues(issues: list[LedgerIssue], stream=None) -> None:
-    stream = stream or sys.stdout
-    errors = [i for i in issues if i.severity == ERROR]
-    warnings = [i for i in issues if i.severity != ERROR]
-    if errors:
-        print(f"{len(errors)} issue(s) must be fixed:", file=stream)
-        for issue in errors:
-            print(f"  {issue}", file=stream)
-    if warnings:
-        print(f"{len(warnings)} warning(s):", file=stream)
-        for issue in warnings[:MAX_WARNINGS_SHOWN]:
-            print(f"  {issue}", file=stream)
-        if len(warnings) > MAX_WARNINGS_SHOWN:
-            print(f"  … and {len(warnings) - MAX_WARNINGS_SHOWN} more (all of them are in build/report.txt)",
-                  file=stream)
+    print_issues(issues, stream, MAX_WARNINGS_SHOWN)
 
 
 def cmd_build(args: argparse.Namespace) -> int:

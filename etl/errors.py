@@ -69,3 +69,23 @@ def issues_from_mask(frame: pd.DataFrame, mask: pd.Series, column: str, values: 
 def sort_issues(issues: Iterable[LedgerIssue]) -> list[LedgerIssue]:
     """Order issues the way a journalist reads them: by file, then row, then column."""
     return sorted(issues, key=lambda i: (i.file, i.row if i.row is not None else -1, i.column, i.code))
+
+
+def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None = None) -> None:
+    """Every error, then the warnings (at most max_warnings of them), one `file:row:column` line each."""
+    import sys
+
+    out = out or sys.stdout
+    errors = [i for i in issues if i.severity == ERROR]
+    warnings = [i for i in issues if i.severity != ERROR]
+    if errors:
+        print(f"{len(errors)} issue(s) must be fixed:", file=out)
+        for issue in errors:
+            print(f"  {issue}", file=out)
+    if warnings:
+        print(f"{len(warnings)} warning(s):", file=out)
+        shown = warnings if max_warnings is None else warnings[:max_warnings]
+        for issue in shown:
+            print(f"  {issue}", file=out)
+        if len(shown) < len(warnings):
+            print(f"  … and {len(warnings) - len(shown)} more (all of them are in build/report.txt)", file=out)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ERROR, WARNING, LedgerIssue
+from .errors import LedgerIssue
 from .schema import (EXPORT_MARKER_COLUMNS, EXPORT_RAW_COLUMNS, LEDGER_COLUMNS, LEDGER_SHEET_NAME, REQUIRED_COLUMNS,
                      ROW_FILE, ROW_NUMBER, canonical_header, header_aliases)
 

@@ -1,7 +1,7 @@
 """The single source of truth for ledger columns, normalised columns, enums and lookup files."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import auth, data
+from dashboard import data
 from etl.errors import ERROR, EtlError, LedgerInvalid, LedgerIssue
 from etl.extract.append import append_rows
 from etl.extract.candidates import CANDIDATE_COLUMNS, STATUS, STATUS_ACCEPTED, STATUS_KNOWN, extract_candidates

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import ERROR, EtlError, LedgerIssue
+from .. import errors as errors_module
+from ..errors import EtlError, LedgerIssue
 from ..load import NON_LEDGER_DIRS
 from ..schema import LEDGER_DIR
 from ..validate import URL_PATTERN
@@ -139,14 +140,4 @@ def run_append(reviewed: Path, ledger: Path, ledger_dir: Path | None, out: TextI
 
 
 def print_issues(issues: list[LedgerIssue], out: TextIO | None = None) -> None:
-    out = out or sys.stdout
-    errors = [i for i in issues if i.severity == ERROR]
-    warnings = [i for i in issues if i.severity != ERROR]
-    if errors:
-        print(f"{len(errors)} issue(s) must be fixed:", file=out)
-        for issue in errors:
-            print(f"  {issue}", file=out)
-    if warnings:
-        print(f"{len(warnings)} warning(s):", file=out)
-        for issue in warnings:
-            print(f"  {issue}", file=out)
+    errors_module.print_issues(issues, out)
