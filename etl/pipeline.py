@@ -190,8 +190,12 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
         "notes": raw["notes"],
         "visibility": visibility,
     }, index=raw.index)
-    text_columns = [c for c in OUTPUT_COLUMNS if dataset[c].dtype == object or str(dataset[c].dtype) == "str"]
-    dataset[text_columns] = dataset[text_columns].fillna("").astype("str")
+    # Text is never missing in the dataset; only columns that need it are rewritten (a copy of every text column
+    # would double a large build's memory).
+    for column in OUTPUT_COLUMNS:
+        values = dataset[column]
+        if values.dtype == object or (str(values.dtype) == "str" and values.hasnans):
+            dataset[column] = values.fillna("").astype("str")
     return dataset[list(OUTPUT_COLUMNS)], issues
 
 
