@@ -1,4 +1,4 @@
-"""Command line: python -m etl build | check | template | extract."""
+"""Command line: python -m etl build | check | template | extract | import | merges."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,33 @@ def cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from .imports.run import import_report, run_import
+
+    result = run_import(Path(args.mapping), Path(args.ledgers), write=not args.dry_run)
+    _print_issues(result.issues)
+    print(import_report(result), end="")
+    return 1 if result.errors or result.mapping is None else 0
+
+
+def cmd_merges(args: argparse.Namespace) -> int:
+    from .imports.resolve import apply_merges
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"No such file: {path}")
+        return 1
+    added, problems = apply_merges(path, Path(args.ledgers) / "lookups")
+    for problem in problems:
+        print(f"  {problem}")
+    if problems:
+        print("Nothing was changed: fix the decisions above and apply again.")
+        return 1
+    print(f"Added {added} alias(es) to {Path(args.ledgers) / 'lookups' / 'entities.csv'}; "
+          f"confirmed rows are now marked 'applied' in {path.name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # extract owns its arguments; hand it everything after the sub-command.
@@ -92,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     p_template = sub.add_parser("template", help="write an Excel template a journalist can fill in")
     p_template.add_argument("path", help="where to write it, e.g. my-ledger.xlsx")
     p_template.set_defaults(func=cmd_template)
+    p_import = sub.add_parser("import", help="turn a public dataset into a ledger through a mapping "
+                                             "(ledgers/imports/NAME.mapping.yml)")
+    p_import.add_argument("mapping", help="the mapping file, e.g. ledgers/imports/occrp_laundromat.mapping.yml")
+    p_import.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
+    p_import.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    p_import.set_defaults(func=cmd_import)
+    p_merges = sub.add_parser("merges", help="apply the entity merges a reporter confirmed")
+    p_merges.add_argument("action", choices=["apply"], help="apply: add confirmed variants as aliases")
+    p_merges.add_argument("file", help="the merges file an import wrote, e.g. ledgers/imports/NAME.merges.csv")
+    p_merges.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
+    p_merges.set_defaults(func=cmd_merges)
     sub.add_parser("extract", help="extract candidate transfers from an article (see: python -m etl extract -h)")
     args = parser.parse_args(argv)
     try:

@@ -150,7 +150,10 @@ def _daily_mean(daily: pd.Series, start: pd.Series, end: pd.Series, single: pd.S
         first_i = np.searchsorted(days, s, side="left")
         last_i = np.searchsorted(days, e, side="right")
         count = last_i - first_i
-        covered = period & (count > 0) & (s >= days[0]) & (e <= days[-1] + np.timedelta64(MAX_DAYS_BACK, "D"))
+        # The first publication (4 January 1999) came after a holiday and a weekend, so a period may start up
+        # to MAX_DAYS_BACK days before the series, as a single day may look back that far.
+        covered = period & ((count > 0) & (s >= days[0] - np.timedelta64(MAX_DAYS_BACK, "D"))
+                   & (e <= days[-1] + np.timedelta64(MAX_DAYS_BACK, "D")))
         means = (cumulative[last_i] - cumulative[first_i]) / np.where(count > 0, count, 1)
         rate[covered] = means[covered]
         start_text = np.datetime_as_string(s[covered], unit="D")

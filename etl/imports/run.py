@@ -1,0 +1,207 @@
+"""`python -m etl import MAPPING`: read the source, map it, check the rows as the build will, write the ledger.
+
+The generated ledger is checked with the build's own parsers (amounts, currencies, dates, countries, exchange
+rates, ids, links), so a ledger that imports cleanly also builds. Issues name the SOURCE file, its row and the
+source column the value came from. With any issue nothing is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import amounts, countries, currency, dates, fx, validate
+from ..atomic import atomic_write_bytes
+from ..errors import ERROR, LedgerIssue, issues_from_mask, sort_issues
+from ..load import discover_ledgers, read_ledger
+from ..safety import csv_bytes
+from ..schema import LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS
+from ..uniques import per_unique
+from .mapping import Mapping, MappingInvalid, load_mapping
+from .readers import SourceTable, read_table
+from .resolve import Proposals, keep_decisions, propose_merges, write_merges
+from .transform import SOURCE_ROW_COLUMN, Mapped, column_origin, map_rows
+
+
+@dataclass
+class ImportResult:
+    """What an import read, wrote and found."""
+
+    mapping: Mapping | None
+    rows_read: int = 0
+    rows_mapped: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    swapped: int = 0
+    issues: list[LedgerIssue] = field(default_factory=list)
+    proposals: Proposals | None = None
+    written: bool = False
+
+    @property
+    def errors(self) -> list[LedgerIssue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+
+def _missing_columns(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable]) -> list[LedgerIssue]:
+    """Every source column the mapping names must exist (joined columns as NAME.column)."""
+    from rapidfuzz import process
+
+    available = set(table.frame.columns)
+    for join in mapping.joins:
+        if join.name in joined:
+            available |= {f"{join.name}.{c}" for c in joined[join.name].frame.columns}
+    issues = []
+    for column, entry in mapping.entries.items():
+        for name in entry.source_columns:
+            if name not in available:
+                match = process.extractOne(name, sorted(available)) if available else None
+                hint = f" (did you mean {match[0]!r}?)" if match and match[1] >= 70 else ""
+                issues.append(LedgerIssue(mapping.label, None, f"columns.{column}", name, "mapping_column",
+                                          f"{table.label} has no column {name!r}{hint}"))
+    for join in mapping.joins:
+        for left, right in join.on.items():
+            if left not in table.frame.columns:
+                issues.append(LedgerIssue(mapping.label, None, f"join.{join.name}.on", left, "mapping_column",
+                                          f"{table.label} has no column {left!r}"))
+            if join.name in joined and right not in joined[join.name].frame.columns:
+                issues.append(LedgerIssue(mapping.label, None, f"join.{join.name}.on", right, "mapping_column",
+                                          f"{joined[join.name].label} has no column {right!r}"))
+    return issues
+
+
+def other_ledger_ids(ledger_dir: Path, output: Path) -> pd.Series:
+    """Ids of every other ledger, so links to them are valid and collisions with them are caught."""
+    ids = [read_ledger(path, ledger_dir).frame["id"].str.strip()
+           for path in discover_ledgers(ledger_dir) if path.resolve() != output.resolve()]
+    return pd.concat(ids, ignore_index=True) if ids else pd.Series([], dtype="str")
+
+
+def check_rows(frame: pd.DataFrame, known_ids: pd.Series, lookups) -> list[LedgerIssue]:
+    """The build's checks that can fail on imported cells; entity names are left to the merge proposals."""
+    issues = validate.validate_rows(frame)
+    known = set(known_ids[known_ids.ne("")])
+    issues = [i for i in issues if not (i.code == "link_unknown" and i.value.strip() in known)]
+    ids = frame["id"].str.strip()
+    taken = ids.isin(known) & ids.ne("")
+    issues += issues_from_mask(frame, taken, "id", frame["id"], "id_duplicate",
+                               "this id is already used by another ledger: give the mapping's id a prefix")
+
+    parsed, found = per_unique(frame["amount"], frame, amounts.parse_amount_frame)
+    issues += found
+    code, found = currency.resolve_currencies(frame["currency"], parsed["marker"], frame)
+    issues += found
+    period, found = per_unique(frame["date"], frame, dates.parse_dates)
+    issues += found
+    for column in ("payer_country", "recipient_country"):
+        _, _, found = countries.resolve_countries(frame[column], column, lookups.countries, frame)
+        issues += found
+
+    # A rate depends only on the currency and the date, so each distinct pair is looked up once.
+    pair = code + "\x1f" + frame["date"]
+    codes, _ = pd.factorize(pair)
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    rates = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
+                             period["date_precision"].iloc[first], lookups.fx_rates)
+    problem = rates["fx_problem"].to_numpy()[codes]
+    problem = pd.Series(problem, index=frame.index).astype("str")
+    dated = period["date_start"].notna()
+    missing = problem.ne("") & ~problem.str.startswith("undated") & code.ne("") & dated
+    issues += issues_from_mask(frame, missing, "currency", code + " on " + frame["date"], "fx_missing",
+                               "no exchange rate for this currency and date in the ECB history or "
+                               "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    return issues
+
+
+def _relabel(issues: list[LedgerIssue], mapping: Mapping) -> list[LedgerIssue]:
+    """Issues found on ledger columns are restated against the source column the value came from."""
+    out = []
+    for issue in issues:
+        if issue.column in LEDGER_COLUMNS:
+            origin = column_origin(mapping, issue.column)
+            column = issue.column if origin == issue.column else f"{origin} → {issue.column}"
+            issue = LedgerIssue(issue.file, issue.row, column, issue.value, issue.code, issue.message,
+                                issue.severity)
+        out.append(issue)
+    return out
+
+
+def run_import(mapping_path: Path, ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None,
+               write: bool = True) -> ImportResult:
+    """Import one mapping. Never raises on bad mappings or data: everything is in result.issues."""
+    from ..pipeline import load_lookups
+
+    try:
+        mapping = load_mapping(Path(mapping_path))
+    except MappingInvalid as exc:
+        return ImportResult(None, issues=exc.issues)
+    result = ImportResult(mapping)
+    table, issues = read_table(mapping.source)
+    joined: dict[str, SourceTable] = {}
+    for join in mapping.joins:
+        other, found = read_table(join.read)
+        issues += found
+        if other is not None:
+            joined[join.name] = other
+    if table is None or issues:
+        result.issues = issues
+        return result
+    result.rows_read = len(table.frame) + table.blank_rows
+    issues = _missing_columns(mapping, table, joined)
+    if issues:
+        result.issues = issues
+        return result
+
+    mapped: Mapped = map_rows(mapping, table, joined)
+    del table
+    result.skipped, result.swapped = mapped.skipped, mapped.swapped
+    frame = mapped.frame
+    result.rows_mapped = len(frame)
+    lookup_dir = Path(lookup_dir) if lookup_dir is not None else Path(ledger_dir) / LOOKUP_DIR.name
+    lookups = load_lookups(lookup_dir)
+    found = check_rows(frame, other_ledger_ids(Path(ledger_dir), mapping.output), lookups)
+    result.issues = sort_issues([*mapped.issues, *_relabel(found, mapping)])
+
+    if mapping.propose_merges:
+        proposals = propose_merges(frame, lookups.register.canonical_by_key, mapping.similarity,
+                                   mapping.entity_kind)
+        proposals.table = keep_decisions(proposals.table, mapping.merges_path)
+        result.proposals = proposals
+    if write and not result.errors:
+        ledger = frame[[*LEDGER_COLUMNS, SOURCE_ROW_COLUMN]]
+        atomic_write_bytes(mapping.output, csv_bytes(ledger, byte_order_mark=False))
+        if result.proposals is not None and not result.proposals.table.empty:
+            write_merges(result.proposals.table, mapping.merges_path)
+        result.written = True
+    return result
+
+
+def import_report(result: ImportResult) -> str:
+    """The summary the command prints (issues are printed separately)."""
+    if result.mapping is None:
+        return "The mapping cannot be used: fix the problems above.\n"
+    mapping = result.mapping
+    lines = [f"Mapping {mapping.label}: {mapping.source.label}",
+             f"  rows read:    {result.rows_read:,}",
+             f"  rows mapped:  {result.rows_mapped:,}"]
+    for reason, count in result.skipped.items():
+        lines.append(f"  skipped, {reason}: {count:,}")
+    if result.swapped:
+        lines.append(f"  negative amounts (payer and recipient swapped): {result.swapped:,}")
+    errors = len(result.errors)
+    warnings = len(result.issues) - errors
+    lines.append(f"  issues: {errors:,}; warnings: {warnings:,}")
+    if result.proposals is not None:
+        table = result.proposals.table
+        open_count = int(table["decision"].eq("").sum()) if not table.empty else 0
+        if open_count:
+            lines.append(f"  entity merges to confirm: {open_count:,} in {mapping.merges_path.name} "
+                         "(write yes or no in the decision column, then: python -m etl merges apply FILE)")
+        if result.proposals.across_countries:
+            lines.append(f"  names that fold alike but sit in different countries (not proposed): "
+                         f"{result.proposals.across_countries:,}")
+    if result.written:
+        lines.append(f"Wrote {mapping.output}")
+    elif errors:
+        lines.append("Nothing was written: fix the issues above (in the source or the mapping) and import again.")
+    return "\n".join(lines) + "\n"
