@@ -146,10 +146,34 @@ def mapping_name(path: Path) -> str:
     return name[: -len(MAPPING_SUFFIX)] if name.endswith(MAPPING_SUFFIX) else path.stem
 
 
+_StrictBoolLoader = None
+
+
+def _strict_bool_loader():
+    """A safe YAML loader where only true/false are booleans: YAML 1.1 also reads on, off, yes, no (and the
+    country code NO) as booleans, which would turn a join's `on:` or Norway into True/False."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+    return Loader
+
+
 def load_mapping(path: Path) -> Mapping:
     """Parse and check a mapping file; raises MappingInvalid listing every problem."""
     import yaml
 
+    global _StrictBoolLoader
+    if _StrictBoolLoader is None:
+        _StrictBoolLoader = _strict_bool_loader()
     path = Path(path)
     label = path.name
     try:
@@ -161,7 +185,7 @@ def load_mapping(path: Path) -> Mapping:
         raise MappingInvalid([LedgerIssue(label, None, "", "", "mapping_unreadable",
                                           "the mapping is not UTF-8 text")]) from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_StrictBoolLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
