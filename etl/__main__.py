@@ -76,7 +76,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from .imports.run import import_report, run_import
 
     result = run_import(Path(args.mapping), Path(args.ledgers), write=not args.dry_run)
-    _print_issues(result.issues)
+    print_issues(result.issues, None, None if args.all_warnings else MAX_WARNINGS_SHOWN,
+                 "run with --all-warnings to list them")
     print(import_report(result), end="")
     return 1 if result.errors or result.mapping is None else 0
 
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p_import.add_argument("mapping", help="the mapping file, e.g. ledgers/imports/occrp_laundromat.mapping.yml")
     p_import.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
     p_import.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    p_import.add_argument("--all-warnings", action="store_true", help="list every warning (e.g. every skipped row)")
     p_import.set_defaults(func=cmd_import)
     p_merges = sub.add_parser("merges", help="apply the entity merges a reporter confirmed")
     p_merges.add_argument("action", choices=["apply"], help="apply: add confirmed variants as aliases")

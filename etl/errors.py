@@ -71,7 +71,8 @@ def sort_issues(issues: Iterable[LedgerIssue]) -> list[LedgerIssue]:
     return sorted(issues, key=lambda i: (i.file, i.row if i.row is not None else -1, i.column, i.code))
 
 
-def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None = None) -> None:
+def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None = None,
+                 where_all: str = "all of them are in build/report.txt") -> None:
     """Every error, then the warnings (at most max_warnings of them), one `file:row:column` line each."""
     import sys
 
@@ -88,4 +89,4 @@ def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None =
         for issue in shown:
             print(f"  {issue}", file=out)
         if len(shown) < len(warnings):
-            print(f"  … and {len(warnings) - len(shown)} more (all of them are in build/report.txt)", file=out)
+            print(f"  … and {len(warnings) - len(shown)} more ({where_all})", file=out)
