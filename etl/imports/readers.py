@@ -6,6 +6,7 @@ record, never a traceback.
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
         counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
         delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
     encoding = "utf-8-sig" if options.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else options.encoding
+    fast = _read_csv_with_arrow(raw, delimiter, options) if encoding == "utf-8-sig" else None
+    if fast is not None:
+        rows = np.arange(options.header_row + 1, options.header_row + 1 + len(fast), dtype="int64")
+        return SourceTable(label, _text_frame(fast), rows), []
     try:
         frame = pd.read_csv(io.BytesIO(raw), sep=delimiter, dtype="str", keep_default_na=False, na_filter=False,
                             header=options.header_row - 1, skip_blank_lines=False, engine="c", encoding=encoding,
@@ -109,6 +114,32 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
     del raw
     rows = np.arange(options.header_row + 1, options.header_row + 1 + len(frame), dtype="int64")
     return SourceTable(label, _text_frame(frame), rows), []
+
+
+def _read_csv_with_arrow(raw: bytes, delimiter: str, options: ReadOptions) -> pd.DataFrame | None:
+    """Arrow's multi-threaded CSV reader, for well-formed UTF-8 files: several times faster than pandas' on a
+    large export. Anything unusual (a blank line, a ragged row, a repeated header, bad UTF-8) returns None and the
+    pandas reader, which numbers and explains every such case, takes over."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        first = body.split(b"\n", options.header_row)[options.header_row - 1]
+        names = next(csv.reader([first.decode("utf-8").rstrip("\r")], delimiter=delimiter))
+        if len(set(names)) != len(names) or not all(n.strip() for n in names):
+            return None
+        table = pa_csv.read_csv(
+            io.BytesIO(body),
+            pa_csv.ReadOptions(skip_rows=options.header_row - 1, use_threads=True),
+            pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            pa_csv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                  quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError, StopIteration, IndexError):
+        return None
+    if table.column_names != names:
+        return None
+    return table.to_pandas()
 
 
 def _read_xlsx(options: ReadOptions, label: str) -> tuple[SourceTable | None, list[LedgerIssue]]:

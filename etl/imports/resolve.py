@@ -33,6 +33,8 @@ LEGAL_FORMS = {
 # Blocks of names compared with each other: country plus the first letter of the folded name. A block larger
 # than this is split further by the second letter, so the comparisons stay bounded on very large imports.
 MAX_BLOCK = 4000
+# Blocks up to this size are compared pair by pair in one vectorised call; larger ones get a matrix each.
+SMALL_BLOCK = 64
 
 
 def company_key(names: pd.Series) -> pd.Series:
@@ -87,53 +89,88 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
         return i
 
     scores = np.full(len(keys), 100.0)
-    for _, block in keys.groupby([keys["country"], keys["key"].str[:1]], sort=False):
-        for sub in _bounded(block):
-            if len(sub) < 2:
-                continue
-            matrix = process.cdist(sub["key"].tolist(), sub["key"].tolist(), scorer=fuzz.ratio,
-                                   score_cutoff=similarity, workers=-1)
-            left, right = np.nonzero(np.triu(matrix, k=1))
-            positions = sub.index.to_numpy()
-            for i, j in zip(left, right):
-                a, b = positions[i], positions[j]
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-                scores[a] = min(scores[a], float(matrix[i, j]))
-                scores[b] = min(scores[b], float(matrix[i, j]))
+    # Names are compared only within a block: same country, same first letter and the same numbers, so that
+    # "FUND 1 LP" and "FUND 2 LP" are never proposed as one entity however similar the rest is.
+    digits = keys["key"].str.replace(r"\D+", " ", regex=True).str.strip()
+    block_id, _ = pd.factorize(keys["country"] + "\x1f" + keys["key"].str[:1] + "\x1f" + digits)
+    block_size = np.bincount(block_id)
+    shared = block_size[block_id] > 1
+    pairs = [_pairs_in_small_blocks(keys, block_id, block_size, similarity)]
+    for block in np.flatnonzero(block_size > SMALL_BLOCK):
+        for sub in _bounded(keys.loc[block_id == block]):
+            pairs.append(_pairs_in_block(sub, similarity))
+    left, right, score = (np.concatenate(parts) for parts in zip(*pairs)) if shared.any() else \
+        (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    for a, b in zip(left, right):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    # Each name's score is the lowest similarity among the links that put it in its cluster.
+    np.minimum.at(scores, left, score)
+    np.minimum.at(scores, right, score)
     keys["cluster"] = [find(i) for i in range(len(keys))]
     keys["score"] = scores
     names = names.merge(keys, on=["key", "country"], how="left")
 
-    rows = []
-    for _, group in names.groupby("cluster", sort=False):
-        if len(group) < 2 and group["registered"].isna().all():
-            continue
-        registered = group["registered"].dropna()
-        if not registered.empty:
-            canonical = registered.iloc[0]
-            reason_base = "matches a registered entity once punctuation and legal form are folded"
-        else:
-            canonical = group.sort_values("rows", ascending=False, kind="stable")["name"].iloc[0]
-            reason_base = None
-        canonical_key = company_key(pd.Series([canonical])).iloc[0]
-        for name, country, count, key, score, reg in zip(group["name"], group["country"], group["rows"],
-                                                         group["key"], group["score"], group["registered"]):
-            if name == canonical or (isinstance(reg, str) and reg == canonical):
-                continue
-            if reason_base:
-                reason = reason_base if key == canonical_key else f"similar to a registered entity (score {score:.0f})"
-            elif key == canonical_key:
-                reason = "same name once punctuation and legal form are folded"
-            else:
-                reason = f"similar name (score {score:.0f} of 100)"
-            rows.append({"decision": "", "canonical": canonical, "variant": name, "country": country,
-                         "kind": kind, "score": f"{100 if key == canonical_key else score:.0f}", "reason": reason,
-                         "rows": str(int(count))})
-    table = pd.DataFrame(rows, columns=list(MERGE_COLUMNS)).astype("str") if rows else empty
+    # Canonical per cluster: the registered entity when one member is registered, else the most used spelling.
+    ordered = names.sort_values(["cluster", "rows"], ascending=[True, False], kind="stable")
+    most_used = ordered.groupby("cluster", sort=False)["name"].first()
+    registered = names.dropna(subset=["registered"]).groupby("cluster", sort=False)["registered"].first()
+    size = names.groupby("cluster", sort=False).size()
+    canonical = registered.reindex(most_used.index).fillna(most_used).astype("str")
+    names["canonical"] = names["cluster"].map(canonical).astype("str")
+    names["cluster_registered"] = names["cluster"].isin(registered.index)
+    wanted = ((names["cluster"].map(size) > 1) | names["cluster_registered"]) & names["registered"].isna() \
+        & names["name"].ne(names["canonical"])
+    out = names.loc[wanted].copy()
+    if out.empty:
+        return Proposals(empty, across_countries)
+    distinct = pd.Series(out["canonical"].unique())
+    canonical_keys = dict(zip(distinct, company_key(distinct)))
+    same_key = out["key"].eq(out["canonical"].map(canonical_keys)).to_numpy()
+    by_register = out["cluster_registered"].to_numpy()
+    score = out["score"].round().astype("int64").astype("str")
+    reason = np.select(
+        [by_register & same_key, by_register, same_key],
+        ["matches a registered entity once punctuation and legal form are folded",
+         "similar to a registered entity (score " + score + ")",
+         "same name once punctuation and legal form are folded"],
+        "similar name (score " + score + " of 100)")
+    table = pd.DataFrame({
+        "decision": "", "canonical": out["canonical"].to_numpy(), "variant": out["name"].to_numpy(),
+        "country": out["country"].to_numpy(), "kind": kind,
+        "score": np.where(same_key, "100", score.to_numpy()), "reason": reason,
+        "rows": out["rows"].astype("str").to_numpy()}).astype("str")
     return Proposals(table.sort_values(["canonical", "variant"], kind="stable").reset_index(drop=True),
                      across_countries)
+
+
+def _pairs_in_small_blocks(keys: pd.DataFrame, block_id: np.ndarray, block_size: np.ndarray, similarity: int
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair inside blocks of 2..SMALL_BLOCK names, scored in one vectorised rapidfuzz call."""
+    small = (block_size[block_id] > 1) & (block_size[block_id] <= SMALL_BLOCK)
+    members = pd.DataFrame({"position": np.flatnonzero(small), "block": block_id[small]})
+    pairs = members.merge(members, on="block", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["position_a"] < pairs["position_b"]]
+    a, b = pairs["position_a"].to_numpy(), pairs["position_b"].to_numpy()
+    if len(a) == 0:
+        return a, b, np.zeros(0)
+    key = keys["key"].to_numpy(dtype=object)
+    score = process.cpdist(key[a].tolist(), key[b].tolist(), scorer=fuzz.ratio, score_cutoff=similarity,
+                           workers=-1)
+    keep = score >= similarity
+    return a[keep], b[keep], score[keep].astype("float64")
+
+
+def _pairs_in_block(sub: pd.DataFrame, similarity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs above the cutoff in one large block (a full similarity matrix of its names)."""
+    matrix = process.cdist(sub["key"].tolist(), sub["key"].tolist(), scorer=fuzz.ratio, score_cutoff=similarity,
+                           workers=-1, dtype=np.uint8)
+    left, right = np.nonzero(matrix)
+    upper = left < right
+    left, right = left[upper], right[upper]
+    positions = sub.index.to_numpy()
+    return positions[left], positions[right], matrix[left, right].astype("float64")
 
 
 def _bounded(block: pd.DataFrame) -> list[pd.DataFrame]:

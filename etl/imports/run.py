@@ -79,9 +79,11 @@ def other_ledger_ids(ledger_dir: Path, output: Path) -> pd.Series:
 
 def check_rows(frame: pd.DataFrame, known_ids: pd.Series, lookups) -> list[LedgerIssue]:
     """The build's checks that can fail on imported cells; entity names are left to the merge proposals."""
-    issues = validate.validate_rows(frame)
-    known = set(known_ids[known_ids.ne("")])
-    issues = [i for i in issues if not (i.code == "link_unknown" and i.value.strip() in known)]
+    known = pd.Index(known_ids[known_ids.ne("")].unique())
+    # Links to rows of other ledgers are fine; blanking them first keeps the link check to what is unknown.
+    linked_outside = {column: frame[column].str.strip().isin(known) for column in ("part_of", "same_as")}
+    issues = validate.validate_rows(frame.assign(**{column: frame[column].where(~outside, "")
+                                                    for column, outside in linked_outside.items()}))
     ids = frame["id"].str.strip()
     taken = ids.isin(known) & ids.ne("")
     issues += issues_from_mask(frame, taken, "id", frame["id"], "id_duplicate",

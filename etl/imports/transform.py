@@ -20,7 +20,6 @@ from .readers import SourceTable
 ID_UNSAFE = r"[^A-Za-z0-9._:\-]+"
 HASH_DIGITS = 16
 SOURCE_ROW_COLUMN = "x_source_row"
-NEGATIVE_PATTERN = r"^\s*(?:[-\u2212]\s*(?P<a>.*?)|\((?P<b>.*)\)|(?P<c>.*?)\s*-)\s*$"
 PARTY_COLUMNS = (("payer", "recipient"), ("payer_country", "recipient_country"))
 
 
@@ -45,38 +44,51 @@ def column_origin(mapping: Mapping, ledger_column: str) -> str:
     return f"{ledger_column} (mapping constant)"
 
 
+def _arrow(values: pd.Series):
+    import pyarrow as pa
+
+    array = getattr(values.array, "_pa_array", None)
+    return array if array is not None else pa.chunked_array([pa.array(values.astype("str").to_numpy(object),
+                                                                      type=pa.string())])
+
+
+def _from_arrow(array, index: pd.Index) -> pd.Series:
+    return pd.Series(array.to_pandas(), index=index, dtype="str") if hasattr(array, "to_pandas") else \
+        pd.Series(array, index=index, dtype="str")
+
+
 def fold_empty_values(frame: pd.DataFrame, columns: list[str], tokens: tuple[str, ...]) -> pd.DataFrame:
     """Trim the cells the mapping reads; cells that only say UNKNOWN, <SELECT ONE>, … become empty."""
-    folded = {t.strip().casefold() for t in tokens}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    folded = pa.array(sorted({t.strip().casefold() for t in tokens}), type=pa.string())
     out = {}
     for column in columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        text = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip()
-        if folded:
-            text = text.mask(text.str.casefold().isin(folded), "")
-        out[column] = pd.Series(text.to_numpy()[codes], index=frame.index, dtype="str")
+        text = pc.utf8_trim_whitespace(_arrow(frame[column]))
+        if len(folded):
+            placeholder = pc.is_in(pc.utf8_lower(text), value_set=folded)
+            text = pc.if_else(placeholder, "", text)
+        out[column] = _from_arrow(text, frame.index)
     return frame.assign(**out)
 
 
-def exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
-    """Rows identical in every source column to an earlier row. Hashing finds candidates cheaply; the candidates
-    are then compared cell by cell, so a hash collision can never drop a row."""
-    if frame.empty:
-        return np.zeros(0, dtype=bool)
-    hashed = pd.util.hash_pandas_object(frame, index=False)
-    candidates = hashed.duplicated(keep=False).to_numpy()
-    result = np.zeros(len(frame), dtype=bool)
-    if candidates.any():
-        result[candidates] = frame.loc[candidates].duplicated(keep="first").to_numpy()
-    return result
+def exact_duplicates(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(duplicate?, position of the first row it repeats) per row. Rows are compared as whole records: every
+    cell joined with a separator that cannot occur in text, then one hash-table pass over those strings."""
+    import pyarrow.compute as pc
 
+    if frame.empty or frame.shape[1] == 0:
+        return np.zeros(len(frame), dtype=bool), np.arange(len(frame))
+    import pyarrow as pa
 
-def first_of_duplicates(frame: pd.DataFrame, duplicate: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """For each duplicate row, the row number of the first row it repeats."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    first_row_of_hash = pd.Series(rows[~duplicate], index=hashed[~duplicate])
-    first_row_of_hash = first_row_of_hash[~first_row_of_hash.index.duplicated(keep="first")]
-    return first_row_of_hash.reindex(hashed[duplicate]).to_numpy()
+    cells = [_arrow(frame[c]).cast(pa.large_string()) for c in frame.columns]
+    joined = pc.binary_join_element_wise(*cells, pa.scalar("\x00\x1f", type=pa.large_string()))
+    codes, _ = pd.factorize(_from_arrow(joined, frame.index))
+    first_position = np.full(codes.max() + 1, len(codes), dtype=np.int64)
+    np.minimum.at(first_position, codes, np.arange(len(codes)))
+    first = first_position[codes]
+    return first != np.arange(len(codes)), first
 
 
 def apply_joins(frame: pd.DataFrame, joins: tuple[Join, ...], tables: dict[str, SourceTable], source_label: str,
@@ -163,10 +175,14 @@ def entry_values(frame: pd.DataFrame, entry: Entry, source_label: str, rows: np.
 
 def split_sign(amount: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(amount without its sign, negative?) for "-535000.0", "−3,000", "(3,000)" and "3,000-"."""
-    parts = amount.str.extract(NEGATIVE_PATTERN)
-    negative = parts.notna().any(axis=1)
-    unsigned = parts["a"].fillna(parts["b"]).fillna(parts["c"])
-    return amount.where(~negative, unsigned.fillna("")).str.strip(), negative
+    text = amount.str.strip()
+    negative = (text.str.startswith(("-", "\u2212")) | text.str.endswith("-")
+                | (text.str.startswith("(") & text.str.endswith(")")))
+    if not negative.any():
+        return text, negative
+    signed = text[negative]
+    unsigned = signed.str.replace(r"^[-\u2212(]\s*|\s*[-)]$", "", regex=True).str.strip()
+    return text.where(~negative, unsigned.reindex(text.index, fill_value="")).astype("str"), negative
 
 
 def convert_dates(values: pd.Series, entry: Entry, source_label: str, rows: np.ndarray, origin: str
@@ -229,12 +245,11 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
         skipped["blank rows"] = table.blank_rows
 
     if mapping.skip_exact_duplicates:
-        duplicate = exact_duplicates(frame)
+        duplicate, first = exact_duplicates(frame)
         if duplicate.any():
-            originals = first_of_duplicates(frame, duplicate, rows)
-            for row, first in zip(rows[duplicate], originals):
+            for row, original in zip(rows[duplicate], rows[first[duplicate]]):
                 issues.append(LedgerIssue(label, int(row), "", "", "skipped_duplicate",
-                                          f"exact duplicate of row {int(first)}: skipped", WARNING))
+                                          f"exact duplicate of row {int(original)}: skipped", WARNING))
             skipped["exact duplicates"] = int(duplicate.sum())
             frame, rows = frame.loc[~duplicate].reset_index(drop=True), rows[~duplicate]
 
