@@ -74,21 +74,34 @@ def fold_empty_values(frame: pd.DataFrame, columns: list[str], tokens: tuple[str
 
 
 def exact_duplicates(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(duplicate?, position of the first row it repeats) per row. Rows are compared as whole records: every
-    cell joined with a separator that cannot occur in text, then one hash-table pass over those strings."""
-    import pyarrow.compute as pc
+    """(duplicate?, position of the first row it repeats) per row, comparing every cell exactly.
 
-    if frame.empty or frame.shape[1] == 0:
-        return np.zeros(len(frame), dtype=bool), np.arange(len(frame))
-    import pyarrow as pa
-
-    cells = [_arrow(frame[c]).cast(pa.large_string()) for c in frame.columns]
-    joined = pc.binary_join_element_wise(*cells, pa.scalar("\x00\x1f", type=pa.large_string()))
-    codes, _ = pd.factorize(_from_arrow(joined, frame.index))
-    first_position = np.full(codes.max() + 1, len(codes), dtype=np.int64)
-    np.minimum.at(first_position, codes, np.arange(len(codes)))
-    first = first_position[codes]
-    return first != np.arange(len(codes)), first
+    Columns are taken from the most to the least varied; after each one only rows that still have a twin stay
+    candidates, so a column of unique ids settles almost every row at once and the other columns are compared
+    on the few rows left. Memory stays at one column's codes, whatever the width of the table.
+    """
+    count = len(frame)
+    if count == 0 or frame.shape[1] == 0:
+        return np.zeros(count, dtype=bool), np.arange(count)
+    sample = frame.iloc[:: max(1, count // 5000)]
+    order = sorted(frame.columns, key=lambda c: -sample[c].nunique())
+    candidates = np.arange(count)
+    group = np.zeros(count, dtype=np.int64)
+    for column in order:
+        values = frame[column] if len(candidates) == count else frame[column].iloc[candidates]
+        codes, uniques = pd.factorize(values)
+        group, _ = pd.factorize(group * (len(uniques) + 1) + codes)
+        twin = pd.Series(group).duplicated(keep=False).to_numpy()
+        candidates, group = candidates[twin], group[twin]
+        if len(candidates) == 0:
+            break
+    duplicate = np.zeros(count, dtype=bool)
+    first = np.arange(count)
+    if len(candidates):
+        first_in_group = pd.Series(candidates).groupby(group).transform("min").to_numpy()
+        first[candidates] = first_in_group
+        duplicate[candidates] = first_in_group != candidates
+    return duplicate, first
 
 
 def apply_joins(frame: pd.DataFrame, joins: tuple[Join, ...], tables: dict[str, SourceTable], source_label: str,
@@ -176,13 +189,16 @@ def entry_values(frame: pd.DataFrame, entry: Entry, source_label: str, rows: np.
 def split_sign(amount: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(amount without its sign, negative?) for "-535000.0", "−3,000", "(3,000)" and "3,000-"."""
     text = amount.str.strip()
-    negative = (text.str.startswith(("-", "\u2212")) | text.str.endswith("-")
-                | (text.str.startswith("(") & text.str.endswith(")")))
+    leading = text.str.startswith(("-", "\u2212"))
+    bracketed = text.str.startswith("(") & text.str.endswith(")")
+    trailing = text.str.endswith("-") & ~leading
+    negative = leading | bracketed | trailing
     if not negative.any():
         return text, negative
-    signed = text[negative]
-    unsigned = signed.str.replace(r"^[-\u2212(]\s*|\s*[-)]$", "", regex=True).str.strip()
-    return text.where(~negative, unsigned.reindex(text.index, fill_value="")).astype("str"), negative
+    unsigned = text.where(~leading, text.str.slice(1))
+    unsigned = unsigned.where(~bracketed, unsigned.str.slice(1, -1))
+    unsigned = unsigned.where(~trailing, unsigned.str.slice(0, -1))
+    return unsigned.str.strip().astype("str"), negative
 
 
 def convert_dates(values: pd.Series, entry: Entry, source_label: str, rows: np.ndarray, origin: str
@@ -239,11 +255,15 @@ def slug(values: pd.Series) -> pd.Series:
 def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable]) -> Mapped:
     """Source records → ledger rows (text), with the rows left out counted and every problem named."""
     frame, rows, label = table.frame, table.rows, table.label
+    # The caller's table lets go of the cells, so columns the mapping does not use are freed once selected out.
+    table.frame = frame.iloc[:0]
     issues: list[LedgerIssue] = []
     skipped: dict[str, int] = {}
     if table.blank_rows:
         skipped["blank rows"] = table.blank_rows
 
+    # Rows to leave out are collected first and taken out in one pass at the end of the filters.
+    drop = np.zeros(len(frame), dtype=bool)
     if mapping.skip_exact_duplicates:
         duplicate, first = exact_duplicates(frame)
         if duplicate.any():
@@ -251,19 +271,23 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
                 issues.append(LedgerIssue(label, int(row), "", "", "skipped_duplicate",
                                           f"exact duplicate of row {int(original)}: skipped", WARNING))
             skipped["exact duplicates"] = int(duplicate.sum())
-            frame, rows = frame.loc[~duplicate].reset_index(drop=True), rows[~duplicate]
+            drop |= duplicate
 
     frame, found = apply_joins(frame, mapping.joins, joined, label, rows)
-    issues += found
+    dropped_rows = set(rows[drop].tolist())
+    issues += [i for i in found if i.row not in dropped_rows]
     used = sorted(c for c in mapping.source_columns() if c in frame.columns)
     frame = fold_empty_values(frame[used], used, mapping.empty_values) if used else frame.iloc[:, :0]
 
     values: dict[str, pd.Series] = {}
+    constant: set[str] = set()
     for column, entry in mapping.entries.items():
         if entry.kind == "hash":
             continue
         values[column], found = entry_values(frame, entry, label, rows, mapping)
-        issues += found
+        issues += [i for i in found if i.row not in dropped_rows]
+        if entry.kind == "constant":
+            constant.add(column)
 
     amount = values["amount"].str.strip()
     digits = amount.str.replace(r"\D", "", regex=True)
@@ -272,7 +296,6 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
         "zero amounts": (mapping.skip_zero_amounts, digits.ne("") & digits.str.fullmatch(r"0+"),
                          "skipped_zero_amount", "the amount is zero: skipped"),
     }
-    drop = np.zeros(len(amount), dtype=bool)
     for reason, (wanted, mask, code, message) in left_out.items():
         mask = mask.to_numpy(dtype=bool) & ~drop
         if not wanted or not mask.any():
@@ -283,9 +306,10 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
         skipped[reason] = int(mask.sum())
         drop |= mask
     if drop.any():
-        keep = ~drop
-        frame, rows = frame.loc[keep].reset_index(drop=True), rows[keep]
-        values = {c: v.loc[keep].reset_index(drop=True) for c, v in values.items()}
+        keep = np.flatnonzero(~drop)
+        frame, rows = frame.take(keep).reset_index(drop=True), rows[keep]
+        values = {c: (pd.Series(v.iloc[0] if len(v) else "", index=frame.index, dtype="str") if c in constant
+                      else v.take(keep).reset_index(drop=True)) for c, v in values.items()}
 
     notes: list[pd.Series] = []
     amount = values["amount"]
@@ -348,6 +372,8 @@ def _sources(values: dict[str, pd.Series], frame: pd.DataFrame, mapping: Mapping
     if entry is not None and entry.link_column:
         link = frame[entry.link_column].str.strip()
         parts.append(link.where(link.str.match(r"https?://", case=False), ""))
+    if "sources" not in values and (entry is None or not entry.link_column):
+        return pd.Series(SOURCE_SEPARATOR.join(mapping.dataset_urls), index=frame.index, dtype="str")
     result = pd.Series("", index=frame.index, dtype="str")
     for part in parts:
         result = result.where(part.eq(""), (result + SOURCE_SEPARATOR).where(result.ne(""), "") + part)
