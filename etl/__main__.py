@@ -89,14 +89,14 @@ def cmd_merges(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"No such file: {path}")
         return 1
-    added, problems = apply_merges(path, Path(args.ledgers) / "lookups")
-    for problem in problems:
+    outcome = apply_merges(path, Path(args.ledgers) / "lookups")
+    for problem in outcome.problems:
         print(f"  {problem}")
-    if problems:
+    if outcome.problems:
         print("Nothing was changed: fix the decisions above and apply again.")
         return 1
-    print(f"Added {added} alias(es) to {Path(args.ledgers) / 'lookups' / 'entities.csv'}; "
-          f"confirmed rows are now marked 'applied' in {path.name}")
+    print(f"{Path(args.ledgers) / 'lookups' / 'entities.csv'}: {outcome.entities} entit(ies) created, "
+          f"{outcome.aliases} alias(es) added; confirmed rows are now marked 'applied' in {path.name}")
     return 0
 
 

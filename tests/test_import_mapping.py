@@ -334,3 +334,31 @@ def test_the_command_line_reports_and_exits(ledgers):
     run = subprocess.run([sys.executable, "-m", "etl", "import", str(broken), "--ledgers", str(ledgers)],
                          cwd=PROJECT, capture_output=True, text=True)
     assert run.returncode == 1 and "not valid YAML" in run.stdout and "Traceback" not in run.stderr
+
+
+def test_a_blank_line_keeps_row_numbers_true(ledgers):
+    # Arrow's fast reader refuses blank lines; the pandas reader takes over and numbers rows as a spreadsheet.
+    (ledgers / "imports" / "data.csv").write_text("who,whom,sum,when\nAlpha,Beta,1,2012\n\nGamma,Delta,2,20x2\n",
+                                                  encoding="utf-8")
+    result = run_import(write_mapping(ledgers, MINIMAL.format(
+        file="data.csv", options="", date="when", amount="sum", payer="who", recipient="whom")), ledgers)
+    assert [(i.row, i.code) for i in result.errors] == [(4, "date_unreadable")]
+    assert result.skipped == {"blank rows": 1}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_exact_duplicates_agree_with_pandas(seed):
+    import numpy as np
+
+    from etl.imports.transform import exact_duplicates
+
+    rng = np.random.default_rng(seed)
+    rows, width = int(rng.integers(1, 300)), int(rng.integers(1, 6))
+    frame = pd.DataFrame({f"c{i}": pd.Series(rng.choice(["", "a", "b", "a b", "\u00e9"], rows), dtype="str")
+                          for i in range(width)})
+    duplicate, first = exact_duplicates(frame)
+    assert duplicate.tolist() == frame.duplicated(keep="first").tolist()
+    for position in np.flatnonzero(duplicate):
+        assert first[position] < position
+        assert frame.iloc[first[position]].tolist() == frame.iloc[position].tolist()
+        assert not duplicate[first[position]]

@@ -161,10 +161,10 @@ def test_merges_are_proposed_confirmed_applied_and_never_across_countries(tmp_pa
     merges.loc[merges["variant"].str.startswith(("MERTIK", "METASTAR")), "decision"] = "yes"
     merges.loc[merges["variant"].str.startswith("Jetf"), "decision"] = "no"
     merges.to_csv(root / "imports" / "wires.merges.csv", index=False)
-    added, problems = apply_merges(root / "imports" / "wires.merges.csv", root / "lookups")
+    outcome = apply_merges(root / "imports" / "wires.merges.csv", root / "lookups")
     # Mertik's two spellings already fold to one register key, so confirming it creates the entity without an
     # alias; the dotted L.L.P. spelling needs one.
-    assert (added, problems) == (1, [])
+    assert (outcome.aliases, outcome.entities, outcome.problems) == (1, 1, [])
     register = pd.read_csv(root / "lookups" / "entities.csv", dtype="str", keep_default_na=False)
     assert register["name"].str.startswith("MERTIK").sum() == 1
     assert "METASTAR INVEST L.L.P." in register.set_index("name").loc["Metastar Invest LLP", "aliases"]
@@ -188,6 +188,6 @@ def test_a_bad_decision_changes_nothing(tmp_path):
                       "maybe,A Ltd,A Limited,GB,company,100,same,1\n", encoding="utf-8")
     lookups = tmp_path / "lookups"
     lookups.mkdir()
-    added, problems = apply_merges(merges, lookups)
-    assert added == 0 and "decision 'maybe'" in problems[0]
+    outcome = apply_merges(merges, lookups)
+    assert outcome.aliases == 0 and "decision 'maybe'" in outcome.problems[0]
     assert not (lookups / "entities.csv").exists()

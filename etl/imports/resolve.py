@@ -8,7 +8,7 @@ different countries are never proposed as one entity.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -209,9 +209,16 @@ def write_merges(table: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, csv_bytes(table[list(MERGE_COLUMNS)], byte_order_mark=True))
 
 
-def apply_merges(merges_path: Path, lookup_dir: Path) -> tuple[int, list[str]]:
+@dataclass
+class MergeOutcome:
+    aliases: int = 0
+    entities: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def apply_merges(merges_path: Path, lookup_dir: Path) -> MergeOutcome:
     """Add every confirmed (yes) variant as an alias of its canonical entity in entities.csv; new canonical names
-    become entities. Returns (aliases added, problems). Writes nothing when there is a problem."""
+    become entities. Writes nothing when there is a problem."""
     merges = read_merges(merges_path)
     problems = [f"{merges_path.name}:{n + 2}: decision {d!r}: write yes, no or leave it empty"
                 for n, d in enumerate(merges["decision"]) if d not in DECISIONS]
@@ -219,13 +226,13 @@ def apply_merges(merges_path: Path, lookup_dir: Path) -> tuple[int, list[str]]:
     problems += [f"{merges_path.name}:{n + 2}: kind {k!r}: expected one of {' | '.join(ENTITY_KINDS)}"
                  for n, k in zip(np.flatnonzero(bad_kind.to_numpy()), merges.loc[bad_kind, "kind"])]
     if problems:
-        return 0, problems
+        return MergeOutcome(problems=problems)
     register_path = lookup_dir / ENTITIES_FILE
     register = (pd.read_csv(register_path, dtype="str", keep_default_na=False) if register_path.exists()
                 else pd.DataFrame({c: pd.Series([], dtype="str") for c in ENTITY_COLUMNS}))
     register = register.copy()
     confirmed = merges[merges["decision"].eq("yes")]
-    added = 0
+    added = created = 0
     for canonical, group in confirmed.groupby("canonical", sort=False):
         match = np.flatnonzero(name_key(register["name"]).eq(name_key(pd.Series([canonical])).iloc[0]).to_numpy())
         if len(match) == 0:
@@ -234,6 +241,7 @@ def apply_merges(merges_path: Path, lookup_dir: Path) -> tuple[int, list[str]]:
                                            "country": countries[0] if len(countries) == 1 else "",
                                            "aliases": "", "notes": f"added from {merges_path.name}"}
             match = [len(register) - 1]
+            created += 1
         position = match[0]
         aliases = [a.strip() for a in str(register.at[position, "aliases"]).split(ALIAS_SEPARATOR) if a.strip()]
         known = set(name_key(pd.Series([*aliases, register.at[position, "name"]])))
@@ -247,4 +255,4 @@ def apply_merges(merges_path: Path, lookup_dir: Path) -> tuple[int, list[str]]:
     atomic_write_bytes(register_path, register.to_csv(index=False, lineterminator="\n").encode("utf-8"))
     merges.loc[merges["decision"].eq("yes"), "decision"] = "applied"
     write_merges(merges, merges_path)
-    return added, []
+    return MergeOutcome(added, created)
