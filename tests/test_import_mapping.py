@@ -362,3 +362,16 @@ def test_exact_duplicates_agree_with_pandas(seed):
         assert first[position] < position
         assert frame.iloc[first[position]].tolist() == frame.iloc[position].tolist()
         assert not duplicate[first[position]]
+
+
+def test_sources_get_the_dataset_url_and_only_http_row_links(ledgers):
+    (ledgers / "imports" / "data.csv").write_text(
+        "who,whom,sum,when,doc\nAlpha,Beta,1,2012,https://example.org/doc/1.pdf\n"
+        "Gamma,Delta,2,2013,javascript:alert(1)\n", encoding="utf-8")
+    mapping = MINIMAL.format(file="data.csv", options="", date="when", amount="sum", payer="who", recipient="whom")
+    result = run_import(write_mapping(ledgers, mapping + "      sources: {constant: 'https://example.org/register', "
+                                                          "link_column: doc}\n"), ledgers)
+    assert result.errors == []
+    assert read_output(ledgers)["sources"].tolist() == [
+        "https://example.org/register | https://example.org/dataset | https://example.org/doc/1.pdf",
+        "https://example.org/register | https://example.org/dataset"]
