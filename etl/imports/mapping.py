@@ -31,6 +31,14 @@ COLUMN_ONLY_OPTIONS = {"format": "date", "period_end_marker": "date", "period_ye
 DEFAULT_SIMILARITY = 92
 
 
+def file_label(path: Path) -> str:
+    """How issues name a file: relative to ledgers/ when it is inside it, else by its name."""
+    try:
+        return path.resolve().relative_to(LEDGER_DIR.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """Where a table is and how to read it."""
@@ -46,11 +54,7 @@ class ReadOptions:
 
     @property
     def label(self) -> str:
-        """How issues name the file: relative to ledgers/ when it is inside it."""
-        try:
-            return self.path.resolve().relative_to(LEDGER_DIR.resolve()).as_posix()
-        except ValueError:
-            return self.path.name
+        return file_label(self.path)
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,7 @@ class Mapping:
 
     @property
     def label(self) -> str:
-        try:
-            return self.path.resolve().relative_to(LEDGER_DIR.resolve()).as_posix()
-        except ValueError:
-            return self.path.name
+        return file_label(self.path)
 
     def source_columns(self) -> set[str]:
         return {c for entry in self.entries.values() for c in entry.source_columns}
