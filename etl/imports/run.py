@@ -17,7 +17,7 @@ from ..atomic import atomic_write_bytes
 from ..errors import ERROR, LedgerIssue, issues_from_mask, sort_issues
 from ..load import discover_ledgers, read_ledger
 from ..safety import csv_bytes
-from ..schema import LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS
+from ..schema import LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR
 from ..uniques import per_unique
 from .mapping import Mapping, MappingInvalid, load_mapping
 from .readers import SourceTable, read_table

@@ -6,13 +6,12 @@ silently.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ERROR, WARNING, LedgerIssue
+from ..errors import WARNING, LedgerIssue
 from ..schema import LEDGER_COLUMNS, ROW_FILE, ROW_NUMBER, SOURCE_SEPARATOR
 from .mapping import Entry, Join, Mapping
 from .readers import SourceTable
@@ -62,7 +61,8 @@ def fold_empty_values(frame: pd.DataFrame, columns: list[str], tokens: tuple[str
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    folded = pa.array(sorted({t.strip().casefold() for t in tokens}), type=pa.string())
+    # Arrow lower-cases the cells, so the tokens are lower-cased the same way (not casefolded).
+    folded = pa.array(sorted({t.strip().lower() for t in tokens}), type=pa.string())
     out = {}
     for column in columns:
         text = pc.utf8_trim_whitespace(_arrow(frame[column]))
