@@ -375,3 +375,15 @@ def test_sources_get_the_dataset_url_and_only_http_row_links(ledgers):
     assert read_output(ledgers)["sources"].tolist() == [
         "https://example.org/register | https://example.org/dataset | https://example.org/doc/1.pdf",
         "https://example.org/register | https://example.org/dataset"]
+
+
+def test_rows_with_extra_cells_are_named_and_trailing_empty_cells_are_harmless(ledgers):
+    mapping = MINIMAL.format(file="data.csv", options="", date="when", amount="sum", payer="who", recipient="whom")
+    (ledgers / "imports" / "data.csv").write_text(
+        "who,whom,sum,when\nAlpha,Beta,1,2012\nGamma,Delta,2,2013,,\n", encoding="utf-8")
+    result = run_import(write_mapping(ledgers, mapping), ledgers)
+    assert result.errors == [] and read_output(ledgers)["payer"].tolist() == ["Alpha", "Gamma"]
+    (ledgers / "imports" / "data.csv").write_text(
+        "who,whom,sum,when\nAlpha,Beta,1,2012\nGamma,Delta,2,000,2013\nEps,Zeta,3,2014,x\n", encoding="utf-8")
+    result = run_import(write_mapping(ledgers, mapping), ledgers)
+    assert [(i.row, i.code) for i in result.issues] == [(3, "ragged_row"), (4, "ragged_row")]

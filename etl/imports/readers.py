@@ -101,19 +101,50 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
         rows = np.arange(options.header_row + 1, options.header_row + 1 + len(fast), dtype="int64")
         return SourceTable(label, _text_frame(fast), rows), []
     try:
-        frame = pd.read_csv(io.BytesIO(raw), sep=delimiter, dtype="str", keep_default_na=False, na_filter=False,
-                            header=options.header_row - 1, skip_blank_lines=False, engine="c", encoding=encoding,
-                            encoding_errors="strict")
+        # header=None: a row with more cells than the header is then an error, never a silent shift of the
+        # columns into an index.
+        table = pd.read_csv(io.BytesIO(raw), sep=delimiter, dtype="str", keep_default_na=False, na_filter=False,
+                            header=None, skiprows=options.header_row - 1, skip_blank_lines=False, engine="c",
+                            encoding=encoding, encoding_errors="strict")
     except UnicodeDecodeError:
         return None, [_decoding_issue(raw, options, label)]
-    except pd.errors.ParserError as exc:
-        return None, [_file_issue(label, f"the CSV cannot be parsed ({exc}); check source.delimiter and quoting",
-                                  "csv_syntax")]
+    except pd.errors.ParserError:
+        table, issues = _read_ragged(raw, encoding, delimiter, options, label)
+        if table is None:
+            return None, issues
     except pd.errors.EmptyDataError:
         return None, [_file_issue(label, "no header row where source.header_row says", "empty_file")]
     del raw
+    header = _unique_header([str(c) if isinstance(c, str) else "" for c in table.iloc[0].tolist()])
+    frame = table.iloc[1:].reset_index(drop=True)
+    frame.columns = header
     rows = np.arange(options.header_row + 1, options.header_row + 1 + len(frame), dtype="int64")
     return SourceTable(label, _text_frame(frame), rows), []
+
+
+def _read_ragged(raw: bytes, encoding: str, delimiter: str, options: ReadOptions, label: str
+                 ) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+    """Slow path for files pandas refuses: every row with more (non-empty) cells than the header is an issue,
+    numbered as in a spreadsheet; trailing empty cells, as Excel writes them, are harmless."""
+    text = raw.decode(encoding, errors="replace")
+    skipped = options.header_row - 1
+    body = text.split("\n", skipped)[-1] if skipped else text
+    width = None
+    issues, records = [], []
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(body), delimiter=delimiter), start=skipped + 1):
+            if width is None:
+                width = len(record)
+            elif len(record) > width and any(cell.strip() for cell in record[width:]):
+                issues.append(_file_issue(label, f"the row has {len(record)} cells but the header has {width}: a "
+                                                 "delimiter inside a cell needs quotes (or set source.delimiter)",
+                                          "ragged_row", number, delimiter.join(record[width:])))
+            records.append((record + [""] * (width - len(record)))[:width])
+    except csv.Error as exc:
+        issues.append(_file_issue(label, f"the CSV cannot be parsed: {exc}", "csv_syntax"))
+    if issues or not records:
+        return None, issues or [_file_issue(label, "no header row where source.header_row says", "empty_file")]
+    return pd.DataFrame(records, dtype="str"), []
 
 
 def _read_csv_with_arrow(raw: bytes, delimiter: str, options: ReadOptions) -> pd.DataFrame | None:
