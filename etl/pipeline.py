@@ -83,8 +83,9 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     enums = validate.normalise_enums(raw)
     issues = validate.validate_rows(raw, enums)
 
-    parsed, found = per_unique(raw["amount"], raw, amounts.parse_amount_frame)
-    scaled, marker = parsed["scaled"], parsed["marker"]
+    # Amounts are nearly all distinct, and the parser already works per shape, so a per-value pass would only
+    # add a factorize and a spread.
+    scaled, marker, found = amounts.parse_amounts(raw["amount"], raw)
     issues += found
     code, found = currency.resolve_currencies(raw["currency"], marker, raw)
     issues += found
