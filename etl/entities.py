@@ -10,6 +10,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .errors import WARNING, LedgerIssue, LookupInvalid
+from .uniques import spread
 from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
 
 SUGGESTION_CUTOFF = 80
@@ -101,9 +102,7 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
             hint = f"; did you mean '{suggestion}'?" if suggestion else "; add it to lookups/entities.csv"
             issues.append(LedgerIssue(str(file), int(number), column, str(name), "entity_unregistered",
                                       f"not in the entity register{where}{hint}", WARNING))
-    spread_names = pd.Series(canonical.to_numpy()[codes], index=raw.index, dtype="str")
-    spread_ids = pd.Series(ids.to_numpy()[codes], index=raw.index, dtype="str")
-    return spread_names, spread_ids, issues
+    return spread(canonical, codes, raw.index), spread(ids, codes, raw.index), issues
 
 
 def suggest(keys: pd.Series, register: EntityRegister) -> list[str]:
@@ -133,7 +132,7 @@ def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame
                                          labels.reset_index(drop=True))
     joined = pd.Series(canonical.to_numpy(), index=parts.index).groupby(level=0, sort=False).agg("; ".join)
     joined = joined.reindex(range(len(cells)), fill_value="").astype("str")
-    return pd.Series(joined.to_numpy()[codes], index=raw.index, dtype="str"), issues
+    return spread(joined, codes, raw.index), issues
 
 
 def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFrame:

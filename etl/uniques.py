@@ -39,6 +39,15 @@ def per_unique(values: pd.Series, labels: pd.DataFrame, parse: Parser) -> tuple[
     return spread, issues
 
 
+def spread(distinct, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """distinct[codes] as a text Series over index. Arrow gathers the text: building the Series from a million
+    Python strings costs several times more."""
+    import pyarrow as pa
+
+    table = pa.array(np.asarray(distinct, dtype=object), type=pa.large_string(), from_pandas=True)
+    return pd.Series(table.take(pa.array(np.asarray(codes, dtype=np.int64))), index=index, dtype="str")
+
+
 def _arrow(values: pd.Series):
     import pyarrow as pa
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import WARNING, LedgerIssue, issues_from_mask
-from .uniques import _arrow, fullmatch
+from .uniques import _arrow, fullmatch, spread
 from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS,
                      VISIBILITIES)
 
@@ -27,8 +27,8 @@ def normalise_enums(raw: pd.DataFrame) -> pd.DataFrame:
         codes, uniques = pd.factorize(raw[column], use_na_sentinel=False)
         folded = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip().str.lower()
         folded = folded.str.replace(r"[\s\-]+", "_", regex=True)
-        out[column] = folded.to_numpy()[codes]
-    return pd.DataFrame(out, index=raw.index).astype("str")
+        out[column] = spread(folded, codes, raw.index)
+    return pd.DataFrame(out, index=raw.index)
 
 
 def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[LedgerIssue]:
