@@ -93,16 +93,19 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     issues += found
 
     # A rate depends only on the currency and the date cell, so each distinct pair is converted once.
-    pair_codes, _ = pd.factorize(code + "\x1f" + raw["date"])
+    currency_codes, _ = pd.factorize(code, use_na_sentinel=False)
+    date_codes, _ = pd.factorize(raw["date"], use_na_sentinel=False)
+    pair_codes, _ = pd.factorize(currency_codes.astype(np.int64) * (date_codes.max(initial=0) + 1) + date_codes)
     first = pd.Series(np.arange(len(pair_codes))).groupby(pair_codes).first().to_numpy()
     distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
                                 period["date_precision"].iloc[first], lookups.fx_rates)
     rates = distinct.iloc[pair_codes].set_axis(raw.index)
     dated_problem = rates["fx_problem"].ne("") & ~rates["fx_problem"].str.startswith("undated") & code.ne("")
-    issues += issues_from_mask(raw, dated_problem & period["date_start"].notna(), "currency",
-                               code + " on " + raw["date"], "fx_missing",
-                               "no exchange rate for this currency and date in the ECB history or "
-                               "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    no_rate = dated_problem & period["date_start"].notna()
+    if no_rate.any():  # the per-row value text is only built when some row needs it
+        issues += issues_from_mask(raw, no_rate, "currency", code + " on " + raw["date"], "fx_missing",
+                                   "no exchange rate for this currency and date in the ECB history or "
+                                   "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
     date_text = raw["date"].str.strip()
     undated = date_text.eq("") | date_text.str.lower().isin(UNKNOWN_DATE_TOKENS)
     issues += issues_from_mask(raw, undated & code.ne("") & code.ne("USD"), "date", raw["date"], "fx_undated",
