@@ -84,9 +84,11 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
     unknown = ~known & text.ne("")
     issues: list[LedgerIssue] = []
     if unknown.any():
-        rows = pd.DataFrame({"code": codes, ROW_FILE: label_frame[ROW_FILE].to_numpy(),
-                             ROW_NUMBER: label_frame[ROW_NUMBER].to_numpy()})
-        rows = rows[unknown.to_numpy()[codes]]
+        # Only the rows holding an unknown name are labelled: the file column of every row would be a million
+        # Python strings.
+        at = np.flatnonzero(unknown.to_numpy()[codes])
+        rows = pd.DataFrame({"code": codes[at], ROW_FILE: label_frame[ROW_FILE].iloc[at].to_numpy(),
+                             ROW_NUMBER: label_frame[ROW_NUMBER].iloc[at].to_numpy()}, index=at)
         counts = rows.groupby("code").size()
         first_rows = rows.drop_duplicates("code")
         first_rows = first_rows.assign(name=text.to_numpy()[first_rows["code"]],

@@ -30,9 +30,12 @@ def per_unique(values: pd.Series, labels: pd.DataFrame, parse: Parser) -> tuple[
     if not found:
         return spread, []
     found_table = pd.DataFrame({"code": [int(i.row) for i in found], "issue": range(len(found))})
-    rows = pd.DataFrame({"code": codes, ROW_FILE: labels[ROW_FILE].to_numpy(),
-                         ROW_NUMBER: labels[ROW_NUMBER].to_numpy()})
-    rows = rows[np.isin(codes, found_table["code"].to_numpy())].merge(found_table, on="code")
+    # Only rows holding a value with issues are labelled: the file column of every row would be a million Python
+    # strings.
+    at = np.flatnonzero(np.isin(codes, found_table["code"].to_numpy()))
+    rows = pd.DataFrame({"code": codes[at], ROW_FILE: labels[ROW_FILE].iloc[at].to_numpy(),
+                         ROW_NUMBER: labels[ROW_NUMBER].iloc[at].to_numpy()})
+    rows = rows.merge(found_table, on="code")
     issues = [LedgerIssue(str(file), int(number), found[k].column, found[k].value, found[k].code, found[k].message,
                           found[k].severity)
               for file, number, k in zip(rows[ROW_FILE], rows[ROW_NUMBER], rows["issue"])]
@@ -46,6 +49,19 @@ def spread(distinct, codes: np.ndarray, index: pd.Index) -> pd.Series:
 
     table = pa.array(np.asarray(distinct, dtype=object), type=pa.large_string(), from_pandas=True)
     return pd.Series(table.take(pa.array(np.asarray(codes, dtype=np.int64))), index=index, dtype="str")
+
+
+def strip(values: pd.Series) -> pd.Series:
+    """values.str.strip(), but values itself when no cell changes, so the column is shared instead of copied."""
+    import pyarrow.compute as pc
+
+    stripped = values.str.strip()
+    before, after = getattr(values.array, "_pa_array", None), getattr(stripped.array, "_pa_array", None)
+    if before is None or after is None:
+        return stripped
+    # Stripping only removes characters, so equal lengths mean equal cells.
+    unchanged = pc.all(pc.equal(pc.binary_length(before), pc.binary_length(after))).as_py() is not False
+    return values if unchanged and values.dtype == stripped.dtype else stripped
 
 
 def _arrow(values: pd.Series):
