@@ -43,7 +43,8 @@ class LoadedLedger:
     def release_cells(self) -> None:
         """Drop the cell text once it has been combined (keeps the row count): halves a large build's memory."""
         self.row_count = len(self.frame)
-        self.frame = self.frame.iloc[0:0]
+        # Built anew: a zero-length slice of an Arrow column still holds all of the column's buffers.
+        self.frame = pd.DataFrame({column: pd.Series([], dtype=self.frame[column].dtype) for column in self.frame})
 
 
 def discover_ledgers(root: Path) -> list[Path]:

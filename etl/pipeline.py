@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
-from .uniques import per_unique
+from .uniques import per_unique, strip
 from .load import LoadedLedger, discover_ledgers, read_ledger
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
                      ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
@@ -112,8 +113,8 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
                                "undated, so it cannot be converted to USD at a historical rate; it stays out of the "
                                "USD totals", WARNING)
 
-    part_of = raw["part_of"].str.strip()
-    same_as = raw["same_as"].str.strip()
+    part_of = strip(raw["part_of"])
+    same_as = strip(raw["same_as"])
     counted = dedupe.totals(scaled, enums["amount_kind"], period["date_start"], period["date_end"], part_of, same_as)
 
     cpi = lookups.cpi.set_index("year")["cpi"]
@@ -139,11 +140,13 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
 
     usd_rate = rates["fx_rate_usd"]
     usd_real_rate = usd_rate * deflator
-    visibility = enums["visibility"].where(enums["visibility"].ne(""), "public")
+    visibility = enums["visibility"]
+    if not visibility.ne("").all():  # where() would copy the column even when nothing is empty
+        visibility = visibility.where(visibility.ne(""), "public")
     dataset = pd.DataFrame({
         ROW_FILE: raw[ROW_FILE].astype("str"),
         ROW_NUMBER: raw[ROW_NUMBER].astype("int64"),
-        "id": raw["id"].str.strip(),
+        "id": strip(raw["id"]),
         "date_raw": raw["date"],
         "date_note": raw["date_note"],
         "date_start": period["date_start"],
@@ -187,7 +190,7 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
         "totals_note": counted["totals_note"],
         "confidence": enums["confidence"],
         "status_note": raw["status_note"],
-        "sources": raw["sources"].str.strip(),
+        "sources": strip(raw["sources"]),
         "source_publisher": raw["source_publisher"],
         "source_date": raw["source_date"],
         "purpose": raw["purpose"],
@@ -230,6 +233,17 @@ def combine(ledgers: list[LoadedLedger]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _one_chunk_per_column(frame: pd.DataFrame) -> None:
+    """Give every Arrow column of the frame a single chunk, in place. Ledger text arrives in the CSV parser's
+    chunks; the Arrow file wants one chunk per column, and merging them here, once the ledger frame is gone and
+    one column at a time, frees each column's old chunks as it goes instead of doubling them all while writing."""
+    for column in frame.columns:
+        array = getattr(frame[column].array, "_pa_array", None)
+        if array is not None and array.num_chunks > 1:
+            frame[column] = pd.Series(pa.chunked_array([array.combine_chunks()]), index=frame.index,
+                                      dtype=frame[column].dtype)
+
+
 def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: list[Path] | None = None
           ) -> BuildResult:
     """Read and normalise every ledger; never raises on ledger content (issues are returned)."""
@@ -247,6 +261,7 @@ def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: 
         ledger.release_cells()
     dataset, found = normalise(raw, lookups)
     del raw
+    _one_chunk_per_column(dataset)
     issues += found
     entity_table = entities.entity_table(lookups.register, dataset)
     built_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

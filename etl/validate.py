@@ -27,7 +27,9 @@ def normalise_enums(raw: pd.DataFrame) -> pd.DataFrame:
         codes, uniques = pd.factorize(raw[column], use_na_sentinel=False)
         folded = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip().str.lower()
         folded = folded.str.replace(r"[\s\-]+", "_", regex=True)
-        out[column] = spread(folded, codes, raw.index)
+        # Cells already written the schema's way keep sharing the ledger's column instead of a copy.
+        same = bool((folded.to_numpy(dtype=object) == np.asarray(uniques, dtype=object)).all())
+        out[column] = raw[column] if same and raw[column].dtype == "str" else spread(folded, codes, raw.index)
     return pd.DataFrame(out, index=raw.index)
 
 
