@@ -10,7 +10,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .errors import WARNING, LedgerIssue, LookupInvalid
-from .uniques import spread
+from .uniques import first_occurrences, spread
 from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
 
 SUGGESTION_CUTOFF = 80
@@ -128,8 +128,8 @@ def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame
     if parts.empty:
         return pd.Series("", index=raw.index, dtype="str"), []
     # Warnings point at the first row holding each distinct cell.
-    first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
-    labels = label_frame.iloc[first_row.reindex(parts.index).to_numpy()][[ROW_FILE, ROW_NUMBER]]
+    first_row = np.flatnonzero(first_occurrences(codes))
+    labels = label_frame[[ROW_FILE, ROW_NUMBER]].iloc[first_row[parts.index.to_numpy()]]
     canonical, _, issues = resolve_names(parts.reset_index(drop=True), "intermediary", register,
                                          labels.reset_index(drop=True))
     joined = pd.Series(canonical.to_numpy(), index=parts.index).groupby(level=0, sort=False).agg("; ".join)

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
-from .uniques import per_unique, strip
+from .uniques import first_occurrences, per_unique, strip
 from .load import LoadedLedger, discover_ledgers, read_ledger
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
                      ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
@@ -73,9 +73,8 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
     product = scaled.astype("float64").to_numpy(na_value=np.nan) * rate.to_numpy(dtype="float64", na_value=np.nan)
     cents = np.rint(product / 10 ** (AMOUNT_SCALE - 2))
     valid = np.isfinite(cents)
-    result = pd.Series(pd.NA, index=scaled.index, dtype="Int64")
-    result[valid] = cents[valid].astype("int64")
-    return amounts.scaled_to_decimal(result, 2)
+    result = pd.arrays.IntegerArray(np.where(valid, cents, 0).astype("int64"), ~valid)
+    return amounts.scaled_to_decimal(pd.Series(result, index=scaled.index), 2)
 
 
 def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
@@ -97,7 +96,7 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     currency_codes, _ = pd.factorize(code, use_na_sentinel=False)
     date_codes, _ = pd.factorize(raw["date"], use_na_sentinel=False)
     pair_codes, _ = pd.factorize(currency_codes.astype(np.int64) * (date_codes.max(initial=0) + 1) + date_codes)
-    first = pd.Series(np.arange(len(pair_codes))).groupby(pair_codes).first().to_numpy()
+    first = np.flatnonzero(first_occurrences(pair_codes))
     distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
                                 period["date_precision"].iloc[first], lookups.fx_rates)
     rates = distinct.iloc[pair_codes].set_axis(raw.index)

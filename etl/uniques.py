@@ -42,6 +42,15 @@ def per_unique(values: pd.Series, labels: pd.DataFrame, parse: Parser) -> tuple[
     return spread, issues
 
 
+def first_occurrences(codes: np.ndarray) -> np.ndarray:
+    """True at the first row of each code, for codes numbered in order of first appearance (as factorize and
+    Arrow's dictionary_encode number them): a row is first when its code exceeds every earlier one."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    earlier = np.concatenate([[-1], np.maximum.accumulate(codes)[:-1]])
+    return codes > earlier
+
+
 def spread(distinct, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """distinct[codes] as a text Series over index. Arrow gathers the text: building the Series from a million
     Python strings costs several times more."""
@@ -62,6 +71,18 @@ def strip(values: pd.Series) -> pd.Series:
     # Stripping only removes characters, so equal lengths mean equal cells.
     unchanged = pc.all(pc.equal(pc.binary_length(before), pc.binary_length(after))).as_py() is not False
     return values if unchanged and values.dtype == stripped.dtype else stripped
+
+
+def blank(values: pd.Series) -> pd.Series:
+    """values.str.strip().eq("") without building the stripped text (Arrow's is-space test and its trim share one
+    definition of whitespace). Missing cells are not blank, as with strip."""
+    import pyarrow.compute as pc
+
+    array = getattr(values.array, "_pa_array", None)
+    if array is None:
+        return values.str.strip().eq("")
+    empty = pc.or_(pc.equal(pc.binary_length(array), 0), pc.utf8_is_space(array))
+    return pd.Series(pc.fill_null(empty, False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
 
 
 def _arrow(values: pd.Series):

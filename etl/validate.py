@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import WARNING, LedgerIssue, issues_from_mask
-from .uniques import _arrow, fullmatch, spread
+from .uniques import _arrow, blank, first_occurrences, fullmatch, spread
 from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS,
                      VISIBILITIES)
 
@@ -39,7 +39,7 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     for column in REQUIRED_COLUMNS:
         if column in _CHECKED_BY_PARSERS:
             continue
-        empty = raw[column].str.strip().eq("")
+        empty = blank(raw[column])
         issues += issues_from_mask(raw, empty, column, raw[column], "required", f"{column} is required")
 
     enums = normalise_enums(raw) if enums is None else enums
@@ -56,7 +56,7 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     issues += _source_issues(raw)
 
     date = raw["date"].str.strip()
-    undated = (date.eq("") | date.str.lower().isin(UNKNOWN_DATE_TOKENS)) & raw["date_note"].str.strip().eq("")
+    undated = (date.eq("") | date.str.lower().isin(UNKNOWN_DATE_TOKENS)) & blank(raw["date_note"])
     issues += issues_from_mask(raw, undated, "date_note", raw["date_note"], "date_note_missing",
                                "the date is missing: say why in date_note (e.g. 'not given in the source')", WARNING)
     issues += link_issues(raw, ids, links)
@@ -71,15 +71,6 @@ def _duplicate_ids(raw: pd.Series, ids: pd.Series, first: np.ndarray) -> list[Le
     first_at = dict(zip(first["id"], first[ROW_FILE] + ":" + first[ROW_NUMBER].astype("str")))
     message = "duplicate id: already used at " + ids[dup].map(first_at).astype("str")
     return issues_from_mask(raw, dup, "id", raw["id"], "id_duplicate", message.reindex(raw.index, fill_value=""))
-
-
-def first_occurrences(codes: np.ndarray) -> np.ndarray:
-    """True at the first row of each code, for codes numbered in order of first appearance (as factorize and
-    Arrow's dictionary_encode number them): a row is first when its code exceeds every earlier one."""
-    if not len(codes):
-        return np.zeros(0, dtype=bool)
-    earlier = np.concatenate([[-1], np.maximum.accumulate(codes)[:-1]])
-    return codes > earlier
 
 
 def _encode(values: list[pd.Series]) -> list[np.ndarray]:
@@ -99,7 +90,7 @@ def split_sources(sources: pd.Series) -> pd.Series:
 
 def _source_issues(raw: pd.DataFrame) -> list[LedgerIssue]:
     # Whole cells are checked at once; only cells that fail are split to name the bad part.
-    cell_ok = fullmatch(raw["sources"], rf"\s*{URL_PATTERN}(\s*\|\s*{URL_PATTERN})*\s*") | raw["sources"].str.strip().eq("")
+    cell_ok = fullmatch(raw["sources"], rf"\s*{URL_PATTERN}(\s*\|\s*{URL_PATTERN})*\s*") | blank(raw["sources"])
     if cell_ok.all():
         return []
     parts = split_sources(raw.loc[~cell_ok, "sources"])
@@ -154,10 +145,11 @@ def link_issues(raw: pd.DataFrame, ids: pd.Series, links: Links | None = None) -
         issues += issues_from_mask(raw, linked & target.eq(ids), column, raw[column], "link_self",
                                    "a row cannot point at itself")
     in_cycle = rows_in_cycles(links.first, links.positions["part_of"], links.positions["same_as"])
-    issues += issues_from_mask(raw, pd.Series(in_cycle, index=raw.index), "part_of",
-                               raw["part_of"] + " " + raw["same_as"], "link_cycle",
-                               "part_of/same_as links go round in a circle; the chain must end at a row that is "
-                               "counted")
+    if in_cycle.any():  # the value quotes both links, so it is only built for rows that loop
+        issues += issues_from_mask(raw, pd.Series(in_cycle, index=raw.index), "part_of",
+                                   raw["part_of"] + " " + raw["same_as"], "link_cycle",
+                                   "part_of/same_as links go round in a circle; the chain must end at a row that is "
+                                   "counted")
     return issues
 
 
