@@ -236,11 +236,16 @@ def _one_chunk_per_column(frame: pd.DataFrame) -> None:
     """Give every Arrow column of the frame a single chunk, in place. Ledger text arrives in the CSV parser's
     chunks; the Arrow file wants one chunk per column, and merging them here, once the ledger frame is gone and
     one column at a time, frees each column's old chunks as it goes instead of doubling them all while writing."""
+    pool = pa.default_memory_pool()
     for column in frame.columns:
         array = getattr(frame[column].array, "_pa_array", None)
         if array is not None and array.num_chunks > 1:
             frame[column] = pd.Series(pa.chunked_array([array.combine_chunks()]), index=frame.index,
                                       dtype=frame[column].dtype)
+            del array
+            # The allocator keeps freed blocks for reuse at their own size; handing them back now lets the next
+            # column's copy take their place instead of adding to the peak.
+            pool.release_unused()
 
 
 def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: list[Path] | None = None
