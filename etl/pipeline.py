@@ -99,9 +99,11 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     first = np.flatnonzero(first_occurrences(pair_codes))
     distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
                                 period["date_precision"].iloc[first], lookups.fx_rates)
-    rates = distinct.iloc[pair_codes].set_axis(raw.index)
-    dated_problem = rates["fx_problem"].ne("") & ~rates["fx_problem"].str.startswith("undated") & code.ne("")
-    no_rate = dated_problem & period["date_start"].notna()
+    # The problem text only feeds this mask, so it is decided per pair and never spread over the rows.
+    problem = distinct["fx_problem"]
+    dated_problem = problem.ne("") & ~problem.str.startswith("undated") & code.iloc[first].ne("").to_numpy()
+    rates = distinct.drop(columns="fx_problem").iloc[pair_codes].set_axis(raw.index)
+    no_rate = pd.Series(dated_problem.to_numpy()[pair_codes], index=raw.index) & period["date_start"].notna()
     if no_rate.any():  # the per-row value text is only built when some row needs it
         issues += issues_from_mask(raw, no_rate, "currency", code + " on " + raw["date"], "fx_missing",
                                    "no exchange rate for this currency and date in the ECB history or "
