@@ -145,9 +145,18 @@ def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFram
         "name": reg["name"], "kind": reg["kind"], "country": reg["country"],
         "aliases": reg["aliases"], "notes": reg["notes"], "registered": True,
     })
-    seen = pd.concat([dataset[["payer", "payer_id"]].set_axis(["name", "entity_id"], axis=1),
-                      dataset[["recipient", "recipient_id"]].set_axis(["name", "entity_id"], axis=1)])
-    seen = seen[seen["name"].ne("") & ~seen["entity_id"].isin(registered["entity_id"])].drop_duplicates("entity_id")
+    seen = pd.concat([_first_unregistered(dataset["payer"], dataset["payer_id"], registered["entity_id"]),
+                      _first_unregistered(dataset["recipient"], dataset["recipient_id"], registered["entity_id"])])
+    seen = seen.drop_duplicates("entity_id")
     unregistered = seen.assign(kind="", country="", aliases="", notes="not in the entity register", registered=False)
     table = pd.concat([registered, unregistered[list(ENTITY_OUTPUT_COLUMNS)]], ignore_index=True)
     return table[list(ENTITY_OUTPUT_COLUMNS)].sort_values("name", kind="stable").reset_index(drop=True)
+
+
+def _first_unregistered(names: pd.Series, ids: pd.Series, registered_ids: pd.Series) -> pd.DataFrame:
+    """The first row of each unregistered entity id (name and id), in row order. Ids repeat heavily, so the rows
+    are reduced to first occurrences through integer codes before any text is copied."""
+    rows = np.flatnonzero((names.ne("") & ~ids.isin(registered_ids)).to_numpy(dtype=bool))
+    codes, _ = pd.factorize(ids, use_na_sentinel=False)
+    rows = rows[~pd.Series(codes[rows]).duplicated().to_numpy()]
+    return pd.DataFrame({"name": names.iloc[rows], "entity_id": ids.iloc[rows]})
