@@ -87,6 +87,8 @@ def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: 
 def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     """Write every output; each file appears whole or not at all, the parquet (what the dashboard reads) last."""
     build_dir.mkdir(parents=True, exist_ok=True)
+    # First, while nothing else of the write holds memory.
+    one_chunk_per_column(result.dataset)
     summary = summarise(result)
     atomic_write_bytes(build_dir / ENTITIES_OUTPUT, csv_bytes(result.entities))
     # Streamed to the file: the dataset's CSV text is as large as the dataset, and a bytes copy would be twice that.
@@ -96,6 +98,25 @@ def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     atomic_write_with(build_dir / DATASET_ARROW, lambda tmp: write_arrow(result.dataset, tmp))
     atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))
     return summary
+
+
+def one_chunk_per_column(frame: pd.DataFrame) -> None:
+    """Give every Arrow column of the frame a single chunk, in place (values and dtypes unchanged). Ledger text
+    arrives in the CSV parser's chunks and the Arrow file wants one chunk per column; merging in place, one column
+    at a time, frees each column's old chunks as it goes, where combining a copy of the table while writing would
+    hold both at once. Only writing needs it, so a check that writes nothing never pays for it."""
+    import pyarrow as pa
+
+    pool = pa.default_memory_pool()
+    for column in frame.columns:
+        array = getattr(frame[column].array, "_pa_array", None)
+        if array is not None and array.num_chunks > 1:
+            frame[column] = pd.Series(pa.chunked_array([array.combine_chunks()]), index=frame.index,
+                                      dtype=frame[column].dtype)
+            del array
+            # The allocator keeps freed blocks for reuse at their own size; handing them back now lets the next
+            # column's copy take their place instead of adding to the peak.
+            pool.release_unused()
 
 
 def write_arrow(frame: pd.DataFrame, path: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
@@ -234,22 +233,6 @@ def combine(ledgers: list[LoadedLedger]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _one_chunk_per_column(frame: pd.DataFrame) -> None:
-    """Give every Arrow column of the frame a single chunk, in place. Ledger text arrives in the CSV parser's
-    chunks; the Arrow file wants one chunk per column, and merging them here, once the ledger frame is gone and
-    one column at a time, frees each column's old chunks as it goes instead of doubling them all while writing."""
-    pool = pa.default_memory_pool()
-    for column in frame.columns:
-        array = getattr(frame[column].array, "_pa_array", None)
-        if array is not None and array.num_chunks > 1:
-            frame[column] = pd.Series(pa.chunked_array([array.combine_chunks()]), index=frame.index,
-                                      dtype=frame[column].dtype)
-            del array
-            # The allocator keeps freed blocks for reuse at their own size; handing them back now lets the next
-            # column's copy take their place instead of adding to the peak.
-            pool.release_unused()
-
-
 def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: list[Path] | None = None
           ) -> BuildResult:
     """Read and normalise every ledger; never raises on ledger content (issues are returned)."""
@@ -267,7 +250,6 @@ def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: 
         ledger.release_cells()
     dataset, found = normalise(raw, lookups)
     del raw
-    _one_chunk_per_column(dataset)
     issues += found
     entity_table = entities.entity_table(lookups.register, dataset)
     built_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
