@@ -1,6 +1,8 @@
 """Parse amount cells as written ("2.9 billion", "253,150", "7,6 Mio.", "€2.39m") into exact scaled integers.
 
-Everything is vectorised with pandas string methods; only the rare bad cells become Python objects (issues).
+Everything is vectorised: the pattern runs once per distinct cell shape (Arrow's RE2, pandas string methods) and
+the digits are read per cell from the Arrow buffers with numpy; only the rare bad cells become Python objects
+(issues).
 An amount is held as an int64 count of 1/10**AMOUNT_SCALE units, then exposed as an Arrow decimal, so no
 binary floating point ever touches a figure.
 """
