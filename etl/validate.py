@@ -63,11 +63,11 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     return issues
 
 
-def _duplicate_ids(raw: pd.Series, ids: pd.Series, first: np.ndarray) -> list[LedgerIssue]:
-    dup = ids.ne("") & ~first
+def _duplicate_ids(raw: pd.DataFrame, ids: pd.Series, is_first: np.ndarray) -> list[LedgerIssue]:
+    dup = ids.ne("") & ~is_first
     if not dup.any():
         return []
-    first = raw.loc[ids.ne("") & first, [ROW_FILE, ROW_NUMBER]].assign(id=ids)
+    first = raw.loc[ids.ne("") & is_first, [ROW_FILE, ROW_NUMBER]].assign(id=ids)
     first_at = dict(zip(first["id"], first[ROW_FILE] + ":" + first[ROW_NUMBER].astype("str")))
     message = "duplicate id: already used at " + ids[dup].map(first_at).astype("str")
     return issues_from_mask(raw, dup, "id", raw["id"], "id_duplicate", message.reindex(raw.index, fill_value=""))
@@ -77,7 +77,9 @@ def _encode(values: list[pd.Series]) -> list[np.ndarray]:
     """One Arrow hash pass over several text series: codes shared between them, numbered by first appearance."""
     arrays = [_arrow(series).cast(pa.large_string()) for series in values]
     chunks = [chunk for array in arrays for chunk in getattr(array, "chunks", [array])]
-    codes = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string())).combine_chunks().indices
+    # Missing cells share one code, as pandas' duplicated and get_indexer treat them.
+    codes = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()), null_encoding="encode")
+    codes = codes.combine_chunks().indices
     codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
     return np.split(codes, np.cumsum([len(series) for series in values])[:-1])
 
