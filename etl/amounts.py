@@ -1,6 +1,8 @@
 """Parse amount cells as written ("2.9 billion", "253,150", "7,6 Mio.", "€2.39m") into exact scaled integers.
 
-Everything is vectorised with pandas string methods; only the rare bad cells become Python objects (issues).
+Everything is vectorised: the pattern runs once per distinct cell shape (Arrow's RE2, pandas string methods) and
+the digits are read per cell from the Arrow buffers with numpy; only the rare bad cells become Python objects
+(issues).
 An amount is held as an int64 count of 1/10**AMOUNT_SCALE units, then exposed as an Arrow decimal, so no
 binary floating point ever touches a figure.
 """
@@ -41,32 +43,7 @@ _THOUSANDS_GAP = r"(\d)[ '’\x{00a0}\x{202f}](\d{3})(\D|$)"
 MAX_DIGITS = 18  # int64 holds every 18-digit number
 
 
-PLAIN_NUMBER = r"[1-9]\d{0,13}(\.\d{1,4})?"
-
-
 def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
-    """Parse amount cells (see parse_written_amounts); plain numbers such as 253150 or 1234.5, the bulk of
-    imported data, take a direct Arrow decimal cast instead of the full pattern."""
-    if raw.empty:
-        return parse_written_amounts(raw, label_frame)
-    # "1.234" stays with the full pattern, which reports it as ambiguous.
-    plain = fullmatch(raw, PLAIN_NUMBER) & ~fullmatch(raw, r"\d{1,3}\.\d{3}")
-    if not plain.any():
-        return parse_written_amounts(raw, label_frame)
-    scaled = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    marker = pd.Series("", index=raw.index, dtype="str")
-    decimals = pc.cast(pa.array(raw[plain].to_numpy(object), type=pa.string()), DECIMAL_TYPE)
-    scaled[plain] = decimal_to_scaled(pd.Series(pd.arrays.ArrowExtensionArray(decimals), index=raw.index[plain]))
-    issues: list[LedgerIssue] = []
-    if (~plain).any():
-        rest_scaled, rest_marker, issues = parse_written_amounts(raw[~plain], label_frame.loc[~plain])
-        scaled[~plain] = rest_scaled
-        marker[~plain] = rest_marker
-    return scaled, marker, issues
-
-
-def parse_written_amounts(raw: pd.Series, label_frame: pd.DataFrame
-                          ) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
     """Parse amount cells.
 
     Returns (scaled, currency_in_cell, issues): scaled is a nullable Int64 count of 10**-AMOUNT_SCALE units
@@ -76,39 +53,49 @@ def parse_written_amounts(raw: pd.Series, label_frame: pd.DataFrame
     if raw.empty:
         return pd.Series([], index=raw.index, dtype="Int64"), pd.Series([], index=raw.index, dtype="str"), []
     text = raw.astype("str").fillna("")
-    parts = _extract(text)
-    matched = parts["num"].notna()
-    pre = parts["pre"].fillna("").astype("str")
-    post = parts["post"].fillna("").astype("str")
-    number = _drop_thousands_gaps(parts["num"].fillna("").astype("str")).str.strip()
-    mult = parts["mult"].fillna("").astype("str").str.lower()
-    exponent = mult.map(MULTIPLIERS).fillna(0).astype("int64")
+    cells = _large_string(text)
+    # The pattern sees only digit classes, never which digit, so the structure of a cell (currency, separators,
+    # multiplier, every flag) is that of its shape with each digit written as 0. Amounts are nearly all distinct
+    # but their shapes are few: the regex work runs once per shape and only the digits are read per cell.
+    shape_codes, shapes = _shapes(cells)
+    by_shape = _structure(pd.Series(shapes, dtype="str"))
+    per_cell = {name: pd.Series(column.to_numpy()[shape_codes], index=text.index)
+                for name, column in by_shape.items() if name not in ("pre", "post")}
+    matched, ambiguous, malformed = per_cell["matched"], per_cell["ambiguous"], per_cell["malformed"]
+    exponent, fraction_len = per_cell["exponent"], per_cell["fraction_len"]
+    empty, negative = per_cell["empty"], per_cell["negative"]
+    digit_len, value = _significant_digits(cells, text.index)
+    # A malformed number may keep separators among its digits, which count towards its length: read such
+    # (rare) cells as written.
+    irregular = matched & malformed
+    if irregular.any():
+        digit_len[irregular.to_numpy()] = _structure(text[irregular])["digit_len"].to_numpy()
 
-    integer, fraction, ambiguous, malformed = _split_number(number, has_multiplier=mult.ne(""))
-    digits = (integer + fraction).str.lstrip("0").replace("", "0")
-    too_long = digits.str.len() > MAX_DIGITS
-    power = exponent + AMOUNT_SCALE - fraction.str.len()
+    too_long = digit_len > MAX_DIGITS
+    power = exponent + AMOUNT_SCALE - fraction_len
     usable = matched & ~ambiguous & ~malformed & ~too_long
-    value = pd.Series(0, index=raw.index, dtype="int64")
-    value[usable] = digits[usable].astype("int64")
+    value = value.where(usable, 0)
     # Scale by 10**power; a negative power must divide exactly or the figure has more decimals than we keep.
     up = usable & (power >= 0)
-    overflow = up & ((digits.str.len() + power) > MAX_DIGITS) & value.ne(0)
+    overflow = up & ((digit_len + power) > MAX_DIGITS) & value.ne(0)
     up &= ~overflow
-    scaled = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-    scaled[up] = value[up] * np.power(10, power[up].to_numpy(), dtype="int64")
     down = usable & (power < 0)
     divisor = pd.Series(1, index=raw.index, dtype="int64")
     divisor[down] = np.power(10, (-power[down]).to_numpy(), dtype="int64")
+    # pandas' modulo gives NaN where an overflowing power of ten wrapped to 0, which counts as too precise.
     too_precise = down & (value % divisor).ne(0)
     exact_down = down & ~too_precise
-    scaled[exact_down] = value[exact_down] // divisor[exact_down]
-    too_large = scaled.notna() & (scaled.fillna(0) > MAX_AMOUNT * 10**AMOUNT_SCALE)
-    scaled[too_large] = pd.NA
-    zero = scaled.notna() & scaled.fillna(1).eq(0)
+    # Filled as numpy int64: assigning a masked subset into an Int64 Series goes through float64 and rounds
+    # figures above 2**53 units.
+    values, up_np, down_np = value.to_numpy(), up.to_numpy(), exact_down.to_numpy()
+    result = np.zeros(len(values), dtype=np.int64)
+    result[up_np] = values[up_np] * np.power(10, power.to_numpy()[up_np], dtype="int64")
+    result[down_np] = values[down_np] // divisor.to_numpy()[down_np]
+    known = up_np | down_np
+    too_large = pd.Series(known & (result > MAX_AMOUNT * 10**AMOUNT_SCALE), index=raw.index)
+    known &= ~too_large.to_numpy()
+    zero = pd.Series(known & (result == 0), index=raw.index)
 
-    empty = text.str.strip().eq("")
-    negative = contains(text, r"^\s*[-−(]")
     issues: list[LedgerIssue] = []
     issues += issues_from_mask(label_frame, empty, "amount", text, "amount_missing", "an amount is required")
     issues += issues_from_mask(label_frame, ~empty & negative, "amount", text, "amount_negative",
@@ -124,12 +111,79 @@ def parse_written_amounts(raw: pd.Series, label_frame: pd.DataFrame
     issues += issues_from_mask(label_frame, too_precise, "amount", text, "amount_too_precise",
                                f"more than {AMOUNT_SCALE} decimal places")
     issues += issues_from_mask(label_frame, zero, "amount", text, "amount_zero", "amount is zero")
-    scaled[zero] = pd.NA
-    currency_in_cell = pre.where(pre.ne(""), post)
-    both = pre.ne("") & post.ne("")
+    scaled = pd.Series(pd.arrays.IntegerArray(result, ~(known & ~zero.to_numpy())), index=raw.index)
+    # Currency markers hold no digits, so a shape's marker is its cells' marker.
+    pre, post = by_shape["pre"], by_shape["post"]
+    marker = pa.array(pre.where(pre.ne(""), post).to_numpy(object), type=pa.large_string())
+    currency_in_cell = pd.Series(marker.take(pa.array(shape_codes)), index=text.index, dtype="str")
+    both = pd.Series((pre.ne("") & post.ne("")).to_numpy()[shape_codes], index=text.index)
     issues += issues_from_mask(label_frame, both & matched, "amount", text, "amount_two_currencies",
                                "currency written both before and after the number; keep one")
     return scaled, currency_in_cell, issues
+
+
+def _structure(text: pd.Series) -> pd.DataFrame:
+    """Per cell: the pattern's parts and flags, the multiplier's power, fraction length and significant digits."""
+    parts = _extract(text)
+    number = _drop_thousands_gaps(parts["num"].fillna("").astype("str")).str.strip()
+    mult = parts["mult"].fillna("").astype("str").str.lower()
+    integer, fraction, ambiguous, malformed = _split_number(number, has_multiplier=mult.ne(""))
+    digits = (integer + fraction).str.lstrip("0").replace("", "0")
+    return pd.DataFrame({
+        "matched": parts["num"].notna(),
+        "pre": parts["pre"].fillna("").astype("str"),
+        "post": parts["post"].fillna("").astype("str"),
+        "exponent": mult.map(MULTIPLIERS).fillna(0).astype("int64"),
+        "fraction_len": fraction.str.len().astype("int64"),
+        "ambiguous": ambiguous.astype(bool),
+        "malformed": malformed.astype(bool),
+        "digit_len": digits.str.len().astype("int64"),
+        "empty": text.str.strip().eq(""),
+        "negative": contains(text, r"^\s*[-−(]"),
+    }, index=text.index)
+
+
+def _large_string(text: pd.Series) -> pa.LargeStringArray:
+    array = getattr(text.array, "_pa_array", None)
+    if array is None:
+        array = pa.chunked_array([pa.array(text.to_numpy(object), type=pa.large_string())])
+    return array.cast(pa.large_string()).combine_chunks()
+
+
+def _buffers(cells: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (from 0) and UTF-8 bytes of a large_string array without nulls."""
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int64, count=len(cells) + 1, offset=8 * cells.offset)
+    data = cells.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return offsets - offsets[0], data[offsets[0]:offsets[-1]]
+
+
+def _is_digit(data: np.ndarray) -> np.ndarray:
+    # UTF-8 never uses the bytes of ASCII digits inside a multi-byte character, and RE2's \d is ASCII only.
+    return (data >= ord("0")) & (data <= ord("9"))
+
+
+def _shapes(cells: pa.LargeStringArray) -> tuple[np.ndarray, pa.Array]:
+    """Each cell's shape (digits written as 0) as a code into the distinct shapes."""
+    offsets, data = _buffers(cells)
+    shape = np.where(_is_digit(data), np.uint8(ord("0")), data)
+    shapes = pa.LargeStringArray.from_buffers(len(cells), pa.py_buffer(offsets), pa.py_buffer(shape))
+    encoded = shapes.dictionary_encode()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
+
+
+def _significant_digits(cells: pa.LargeStringArray, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Per cell: how many digits are left once leading zeros go (at least 1) and, when that fits, their value."""
+    offsets, data = _buffers(cells)
+    digit = _is_digit(data)
+    # A cumulative count through uint8 is several times faster than through bool.
+    kept = np.concatenate([[0], np.cumsum(digit.view(np.uint8), dtype=np.int64)])[offsets]
+    digits = pa.LargeStringArray.from_buffers(len(cells), pa.py_buffer(kept), pa.py_buffer(data[digit]))
+    significant = pc.utf8_ltrim(digits, characters="0")
+    length = pc.binary_length(significant).to_numpy(zero_copy_only=False).astype(np.int64)
+    fits = (length > 0) & (length <= MAX_DIGITS)
+    value = pc.cast(pc.if_else(pa.array(fits), significant, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+    return pd.Series(np.maximum(length, 1), index=index), pd.Series(value, index=index)
 
 
 def _extract(text: pd.Series) -> pd.DataFrame:

@@ -9,6 +9,7 @@ import pycountry
 
 from .errors import LedgerIssue, LookupInvalid, issues_from_mask
 from .schema import COUNTRY_LOOKUP_COLUMNS
+from .uniques import spread
 
 # ISO 3166 reserves ZZ for user assignment; we use it for "several countries".
 MULTIPLE_COUNTRIES_CODE = "ZZ"
@@ -45,7 +46,6 @@ def resolve_countries(raw: pd.Series, column: str, lookup: pd.DataFrame, label_f
     positions, distinct = pd.factorize(raw.astype("str").fillna(""), use_na_sentinel=False)
     distinct_text = pd.Series(np.asarray(distinct, dtype=object), dtype="str").str.strip()
     distinct_folded = distinct_text.str.casefold()
-    text = pd.Series(distinct_text.to_numpy(object)[positions], index=raw.index, dtype="str")
     by_spelling = {s.strip().casefold(): (c, n) for s, c, n in zip(lookup["spelling"], lookup["code"], lookup["name"])}
     resolved: dict[str, tuple[str, str]] = {}
     # Countries repeat heavily, so each distinct spelling is resolved once.
@@ -55,10 +55,13 @@ def resolve_countries(raw: pd.Series, column: str, lookup: pd.DataFrame, label_f
             resolved[value] = match
     distinct_codes = np.array([resolved.get(v, ("", ""))[0] for v in distinct_folded], dtype=object)
     distinct_names = np.array([resolved.get(v, ("", ""))[1] for v in distinct_folded], dtype=object)
-    codes = pd.Series(distinct_codes[positions], index=raw.index, dtype="str")
-    names = pd.Series(distinct_names[positions], index=raw.index, dtype="str")
-    unresolved = text.ne("") & codes.eq("")
-    issues = issues_from_mask(label_frame, unresolved, column, text, "country_unknown",
-                              "not an ISO 3166 country code or name; use a code (GB, VG), an English name, "
-                              "'multiple', or add the spelling to lookups/countries.csv with a reason")
+    codes = spread(distinct_codes, positions, raw.index)
+    names = spread(distinct_names, positions, raw.index)
+    unresolved = pd.Series((distinct_text.ne("") & (distinct_codes == "")).to_numpy()[positions], index=raw.index)
+    issues = []
+    if unresolved.any():  # the stripped cell text is only spread over the rows when an issue quotes it
+        issues = issues_from_mask(label_frame, unresolved, column, spread(distinct_text, positions, raw.index),
+                                  "country_unknown",
+                                  "not an ISO 3166 country code or name; use a code (GB, VG), an English name, "
+                                  "'multiple', or add the spelling to lookups/countries.csv with a reason")
     return codes, names, issues

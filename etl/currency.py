@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pycountry
 
 from .errors import LedgerIssue, issues_from_mask
@@ -37,6 +39,42 @@ def resolve_currencies(currency_cell: pd.Series, marker_in_amount: pd.Series, la
     """Return the ISO code per row ("" where unresolved) and one issue per unresolved or conflicting row."""
     cell = currency_cell.astype("str").fillna("").str.strip()
     marker = marker_in_amount.astype("str").fillna("").str.strip()
+    # A row's outcome depends only on its (cell, marker) pair, and ledgers hold few distinct pairs: decide each
+    # pair once, then spread the codes and flags back over the rows.
+    cell_codes, cell_values = pd.factorize(cell, use_na_sentinel=False)
+    marker_codes, marker_values = pd.factorize(marker, use_na_sentinel=False)
+    pair_codes, pairs = pd.factorize(cell_codes.astype(np.int64) * max(len(marker_values), 1) + marker_codes)
+    pair_cell = pd.Series(np.asarray(cell_values, dtype=object)[pairs // max(len(marker_values), 1)], dtype="str")
+    pair_marker = pd.Series(np.asarray(marker_values, dtype=object)[pairs % max(len(marker_values), 1)], dtype="str")
+    decided = _resolve_pairs(pair_cell, pair_marker)
+
+    def spread(column: str) -> pd.Series:
+        return pd.Series(decided[column].to_numpy()[pair_codes], index=cell.index)
+
+    cell_bad, cell_ambiguous = spread("cell_bad"), spread("cell_ambiguous")
+    marker_bad, marker_ambiguous, conflict = spread("marker_bad"), spread("marker_ambiguous"), spread("conflict")
+    missing = spread("missing")
+    issues: list[LedgerIssue] = []
+    issues += issues_from_mask(label_frame, cell_bad, "currency", cell, "currency_unknown",
+                               "not an ISO 4217 currency code or a known symbol (examples: USD, EUR, GBP, AZN, $, €)")
+    issues += issues_from_mask(label_frame, cell_ambiguous, "currency", cell, "currency_ambiguous",
+                               "this symbol is used by several currencies; write the ISO code (JPY or CNY, SEK or NOK…)")
+    issues += issues_from_mask(label_frame, marker_bad & ~cell_bad, "amount", marker, "currency_unknown",
+                               "the currency written in the amount is not an ISO 4217 code or a known symbol")
+    issues += issues_from_mask(label_frame, marker_ambiguous & ~cell_bad, "amount", marker, "currency_ambiguous",
+                               "this symbol is used by several currencies; state the ISO code in the currency column")
+    conflicting = conflict & ~cell_bad & ~marker_bad
+    if conflicting.any():  # the message is per row, so it is only built when some row needs it
+        issues += issues_from_mask(label_frame, conflicting, "currency", cell, "currency_conflict",
+                                   "the amount cell is written in another currency (" + marker + ")")
+    issues += issues_from_mask(label_frame, missing, "currency", cell, "currency_missing",
+                               "a currency is required (in this column or in the amount, e.g. €2.39m)")
+    code = pa.array(decided["code"].to_numpy(dtype=object), type=pa.large_string()).take(pa.array(pair_codes))
+    return pd.Series(code, index=cell.index, dtype="str"), issues
+
+
+def _resolve_pairs(cell: pd.Series, marker: pd.Series) -> pd.DataFrame:
+    """The code ("" where unresolved) and every problem flag for each (stripped cell, stripped marker) pair."""
     from_cell, cell_bad, cell_ambiguous = _code_of(cell)
     from_marker, marker_bad, marker_ambiguous = _code_of(marker)
 
@@ -50,21 +88,10 @@ def resolve_currencies(currency_cell: pd.Series, marker_in_amount: pd.Series, la
     code = from_cell.where(from_cell.ne(""), from_marker)
     conflict = from_cell.ne("") & from_marker.ne("") & from_cell.ne(from_marker)
     missing = cell.eq("") & marker.eq("")
-    issues: list[LedgerIssue] = []
-    issues += issues_from_mask(label_frame, cell_bad, "currency", cell, "currency_unknown",
-                               "not an ISO 4217 currency code or a known symbol (examples: USD, EUR, GBP, AZN, $, €)")
-    issues += issues_from_mask(label_frame, cell_ambiguous, "currency", cell, "currency_ambiguous",
-                               "this symbol is used by several currencies; write the ISO code (JPY or CNY, SEK or NOK…)")
-    issues += issues_from_mask(label_frame, marker_bad & ~cell_bad, "amount", marker, "currency_unknown",
-                               "the currency written in the amount is not an ISO 4217 code or a known symbol")
-    issues += issues_from_mask(label_frame, marker_ambiguous & ~cell_bad, "amount", marker, "currency_ambiguous",
-                               "this symbol is used by several currencies; state the ISO code in the currency column")
-    issues += issues_from_mask(label_frame, conflict & ~cell_bad & ~marker_bad, "currency", cell, "currency_conflict",
-                               "the amount cell is written in another currency (" + marker + ")")
-    issues += issues_from_mask(label_frame, missing, "currency", cell, "currency_missing",
-                               "a currency is required (in this column or in the amount, e.g. €2.39m)")
     bad = cell_bad | cell_ambiguous | marker_bad | marker_ambiguous | conflict | missing
-    return code.where(~bad, ""), issues
+    return pd.DataFrame({"code": code.where(~bad, "").astype("str"), "cell_bad": cell_bad,
+                         "cell_ambiguous": cell_ambiguous, "marker_bad": marker_bad,
+                         "marker_ambiguous": marker_ambiguous, "conflict": conflict, "missing": missing})
 
 
 def _code_of(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:

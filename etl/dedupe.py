@@ -7,23 +7,55 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .schema import AMOUNT_SCALE, MAX_AMOUNT
 
 
 def rate_periods(kind: pd.Series, start: pd.Series, end: pd.Series) -> pd.Series:
     """Number of whole months (monthly) or years (yearly) the closed period covers; 0 when it has none."""
-    closed = start.notna() & end.notna()
-    sy, sm, sd = start.dt.year, start.dt.month, start.dt.day
-    ey, em = end.dt.year, end.dt.month
-    month_aligned = closed & sd.eq(1) & end.dt.is_month_end
-    months = ((ey - sy) * 12 + (em - sm) + 1).where(month_aligned, 0)
-    year_aligned = month_aligned & sm.eq(1) & em.eq(12)
-    years = (ey - sy + 1).where(year_aligned, 0)
-    periods = pd.Series(0, index=kind.index, dtype="int64")
-    periods[kind.eq("monthly")] = months[kind.eq("monthly")].fillna(0).astype("int64")
-    periods[kind.eq("yearly")] = years[kind.eq("yearly")].fillna(0).astype("int64")
-    return periods
+    periods = np.zeros(len(kind), dtype=np.int64)
+    monthly, yearly = kind.eq("monthly").to_numpy(dtype=bool), kind.eq("yearly").to_numpy(dtype=bool)
+    rates = monthly | yearly
+    # Only rate rows have periods, so the calendar arithmetic runs on them alone.
+    if rates.any():
+        start, end = start[rates], end[rates]
+        closed = start.notna() & end.notna()
+        sy, sm, sd = start.dt.year, start.dt.month, start.dt.day
+        ey, em = end.dt.year, end.dt.month
+        month_aligned = closed & sd.eq(1) & end.dt.is_month_end
+        months = ((ey - sy) * 12 + (em - sm) + 1).where(month_aligned, 0)
+        year_aligned = month_aligned & sm.eq(1) & em.eq(12)
+        years = (ey - sy + 1).where(year_aligned, 0)
+        periods[rates] = np.where(monthly[rates], months.fillna(0).to_numpy(dtype=np.int64),
+                                  years.fillna(0).to_numpy(dtype=np.int64))
+    return pd.Series(periods, index=kind.index)
+
+
+class _Notes:
+    """Per-row notes as indices into a table of texts, turned into one Arrow string column at the end: a million
+    Python strings would cost far more than the notes themselves."""
+
+    def __init__(self, rows: int, default: str):
+        self.texts: list[pa.Array] = [pa.array([default], type=pa.large_string())]
+        self.size = 1
+        self.index = np.zeros(rows, dtype=np.int64)
+
+    def set(self, mask: np.ndarray, text: str) -> None:
+        self.set_each(mask, pd.Series([text], dtype="str"), np.zeros(int(mask.sum()), dtype=np.int64))
+
+    def set_each(self, mask: np.ndarray, texts: pd.Series, codes: np.ndarray | None = None) -> None:
+        """texts[codes] for the rows in mask (texts one per masked row when codes is None)."""
+        if not mask.any():
+            return
+        codes = np.arange(len(texts)) if codes is None else codes
+        self.index[mask] = self.size + codes
+        self.texts.append(pa.array(texts.to_numpy(dtype=object), type=pa.large_string()))
+        self.size += len(texts)
+
+    def series(self, index: pd.Index) -> pd.Series:
+        table = pa.concat_arrays(self.texts)
+        return pd.Series(table.take(pa.array(self.index)), index=index, dtype="str")
 
 
 def totals(scaled: pd.Series, kind: pd.Series, start: pd.Series, end: pd.Series, part_of: pd.Series,
@@ -31,35 +63,39 @@ def totals(scaled: pd.Series, kind: pd.Series, start: pd.Series, end: pd.Series,
     """total_scaled (Int64, exact), counts_in_totals (bool) and totals_note per row."""
     is_rate = kind.isin(["monthly", "yearly"])
     periods = rate_periods(kind, start, end)
-    unit = np.where(kind.eq("monthly"), "month", "year")
-    total = scaled.copy()
     computable = is_rate & periods.gt(0) & scaled.notna()
     too_big = computable & (scaled.fillna(0) > (MAX_AMOUNT * 10**AMOUNT_SCALE) // periods.clip(lower=1))
-    total[is_rate] = pd.NA
     ok = computable & ~too_big
-    total[ok] = scaled[ok] * periods[ok]
+    ok_np, rate_np = ok.to_numpy(dtype=bool), is_rate.to_numpy(dtype=bool)
+    # Kept as numpy int64 so a product above 2**53 never passes through float64.
+    values = scaled.to_numpy(dtype=np.int64, na_value=0)
+    known = scaled.notna().to_numpy(dtype=bool) & ~rate_np
+    values[ok_np] = values[ok_np] * periods.to_numpy()[ok_np]
+    known |= ok_np
+    total = pd.Series(pd.arrays.IntegerArray(values, ~known), index=scaled.index)
 
-    # Notes are assembled in numpy object arrays: setting slices of an Arrow string Series row-group by
-    # row-group costs far more than the text itself.
-    note = np.full(len(scaled), "counted", dtype=object)
-    unit_s = pd.Series(unit, index=kind.index)
-    ok_np = ok.to_numpy(bool)
+    notes = _Notes(len(scaled), "counted")
+    # Notes that depend only on the period count and unit, or on the kind, are written once per distinct value.
     if ok_np.any():
-        note[ok_np] = ("counted as rate × " + periods[ok].astype("str") + " " + unit_s[ok]
-                       + "s of the dated period").to_numpy(object)
-    no_period = (is_rate & ~ok).to_numpy(bool)
+        key = periods[ok].astype("str") + " " + np.where(kind[ok].eq("monthly"), "month", "year")
+        codes, distinct = pd.factorize(key)
+        notes.set_each(ok_np, "counted as rate × " + pd.Series(distinct, dtype="str") + "s of the dated period", codes)
+    no_period = rate_np & ~ok_np
     if no_period.any():
-        note[no_period] = ("not counted: a " + kind[no_period] + " rate without a closed period of whole "
-                           + unit_s[no_period] + "s, so no total can be computed").to_numpy(object)
-    note[(scaled.isna() & ~is_rate).to_numpy(bool)] = "not counted: no valid amount"
+        codes, distinct = pd.factorize(kind[no_period])
+        distinct = pd.Series(distinct, dtype="str")
+        unit = pd.Series(np.where(distinct.eq("monthly"), "month", "year"), dtype="str")
+        notes.set_each(no_period, "not counted: a " + distinct + " rate without a closed period of whole " + unit
+                       + "s, so no total can be computed", codes)
+    notes.set((scaled.isna() & ~is_rate).to_numpy(dtype=bool), "not counted: no valid amount")
     nested = part_of.ne("")
     if nested.any():
-        note[nested.to_numpy(bool)] = ("not counted: included in " + part_of[nested]
-                                       + ", which is counted instead").to_numpy(object)
+        notes.set_each(nested.to_numpy(bool), "not counted: included in " + part_of[nested]
+                       + ", which is counted instead")
     restated = same_as.ne("")
     if restated.any():
-        note[restated.to_numpy(bool)] = ("not counted: the same transfer as " + same_as[restated]
-                                         + ", which is counted instead").to_numpy(object)
-    note = pd.Series(note, index=scaled.index, dtype="str")
+        notes.set_each(restated.to_numpy(bool), "not counted: the same transfer as " + same_as[restated]
+                       + ", which is counted instead")
     counts = total.notna() & ~nested & ~restated
-    return pd.DataFrame({"total_scaled": total, "counts_in_totals": counts.astype(bool), "totals_note": note})
+    return pd.DataFrame({"total_scaled": total, "counts_in_totals": counts.astype(bool),
+                         "totals_note": notes.series(scaled.index)})

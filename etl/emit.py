@@ -9,7 +9,7 @@ import pandas as pd
 from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
 from .errors import LedgerIssue
 from .pipeline import BuildResult
-from .safety import csv_bytes
+from .safety import csv_bytes, write_csv
 from .schema import (CPI_BASE_YEAR, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
 
 
@@ -20,7 +20,8 @@ def _decimal_text(value: object) -> str:
 def summarise(result: BuildResult) -> dict:
     """The build's facts in numbers: ledgers, rows, what counts, exact totals by currency and in USD/EUR."""
     data = result.dataset
-    counted = data[data["counts_in_totals"]]
+    # Only the columns the totals need: filtering the whole dataset would copy most of it.
+    counted = data.loc[data["counts_in_totals"], ["currency", "total_amount", "total_usd", "total_eur"]]
     by_currency = counted.groupby("currency", sort=True)["total_amount"].sum()
     usd = counted["total_usd"].sum()
     eur = counted["total_eur"].sum()
@@ -86,14 +87,36 @@ def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: 
 def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     """Write every output; each file appears whole or not at all, the parquet (what the dashboard reads) last."""
     build_dir.mkdir(parents=True, exist_ok=True)
+    # First, while nothing else of the write holds memory.
+    one_chunk_per_column(result.dataset)
     summary = summarise(result)
     atomic_write_bytes(build_dir / ENTITIES_OUTPUT, csv_bytes(result.entities))
-    atomic_write_bytes(build_dir / DATASET_CSV, csv_bytes(result.dataset))
+    # Streamed to the file: the dataset's CSV text is as large as the dataset, and a bytes copy would be twice that.
+    atomic_write_with(build_dir / DATASET_CSV, lambda tmp: write_csv(result.dataset, tmp))
     atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
     atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
     atomic_write_with(build_dir / DATASET_ARROW, lambda tmp: write_arrow(result.dataset, tmp))
     atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))
     return summary
+
+
+def one_chunk_per_column(frame: pd.DataFrame) -> None:
+    """Give every Arrow column of the frame a single chunk, in place (values and dtypes unchanged). Ledger text
+    arrives in the CSV parser's chunks and the Arrow file wants one chunk per column; merging in place, one column
+    at a time, frees each column's old chunks as it goes, where combining a copy of the table while writing would
+    hold both at once. Only writing needs it, so a check that writes nothing never pays for it."""
+    import pyarrow as pa
+
+    pool = pa.default_memory_pool()
+    for column in frame.columns:
+        array = getattr(frame[column].array, "_pa_array", None)
+        if array is not None and array.num_chunks > 1:
+            frame[column] = pd.Series(pa.chunked_array([array.combine_chunks()]), index=frame.index,
+                                      dtype=frame[column].dtype)
+            del array
+            # The allocator keeps freed blocks for reuse at their own size; handing them back now lets the next
+            # column's copy take their place instead of adding to the peak.
+            pool.release_unused()
 
 
 def write_arrow(frame: pd.DataFrame, path: Path) -> None:

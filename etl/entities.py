@@ -10,6 +10,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from .errors import WARNING, LedgerIssue, LookupInvalid
+from .uniques import first_occurrences, spread
 from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
 
 SUGGESTION_CUTOFF = 80
@@ -83,9 +84,11 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
     unknown = ~known & text.ne("")
     issues: list[LedgerIssue] = []
     if unknown.any():
-        rows = pd.DataFrame({"code": codes, ROW_FILE: label_frame[ROW_FILE].to_numpy(),
-                             ROW_NUMBER: label_frame[ROW_NUMBER].to_numpy()})
-        rows = rows[unknown.to_numpy()[codes]]
+        # Only the rows holding an unknown name are labelled: the file column of every row would be a million
+        # Python strings.
+        at = np.flatnonzero(unknown.to_numpy()[codes])
+        rows = pd.DataFrame({"code": codes[at], ROW_FILE: label_frame[ROW_FILE].iloc[at].to_numpy(),
+                             ROW_NUMBER: label_frame[ROW_NUMBER].iloc[at].to_numpy()}, index=at)
         counts = rows.groupby("code").size()
         first_rows = rows.drop_duplicates("code")
         first_rows = first_rows.assign(name=text.to_numpy()[first_rows["code"]],
@@ -101,9 +104,7 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
             hint = f"; did you mean '{suggestion}'?" if suggestion else "; add it to lookups/entities.csv"
             issues.append(LedgerIssue(str(file), int(number), column, str(name), "entity_unregistered",
                                       f"not in the entity register{where}{hint}", WARNING))
-    spread_names = pd.Series(canonical.to_numpy()[codes], index=raw.index, dtype="str")
-    spread_ids = pd.Series(ids.to_numpy()[codes], index=raw.index, dtype="str")
-    return spread_names, spread_ids, issues
+    return spread(canonical, codes, raw.index), spread(ids, codes, raw.index), issues
 
 
 def suggest(keys: pd.Series, register: EntityRegister) -> list[str]:
@@ -127,13 +128,13 @@ def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame
     if parts.empty:
         return pd.Series("", index=raw.index, dtype="str"), []
     # Warnings point at the first row holding each distinct cell.
-    first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()
-    labels = label_frame.iloc[first_row.reindex(parts.index).to_numpy()][[ROW_FILE, ROW_NUMBER]]
+    first_row = np.flatnonzero(first_occurrences(codes))
+    labels = label_frame[[ROW_FILE, ROW_NUMBER]].iloc[first_row[parts.index.to_numpy()]]
     canonical, _, issues = resolve_names(parts.reset_index(drop=True), "intermediary", register,
                                          labels.reset_index(drop=True))
     joined = pd.Series(canonical.to_numpy(), index=parts.index).groupby(level=0, sort=False).agg("; ".join)
     joined = joined.reindex(range(len(cells)), fill_value="").astype("str")
-    return pd.Series(joined.to_numpy()[codes], index=raw.index, dtype="str"), issues
+    return spread(joined, codes, raw.index), issues
 
 
 def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFrame:
@@ -144,9 +145,18 @@ def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFram
         "name": reg["name"], "kind": reg["kind"], "country": reg["country"],
         "aliases": reg["aliases"], "notes": reg["notes"], "registered": True,
     })
-    seen = pd.concat([dataset[["payer", "payer_id"]].set_axis(["name", "entity_id"], axis=1),
-                      dataset[["recipient", "recipient_id"]].set_axis(["name", "entity_id"], axis=1)])
-    seen = seen[seen["name"].ne("") & ~seen["entity_id"].isin(registered["entity_id"])].drop_duplicates("entity_id")
+    seen = pd.concat([_first_unregistered(dataset["payer"], dataset["payer_id"], registered["entity_id"]),
+                      _first_unregistered(dataset["recipient"], dataset["recipient_id"], registered["entity_id"])])
+    seen = seen.drop_duplicates("entity_id")
     unregistered = seen.assign(kind="", country="", aliases="", notes="not in the entity register", registered=False)
     table = pd.concat([registered, unregistered[list(ENTITY_OUTPUT_COLUMNS)]], ignore_index=True)
     return table[list(ENTITY_OUTPUT_COLUMNS)].sort_values("name", kind="stable").reset_index(drop=True)
+
+
+def _first_unregistered(names: pd.Series, ids: pd.Series, registered_ids: pd.Series) -> pd.DataFrame:
+    """The first row of each unregistered entity id (name and id), in row order. Ids repeat heavily, so the rows
+    are reduced to first occurrences through integer codes before any text is copied."""
+    rows = np.flatnonzero((names.ne("") & ~ids.isin(registered_ids)).to_numpy(dtype=bool))
+    codes, _ = pd.factorize(ids, use_na_sentinel=False)
+    rows = rows[~pd.Series(codes[rows]).duplicated().to_numpy()]
+    return pd.DataFrame({"name": names.iloc[rows], "entity_id": ids.iloc[rows]})

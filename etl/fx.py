@@ -93,7 +93,7 @@ def convert_rates(currency: pd.Series, start: pd.Series, end: pd.Series, precisi
     out.loc[undated & ~currency.isin(["USD", "EUR"]), "fx_problem"] = "undated: no historical rate to convert with"
     out.loc[undated & currency.isin(["USD", "EUR"]), "fx_problem"] = "undated: converted only to its own currency"
 
-    usd_per_eur = _daily_mean(ecb.per_euro["USD"], start, period_end, single, dated)
+    usd_per_eur = _daily_mean(ecb.per_euro["USD"], start, period_end, single, dated, labelled=False)
     for code in pd.unique(currency[dated & currency.ne("")]):
         rows = dated & currency.eq(code)
         s, e, one = start[rows], period_end[rows], single[rows]
@@ -103,7 +103,7 @@ def convert_rates(currency: pd.Series, start: pd.Series, end: pd.Series, precisi
             daily_usd = (ecb.per_euro["USD"] / per_euro).dropna()
             daily_eur = (1.0 / per_euro).dropna()
             usd = _daily_mean(daily_usd, s, e, one, pd.Series(True, index=s.index))
-            eur = _daily_mean(daily_eur, s, e, one, pd.Series(True, index=s.index))
+            eur = _daily_mean(daily_eur, s, e, one, pd.Series(True, index=s.index), labelled=False)
             found = usd["rate"].notna() & eur["rate"].notna()
             out.loc[rows, "fx_rate_usd"] = usd["rate"]
             out.loc[rows, "fx_rate_eur"] = eur["rate"]
@@ -121,9 +121,10 @@ def convert_rates(currency: pd.Series, start: pd.Series, end: pd.Series, precisi
     return out
 
 
-def _daily_mean(daily: pd.Series, start: pd.Series, end: pd.Series, single: pd.Series, active: pd.Series
-                ) -> pd.DataFrame:
-    """Mean of a daily series over [start, end] (or the last value on/before start for single days)."""
+def _daily_mean(daily: pd.Series, start: pd.Series, end: pd.Series, single: pd.Series, active: pd.Series,
+                labelled: bool = True) -> pd.DataFrame:
+    """Mean of a daily series over [start, end] (or the last value on/before start for single days), with a label
+    naming the publication day or the period (left empty when not labelled: only the USD rate's label is shown)."""
     daily = daily.dropna()
     days = daily.index.to_numpy(dtype="datetime64[us]")
     values = daily.to_numpy(dtype="float64")
@@ -142,7 +143,8 @@ def _daily_mean(daily: pd.Series, start: pd.Series, end: pd.Series, single: pd.S
         age = (s - days[pos_safe]).astype("timedelta64[D]").astype("int64")
         ok &= age <= MAX_DAYS_BACK
         rate[ok] = values[pos_safe[ok]]
-        label[ok] = np.datetime_as_string(days[pos_safe[ok]], unit="D")
+        if labelled:
+            label[ok] = np.datetime_as_string(days[pos_safe[ok]], unit="D")
 
     # Periods: mean of every publication inside; the period must lie within the series' coverage.
     period = active.to_numpy(dtype=bool) & ~one & ~np.isnat(s) & ~np.isnat(e)
@@ -156,6 +158,7 @@ def _daily_mean(daily: pd.Series, start: pd.Series, end: pd.Series, single: pd.S
                    & (e <= days[-1] + np.timedelta64(MAX_DAYS_BACK, "D")))
         means = (cumulative[last_i] - cumulative[first_i]) / np.where(count > 0, count, 1)
         rate[covered] = means[covered]
+    if len(days) and labelled:
         start_text = np.datetime_as_string(s[covered], unit="D")
         end_text = np.datetime_as_string(e[covered], unit="D")
         label[covered] = (pd.Series(start_text) + "/" + pd.Series(end_text) + " (mean of "

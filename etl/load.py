@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import LedgerIssue
@@ -42,7 +43,8 @@ class LoadedLedger:
     def release_cells(self) -> None:
         """Drop the cell text once it has been combined (keeps the row count): halves a large build's memory."""
         self.row_count = len(self.frame)
-        self.frame = self.frame.iloc[0:0]
+        # Built anew: a zero-length slice of an Arrow column still holds all of the column's buffers.
+        self.frame = pd.DataFrame({column: pd.Series([], dtype=self.frame[column].dtype) for column in self.frame})
 
 
 def discover_ledgers(root: Path) -> list[Path]:
@@ -278,11 +280,24 @@ def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[
     frame = frame[list(LEDGER_COLUMNS)]
     frame[ROW_FILE] = label
     frame[ROW_NUMBER] = pd.RangeIndex(2, len(body) + 2, dtype="int64")
-    blank = body.apply(lambda col: col.fillna("").astype("str").str.strip().eq("")).all(axis=1) if len(body) else \
-        pd.Series([], dtype=bool)
-    frame = frame.loc[~blank.to_numpy()].reset_index(drop=True)
+    blank = _blank_rows(body)
+    frame = frame.loc[~blank].reset_index(drop=True)
     issues.extend(_total_row_issues(frame, label))
     return LoadedLedger(path, label, frame, issues, blank_rows=int(blank.sum()))
+
+
+def _blank_rows(body: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is blank. Each column is checked only on rows still blank so far, so a ledger whose
+    first column is filled in costs one column's check, not all of them."""
+    candidates = np.arange(len(body))
+    for position in body.columns:
+        if not len(candidates):
+            break
+        cells = body[position] if len(candidates) == len(body) else body[position].iloc[candidates]
+        candidates = candidates[cells.fillna("").astype("str").str.strip().eq("").to_numpy(dtype=bool)]
+    blank = np.zeros(len(body), dtype=bool)
+    blank[candidates] = True
+    return blank
 
 
 def _exported_dataset_as_ledger(header: list[str], body: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
-from .uniques import per_unique
+from .uniques import first_occurrences, per_unique, strip
 from .load import LoadedLedger, discover_ledgers, read_ledger
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
                      ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
@@ -72,9 +72,8 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
     product = scaled.astype("float64").to_numpy(na_value=np.nan) * rate.to_numpy(dtype="float64", na_value=np.nan)
     cents = np.rint(product / 10 ** (AMOUNT_SCALE - 2))
     valid = np.isfinite(cents)
-    result = pd.Series(pd.NA, index=scaled.index, dtype="Int64")
-    result[valid] = cents[valid].astype("int64")
-    return amounts.scaled_to_decimal(result, 2)
+    result = pd.arrays.IntegerArray(np.where(valid, cents, 0).astype("int64"), ~valid)
+    return amounts.scaled_to_decimal(pd.Series(result, index=scaled.index), 2)
 
 
 def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
@@ -83,8 +82,9 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     enums = validate.normalise_enums(raw)
     issues = validate.validate_rows(raw, enums)
 
-    parsed, found = per_unique(raw["amount"], raw, amounts.parse_amount_frame)
-    scaled, marker = parsed["scaled"], parsed["marker"]
+    # Amounts are nearly all distinct, and the parser already works per shape, so a per-value pass would only
+    # add a factorize and a spread.
+    scaled, marker, found = amounts.parse_amounts(raw["amount"], raw)
     issues += found
     code, found = currency.resolve_currencies(raw["currency"], marker, raw)
     issues += found
@@ -92,24 +92,29 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     issues += found
 
     # A rate depends only on the currency and the date cell, so each distinct pair is converted once.
-    pair_codes, _ = pd.factorize(code + "\x1f" + raw["date"])
-    first = pd.Series(np.arange(len(pair_codes))).groupby(pair_codes).first().to_numpy()
+    currency_codes, _ = pd.factorize(code, use_na_sentinel=False)
+    date_codes, _ = pd.factorize(raw["date"], use_na_sentinel=False)
+    pair_codes, _ = pd.factorize(currency_codes.astype(np.int64) * (date_codes.max(initial=0) + 1) + date_codes)
+    first = np.flatnonzero(first_occurrences(pair_codes))
     distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
                                 period["date_precision"].iloc[first], lookups.fx_rates)
-    rates = distinct.iloc[pair_codes].set_axis(raw.index)
-    dated_problem = rates["fx_problem"].ne("") & ~rates["fx_problem"].str.startswith("undated") & code.ne("")
-    issues += issues_from_mask(raw, dated_problem & period["date_start"].notna(), "currency",
-                               code + " on " + raw["date"], "fx_missing",
-                               "no exchange rate for this currency and date in the ECB history or "
-                               "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    # The problem text only feeds this mask, so it is decided per pair and never spread over the rows.
+    problem = distinct["fx_problem"]
+    dated_problem = problem.ne("") & ~problem.str.startswith("undated") & code.iloc[first].ne("").to_numpy()
+    rates = distinct.drop(columns="fx_problem").iloc[pair_codes].set_axis(raw.index)
+    no_rate = pd.Series(dated_problem.to_numpy()[pair_codes], index=raw.index) & period["date_start"].notna()
+    if no_rate.any():  # the per-row value text is only built when some row needs it
+        issues += issues_from_mask(raw, no_rate, "currency", code + " on " + raw["date"], "fx_missing",
+                                   "no exchange rate for this currency and date in the ECB history or "
+                                   "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
     date_text = raw["date"].str.strip()
     undated = date_text.eq("") | date_text.str.lower().isin(UNKNOWN_DATE_TOKENS)
     issues += issues_from_mask(raw, undated & code.ne("") & code.ne("USD"), "date", raw["date"], "fx_undated",
                                "undated, so it cannot be converted to USD at a historical rate; it stays out of the "
                                "USD totals", WARNING)
 
-    part_of = raw["part_of"].str.strip()
-    same_as = raw["same_as"].str.strip()
+    part_of = strip(raw["part_of"])
+    same_as = strip(raw["same_as"])
     counted = dedupe.totals(scaled, enums["amount_kind"], period["date_start"], period["date_end"], part_of, same_as)
 
     cpi = lookups.cpi.set_index("year")["cpi"]
@@ -135,11 +140,13 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
 
     usd_rate = rates["fx_rate_usd"]
     usd_real_rate = usd_rate * deflator
-    visibility = enums["visibility"].where(enums["visibility"].ne(""), "public")
+    visibility = enums["visibility"]
+    if not visibility.ne("").all():  # where() would copy the column even when nothing is empty
+        visibility = visibility.where(visibility.ne(""), "public")
     dataset = pd.DataFrame({
         ROW_FILE: raw[ROW_FILE].astype("str"),
         ROW_NUMBER: raw[ROW_NUMBER].astype("int64"),
-        "id": raw["id"].str.strip(),
+        "id": strip(raw["id"]),
         "date_raw": raw["date"],
         "date_note": raw["date_note"],
         "date_start": period["date_start"],
@@ -183,7 +190,7 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
         "totals_note": counted["totals_note"],
         "confidence": enums["confidence"],
         "status_note": raw["status_note"],
-        "sources": raw["sources"].str.strip(),
+        "sources": strip(raw["sources"]),
         "source_publisher": raw["source_publisher"],
         "source_date": raw["source_date"],
         "purpose": raw["purpose"],

@@ -30,13 +30,59 @@ def per_unique(values: pd.Series, labels: pd.DataFrame, parse: Parser) -> tuple[
     if not found:
         return spread, []
     found_table = pd.DataFrame({"code": [int(i.row) for i in found], "issue": range(len(found))})
-    rows = pd.DataFrame({"code": codes, ROW_FILE: labels[ROW_FILE].to_numpy(),
-                         ROW_NUMBER: labels[ROW_NUMBER].to_numpy()})
-    rows = rows[np.isin(codes, found_table["code"].to_numpy())].merge(found_table, on="code")
+    # Only rows holding a value with issues are labelled: the file column of every row would be a million Python
+    # strings.
+    at = np.flatnonzero(np.isin(codes, found_table["code"].to_numpy()))
+    rows = pd.DataFrame({"code": codes[at], ROW_FILE: labels[ROW_FILE].iloc[at].to_numpy(),
+                         ROW_NUMBER: labels[ROW_NUMBER].iloc[at].to_numpy()})
+    rows = rows.merge(found_table, on="code")
     issues = [LedgerIssue(str(file), int(number), found[k].column, found[k].value, found[k].code, found[k].message,
                           found[k].severity)
               for file, number, k in zip(rows[ROW_FILE], rows[ROW_NUMBER], rows["issue"])]
     return spread, issues
+
+
+def first_occurrences(codes: np.ndarray) -> np.ndarray:
+    """True at the first row of each code, for codes numbered in order of first appearance (as factorize and
+    Arrow's dictionary_encode number them): a row is first when its code exceeds every earlier one."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    earlier = np.concatenate([[-1], np.maximum.accumulate(codes)[:-1]])
+    return codes > earlier
+
+
+def spread(distinct, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """distinct[codes] as a text Series over index. Arrow gathers the text: building the Series from a million
+    Python strings costs several times more."""
+    import pyarrow as pa
+
+    table = pa.array(np.asarray(distinct, dtype=object), type=pa.large_string(), from_pandas=True)
+    return pd.Series(table.take(pa.array(np.asarray(codes, dtype=np.int64))), index=index, dtype="str")
+
+
+def strip(values: pd.Series) -> pd.Series:
+    """values.str.strip(), but values itself when no cell changes, so the column is shared instead of copied."""
+    import pyarrow.compute as pc
+
+    stripped = values.str.strip()
+    before, after = getattr(values.array, "_pa_array", None), getattr(stripped.array, "_pa_array", None)
+    if before is None or after is None:
+        return stripped
+    # Stripping only removes characters, so equal lengths mean equal cells.
+    unchanged = pc.all(pc.equal(pc.binary_length(before), pc.binary_length(after))).as_py() is not False
+    return values if unchanged and values.dtype == stripped.dtype else stripped
+
+
+def blank(values: pd.Series) -> pd.Series:
+    """values.str.strip().eq("") without building the stripped text (Arrow's is-space test and its trim share one
+    definition of whitespace). Missing cells are not blank, as with strip."""
+    import pyarrow.compute as pc
+
+    array = getattr(values.array, "_pa_array", None)
+    if array is None:
+        return values.str.strip().eq("")
+    empty = pc.or_(pc.equal(pc.binary_length(array), 0), pc.utf8_is_space(array))
+    return pd.Series(pc.fill_null(empty, False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
 
 
 def _arrow(values: pd.Series):

@@ -1,11 +1,15 @@
 """Row-level checks that need no parsing: required cells, allowed values, unique ids, source URLs, links."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import WARNING, LedgerIssue, issues_from_mask
-from .uniques import fullmatch
+from .uniques import _arrow, blank, first_occurrences, fullmatch, spread
 from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS,
                      VISIBILITIES)
 
@@ -23,8 +27,10 @@ def normalise_enums(raw: pd.DataFrame) -> pd.DataFrame:
         codes, uniques = pd.factorize(raw[column], use_na_sentinel=False)
         folded = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip().str.lower()
         folded = folded.str.replace(r"[\s\-]+", "_", regex=True)
-        out[column] = folded.to_numpy()[codes]
-    return pd.DataFrame(out, index=raw.index).astype("str")
+        # Cells already written the schema's way keep sharing the ledger's column instead of a copy.
+        same = bool((folded.to_numpy(dtype=object) == np.asarray(uniques, dtype=object)).all())
+        out[column] = raw[column] if same and raw[column].dtype == "str" else spread(folded, codes, raw.index)
+    return pd.DataFrame(out, index=raw.index)
 
 
 def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[LedgerIssue]:
@@ -33,7 +39,7 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     for column in REQUIRED_COLUMNS:
         if column in _CHECKED_BY_PARSERS:
             continue
-        empty = raw[column].str.strip().eq("")
+        empty = blank(raw[column])
         issues += issues_from_mask(raw, empty, column, raw[column], "required", f"{column} is required")
 
     enums = normalise_enums(raw) if enums is None else enums
@@ -45,25 +51,37 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     ids = raw["id"].str.strip()
     issues += issues_from_mask(raw, ids.ne("") & ~fullmatch(ids, ID_PATTERN), "id", raw["id"], "id_format",
                                "ids use letters, digits and . _ : - only (no spaces), e.g. laundromat-volonte-2012")
-    issues += _duplicate_ids(raw, ids)
+    links = resolve_links(raw, ids)
+    issues += _duplicate_ids(raw, ids, links.first_any)
     issues += _source_issues(raw)
 
     date = raw["date"].str.strip()
-    undated = (date.eq("") | date.str.lower().isin(UNKNOWN_DATE_TOKENS)) & raw["date_note"].str.strip().eq("")
+    undated = (date.eq("") | date.str.lower().isin(UNKNOWN_DATE_TOKENS)) & blank(raw["date_note"])
     issues += issues_from_mask(raw, undated, "date_note", raw["date_note"], "date_note_missing",
                                "the date is missing: say why in date_note (e.g. 'not given in the source')", WARNING)
-    issues += link_issues(raw, ids)
+    issues += link_issues(raw, ids, links)
     return issues
 
 
-def _duplicate_ids(raw: pd.DataFrame, ids: pd.Series) -> list[LedgerIssue]:
-    dup = ids.ne("") & ids.duplicated(keep="first")
+def _duplicate_ids(raw: pd.DataFrame, ids: pd.Series, is_first: np.ndarray) -> list[LedgerIssue]:
+    dup = ids.ne("") & ~is_first
     if not dup.any():
         return []
-    first = raw.loc[ids.ne("") & ~ids.duplicated(keep="first"), [ROW_FILE, ROW_NUMBER]].assign(id=ids)
+    first = raw.loc[ids.ne("") & is_first, [ROW_FILE, ROW_NUMBER]].assign(id=ids)
     first_at = dict(zip(first["id"], first[ROW_FILE] + ":" + first[ROW_NUMBER].astype("str")))
     message = "duplicate id: already used at " + ids[dup].map(first_at).astype("str")
     return issues_from_mask(raw, dup, "id", raw["id"], "id_duplicate", message.reindex(raw.index, fill_value=""))
+
+
+def _encode(values: list[pd.Series]) -> list[np.ndarray]:
+    """One Arrow hash pass over several text series: codes shared between them, numbered by first appearance."""
+    arrays = [_arrow(series).cast(pa.large_string()) for series in values]
+    chunks = [chunk for array in arrays for chunk in getattr(array, "chunks", [array])]
+    # Missing cells share one code, as pandas' duplicated and get_indexer treat them.
+    codes = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()), null_encoding="encode")
+    codes = codes.combine_chunks().indices
+    codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.split(codes, np.cumsum([len(series) for series in values])[:-1])
 
 
 def split_sources(sources: pd.Series) -> pd.Series:
@@ -74,7 +92,7 @@ def split_sources(sources: pd.Series) -> pd.Series:
 
 def _source_issues(raw: pd.DataFrame) -> list[LedgerIssue]:
     # Whole cells are checked at once; only cells that fail are split to name the bad part.
-    cell_ok = fullmatch(raw["sources"], rf"\s*{URL_PATTERN}(\s*\|\s*{URL_PATTERN})*\s*") | raw["sources"].str.strip().eq("")
+    cell_ok = fullmatch(raw["sources"], rf"\s*{URL_PATTERN}(\s*\|\s*{URL_PATTERN})*\s*") | blank(raw["sources"])
     if cell_ok.all():
         return []
     parts = split_sources(raw.loc[~cell_ok, "sources"])
@@ -89,29 +107,51 @@ def _source_issues(raw: pd.DataFrame) -> list[LedgerIssue]:
     return issues_from_mask(raw, mask, "sources", raw["sources"], "source_not_url", message)
 
 
-def link_issues(raw: pd.DataFrame, ids: pd.Series) -> list[LedgerIssue]:
-    """part_of / same_as must name another existing id, and following the links must never loop."""
-    issues: list[LedgerIssue] = []
-    first = (~ids.duplicated(keep="first") & ids.ne("")).to_numpy()
-    index = pd.Index(ids[first].to_numpy())
-    rows_of_first = np.flatnonzero(first)
+@dataclass
+class Links:
+    """Where each row's part_of / same_as points (row position, -1 for none) and which rows hold an id first."""
+
+    targets: dict[str, pd.Series]
+    linked: dict[str, pd.Series]
+    positions: dict[str, np.ndarray]
+    first_any: np.ndarray  # first row holding each id value, "" included
+    first: np.ndarray  # first row holding each non-empty id
+
+
+def resolve_links(raw: pd.DataFrame, ids: pd.Series) -> Links:
+    targets = {column: raw[column].str.strip() for column in ("part_of", "same_as")}
+    linked = {column: target.ne("") for column, target in targets.items()}
+    # Ids come first in one shared encoding, so a target's code is below the number of distinct ids exactly when
+    # some row has that id, and the k-th first occurrence holds code k.
+    id_codes, *target_codes = _encode([ids, *(targets[c][linked[c]] for c in targets)])
+    first_any = first_occurrences(id_codes)
+    row_of_code = np.flatnonzero(first_any)
     positions = {}
-    for column in ("part_of", "same_as"):
-        target = raw[column].str.strip()
-        linked = target.ne("")
-        found = index.get_indexer(target) if linked.any() else np.full(len(target), -1)
-        positions[column] = np.where(found >= 0, rows_of_first[np.clip(found, 0, None)] if len(rows_of_first)
-                                     else -1, -1)
-        exists = pd.Series(found >= 0, index=raw.index)
+    for (column, target), codes in zip(targets.items(), target_codes):
+        rows = np.full(len(target), -1)
+        known = codes < len(row_of_code)
+        rows[np.flatnonzero(linked[column].to_numpy())[known]] = row_of_code[codes[known]]
+        positions[column] = rows
+    return Links(targets, linked, positions, first_any, first_any & ids.ne("").to_numpy())
+
+
+def link_issues(raw: pd.DataFrame, ids: pd.Series, links: Links | None = None) -> list[LedgerIssue]:
+    """part_of / same_as must name another existing id, and following the links must never loop."""
+    links = resolve_links(raw, ids) if links is None else links
+    issues: list[LedgerIssue] = []
+    for column, target in links.targets.items():
+        linked = links.linked[column]
+        exists = pd.Series(links.positions[column] >= 0, index=raw.index)
         issues += issues_from_mask(raw, linked & ~exists, column, raw[column], "link_unknown",
                                    "no row has this id (check the spelling; ids are unique across all ledgers)")
         issues += issues_from_mask(raw, linked & target.eq(ids), column, raw[column], "link_self",
                                    "a row cannot point at itself")
-    in_cycle = rows_in_cycles(first, positions["part_of"], positions["same_as"])
-    issues += issues_from_mask(raw, pd.Series(in_cycle, index=raw.index), "part_of",
-                               raw["part_of"] + " " + raw["same_as"], "link_cycle",
-                               "part_of/same_as links go round in a circle; the chain must end at a row that is "
-                               "counted")
+    in_cycle = rows_in_cycles(links.first, links.positions["part_of"], links.positions["same_as"])
+    if in_cycle.any():  # the value quotes both links, so it is only built for rows that loop
+        issues += issues_from_mask(raw, pd.Series(in_cycle, index=raw.index), "part_of",
+                                   raw["part_of"] + " " + raw["same_as"], "link_cycle",
+                                   "part_of/same_as links go round in a circle; the chain must end at a row that is "
+                                   "counted")
     return issues
 
 

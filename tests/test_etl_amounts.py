@@ -60,3 +60,17 @@ def test_decimal_sum_has_no_float_drift():
 def test_format_scaled_round_trips_text():
     scaled = pd.Series([29000000000000, 76000, 1, pd.NA], dtype="Int64")
     assert format_scaled(scaled).tolist() == ["2900000000", "7.6", "0.0001", ""]
+
+
+def test_amounts_above_two_to_the_53_units_stay_exact():
+    # 2**53 units of 10**-4 is about 900 billion: larger figures must not pass through float64 on the way.
+    values, _, issues = parse(["123456789012.3457", "x", "98,765,432,109,876", "4.503.599.627.370,4961 €"])
+    assert values[0] == Decimal("123456789012.3457")
+    assert values[2] == Decimal("98765432109876")
+    assert values[3] == Decimal("4503599627370.4961")
+    assert [i.code for i in issues] == ["amount_unreadable"]
+
+
+def test_amount_digits_beyond_four_decimals_are_too_precise_even_when_large():
+    _, _, issues = parse(["8,522,352,863.0000005", "1"])
+    assert [i.code for i in issues] == ["amount_too_precise"]
