@@ -188,11 +188,11 @@ def _read_xlsx_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[
                                   f"sheet {sheet!r} is empty or its first row is blank: it needs a header row"))
         return None, issues
     width = max(len(r) for r in rows)
-    table = pd.DataFrame([[_excel_cell_text(c) for c in r] + [""] * (width - len(r)) for r in rows], dtype="str")
+    table = pd.DataFrame([[excel_cell_text(c) for c in r] + [""] * (width - len(r)) for r in rows], dtype="str")
     return table, issues
 
 
-def _excel_cell_text(value: object) -> str:
+def excel_cell_text(value: object) -> str:
     """Render a typed Excel cell as the text a journalist sees (no float noise, dates as ISO)."""
     if value is None:
         return ""
@@ -273,7 +273,8 @@ def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[
         issues.append(LedgerIssue(label, 1, column, "", "missing_column",
                                   f"required column {column!r} is missing from the header"))
 
-    frame = pd.DataFrame({column: body[position].fillna("").astype("str") for position, column in mapping.items()})
+    frame = pd.DataFrame({column: without_text_marker(body[position].fillna("").astype("str"))
+                          for position, column in mapping.items()})
     for column in LEDGER_COLUMNS:
         if column not in frame:
             frame[column] = pd.Series([""] * len(body), dtype="str")
@@ -300,20 +301,29 @@ def _blank_rows(body: pd.DataFrame) -> np.ndarray:
     return blank
 
 
+def without_text_marker(cells: pd.Series) -> pd.Series:
+    """Drop the apostrophe a spreadsheet (or our own exports and imports) puts before text that starts with
+    = + - @ so it is not run as a formula: the ledger means the text after it."""
+    import pyarrow.compute as pc
+
+    from .uniques import arrow_strings
+
+    if not pc.any(pc.starts_with(arrow_strings(cells), "'")).as_py():
+        return cells
+    marked = cells.str.match(r"^'[=+\-@\t\r]")
+    return cells.where(~marked, cells.str[1:])
+
+
 def _exported_dataset_as_ledger(header: list[str], body: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
-    """Read a dataset export back as a ledger: original cells under ledger names, derived columns dropped,
-    and the quote our exports put before formula-like text removed again."""
+    """Read a dataset export back as a ledger: original cells under ledger names, derived columns dropped (the
+    quote our exports put before formula-like text is removed for every ledger, in without_text_marker)."""
     keep: list[tuple[int, str]] = []
     for position, name in enumerate(header):
         if name in EXPORT_RAW_COLUMNS:
             keep.append((position, EXPORT_RAW_COLUMNS[name]))
         elif name in LEDGER_COLUMNS and name not in EXPORT_RAW_COLUMNS.values():
             keep.append((position, name))
-    columns = {}
-    for position, name in keep:
-        cells = body[position].fillna("").astype("str")
-        neutralised = cells.str.match(r"^'[=+\-@\t\r]")
-        columns[len(columns)] = cells.where(~neutralised, cells.str[1:])
+    columns = {number: body[position] for number, (position, _) in enumerate(keep)}
     return [name for _, name in keep], pd.DataFrame(columns, index=body.index)
 
 

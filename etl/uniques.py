@@ -85,7 +85,7 @@ def blank(values: pd.Series) -> pd.Series:
     return pd.Series(pc.fill_null(empty, False).to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
 
 
-def _arrow(values: pd.Series):
+def arrow_strings(values: pd.Series):
     import pyarrow as pa
 
     array = getattr(values.array, "_pa_array", None)
@@ -97,7 +97,7 @@ def fullmatch(values: pd.Series, pattern: str) -> pd.Series:
     row by row, which is many times slower on a million cells. Missing cells never match."""
     import pyarrow.compute as pc
 
-    matched = pc.match_substring_regex(_arrow(values), f"^(?:{pattern})$")
+    matched = pc.match_substring_regex(arrow_strings(values), f"^(?:{pattern})$")
     return pd.Series(matched.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)
 
 
@@ -105,5 +105,5 @@ def contains(values: pd.Series, pattern: str) -> pd.Series:
     """Regex search (RE2 syntax) straight through Arrow; missing cells never match."""
     import pyarrow.compute as pc
 
-    matched = pc.match_substring_regex(_arrow(values), pattern)
+    matched = pc.match_substring_regex(arrow_strings(values), pattern)
     return pd.Series(matched.to_numpy(zero_copy_only=False), index=values.index).fillna(False).astype(bool)

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import WARNING, LedgerIssue, issues_from_mask
-from .uniques import _arrow, blank, first_occurrences, fullmatch, spread
+from .uniques import arrow_strings, blank, first_occurrences, fullmatch, spread
 from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS,
                      VISIBILITIES)
 
@@ -75,7 +75,7 @@ def _duplicate_ids(raw: pd.DataFrame, ids: pd.Series, is_first: np.ndarray) -> l
 
 def _encode(values: list[pd.Series]) -> list[np.ndarray]:
     """One Arrow hash pass over several text series: codes shared between them, numbered by first appearance."""
-    arrays = [_arrow(series).cast(pa.large_string()) for series in values]
+    arrays = [arrow_strings(series).cast(pa.large_string()) for series in values]
     chunks = [chunk for array in arrays for chunk in getattr(array, "chunks", [array])]
     # Missing cells share one code, as pandas' duplicated and get_indexer treat them.
     codes = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()), null_encoding="encode")

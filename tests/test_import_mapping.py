@@ -387,3 +387,15 @@ def test_rows_with_extra_cells_are_named_and_trailing_empty_cells_are_harmless(l
         "who,whom,sum,when\nAlpha,Beta,1,2012\nGamma,Delta,2,000,2013\nEps,Zeta,3,2014,x\n", encoding="utf-8")
     result = run_import(write_mapping(ledgers, mapping), ledgers)
     assert [(i.row, i.code) for i in result.issues] == [(3, "ragged_row"), (4, "ragged_row")]
+
+
+def test_formula_like_source_text_is_neutralised_in_the_ledger_and_restored_by_the_build(ledgers):
+    (ledgers / "imports" / "data.csv").write_text(
+        "who,whom,sum,when,why\nAlpha,Beta,1,2012,=HYPERLINK(\"http://x\")\nGamma,Delta,2,2013,-/FEE/USD\n",
+        encoding="utf-8")
+    mapping = MINIMAL.format(file="data.csv", options="", date="when", amount="sum", payer="who", recipient="whom")
+    run_import(write_mapping(ledgers, mapping + "      purpose: why\n"), ledgers)
+    assert read_output(ledgers)["purpose"].tolist() == ["'=HYPERLINK(\"http://x\")", "'-/FEE/USD"]
+    built = build(ledgers)
+    rows = built.dataset[built.dataset["ledger_file"].eq("imported/test.csv")]
+    assert rows["purpose"].tolist() == ["=HYPERLINK(\"http://x\")", "-/FEE/USD"]

@@ -133,7 +133,7 @@ def _csv_table(raw: bytes, name: str) -> list[list[str]]:
 
 
 def _xlsx_table(raw: bytes, name: str) -> list[list[str]]:
-    from ..load import _excel_cell_text  # one rendering of typed Excel cells for ledgers and reviewed files
+    from ..load import excel_cell_text  # one rendering of typed Excel cells for ledgers and reviewed files
     from python_calamine import CalamineWorkbook
 
     try:
@@ -144,4 +144,4 @@ def _xlsx_table(raw: bytes, name: str) -> list[list[str]]:
     if not names:
         raise ReviewFileError(f"{name}: the workbook has no sheets")
     sheet = next((n for n in names if n.strip().lower() == CANDIDATE_SHEET), names[0])
-    return [[_excel_cell_text(c) for c in row] for row in workbook.get_sheet_by_name(sheet).to_python()]
+    return [[excel_cell_text(c) for c in row] for row in workbook.get_sheet_by_name(sheet).to_python()]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LedgerIssue
-from ..load import _excel_cell_text as excel_cell_text
+from ..load import excel_cell_text
 from .mapping import ReadOptions
 
 SNIFF_BYTES = 65536

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..errors import WARNING, LedgerIssue
 from ..schema import LEDGER_COLUMNS, ROW_FILE, ROW_NUMBER, SOURCE_SEPARATOR
+from ..uniques import arrow_strings
 from .mapping import Entry, Join, Mapping
 from .readers import SourceTable
 
@@ -43,14 +44,6 @@ def column_origin(mapping: Mapping, ledger_column: str) -> str:
     return f"{ledger_column} (mapping constant)"
 
 
-def _arrow(values: pd.Series):
-    import pyarrow as pa
-
-    array = getattr(values.array, "_pa_array", None)
-    return array if array is not None else pa.chunked_array([pa.array(values.astype("str").to_numpy(object),
-                                                                      type=pa.string())])
-
-
 def _from_arrow(array, index: pd.Index) -> pd.Series:
     return pd.Series(array.to_pandas(), index=index, dtype="str") if hasattr(array, "to_pandas") else \
         pd.Series(array, index=index, dtype="str")
@@ -65,7 +58,7 @@ def fold_empty_values(frame: pd.DataFrame, columns: list[str], tokens: tuple[str
     folded = pa.array(sorted({t.strip().lower() for t in tokens}), type=pa.string())
     out = {}
     for column in columns:
-        text = pc.utf8_trim_whitespace(_arrow(frame[column]))
+        text = pc.utf8_trim_whitespace(arrow_strings(frame[column]))
         if len(folded):
             placeholder = pc.is_in(pc.utf8_lower(text), value_set=folded)
             text = pc.if_else(placeholder, "", text)
