@@ -1,7 +1,10 @@
 """Benchmarks print their figures; every dataset they use is SYNTHETIC."""
 from __future__ import annotations
 
+import json
 import resource
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -14,3 +17,10 @@ def peak_memory_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_in_fresh_process(code: str) -> dict:
+    """Run a measuring script in a new interpreter (so its peak memory is its own) and return the JSON object it
+    prints on its last line."""
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])

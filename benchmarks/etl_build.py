@@ -7,8 +7,6 @@ Run: python benchmarks/etl_build.py --rows 1000000
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,9 +40,9 @@ print(json.dumps({{"seconds": seconds, "peak_mb": peak_memory_mb(), **extra}}))
 
 
 def run_step(step: str, folder: Path) -> dict:
-    code = STEP.format(project=str(PROJECT), folder=str(folder), step=step)
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    from benchmarks import run_in_fresh_process
+
+    return run_in_fresh_process(STEP.format(project=str(PROJECT), folder=str(folder), step=step))
 
 
 def main() -> None:

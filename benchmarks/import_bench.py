@@ -9,9 +9,7 @@ Run: python benchmarks/import_bench.py --rows 1000000
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -118,10 +116,10 @@ def setup(folder: Path, rows: int, seed: int) -> tuple[Path, Path, Path]:
 
 
 def run_step(step: str, ledgers: Path, source: Path, mapping: Path) -> dict:
-    code = STEP.format(project=str(PROJECT), step=step, source=str(source), mapping=str(mapping),
-                       ledgers=str(ledgers))
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    from benchmarks import run_in_fresh_process
+
+    return run_in_fresh_process(STEP.format(project=str(PROJECT), step=step, source=str(source),
+                                            mapping=str(mapping), ledgers=str(ledgers)))
 
 
 def main() -> None:
