@@ -204,12 +204,6 @@ def _drop_thousands_gaps(number: pd.Series) -> pd.Series:
     return pd.Series(array.to_numpy(zero_copy_only=False), index=number.index, dtype="str")
 
 
-def parse_amount_frame(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.DataFrame, list[LedgerIssue]]:
-    """parse_amounts as one frame (scaled, marker), the shape etl.uniques.per_unique expects."""
-    scaled, marker, issues = parse_amounts(raw, label_frame)
-    return pd.DataFrame({"scaled": scaled, "marker": marker.astype("str")}, index=raw.index), issues
-
-
 def _split_number(number: pd.Series, has_multiplier: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """Split number text into integer and fraction digit strings, deciding which separator is decimal.
 

@@ -76,6 +76,29 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
     return amounts.scaled_to_decimal(pd.Series(result, index=scaled.index), 2)
 
 
+def rates_by_pair(raw: pd.DataFrame, code: pd.Series, period: pd.DataFrame, fx_rates: fx.LookupRates
+                  ) -> tuple[pd.DataFrame, np.ndarray, list[LedgerIssue]]:
+    """Exchange rates per distinct (currency, date cell) pair, each row's pair, and an fx_missing issue for every
+    dated row whose currency has no rate. A rate depends only on the currency and the date cell, so each distinct
+    pair is converted once; spread the rates over the rows with distinct.iloc[pair_codes]."""
+    currency_codes, _ = pd.factorize(code, use_na_sentinel=False)
+    date_codes, _ = pd.factorize(raw["date"], use_na_sentinel=False)
+    pair_codes, _ = pd.factorize(currency_codes.astype(np.int64) * (date_codes.max(initial=0) + 1) + date_codes)
+    first = np.flatnonzero(first_occurrences(pair_codes))
+    distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
+                                period["date_precision"].iloc[first], fx_rates)
+    # The problem text only feeds this mask, so it is decided per pair and never spread over the rows.
+    problem = distinct["fx_problem"]
+    dated_problem = problem.ne("") & ~problem.str.startswith("undated") & code.iloc[first].ne("").to_numpy()
+    no_rate = pd.Series(dated_problem.to_numpy()[pair_codes], index=raw.index) & period["date_start"].notna()
+    issues: list[LedgerIssue] = []
+    if no_rate.any():  # the per-row value text is only built when some row needs it
+        issues = issues_from_mask(raw, no_rate, "currency", code + " on " + raw["date"], "fx_missing",
+                                  "no exchange rate for this currency and date in the ECB history or "
+                                  "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    return distinct.drop(columns="fx_problem"), pair_codes, issues
+
+
 def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
     """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised dataset and every issue."""
     raw = raw.reset_index(drop=True)
@@ -91,22 +114,9 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     period, found = per_unique(raw["date"], raw, dates.parse_dates)
     issues += found
 
-    # A rate depends only on the currency and the date cell, so each distinct pair is converted once.
-    currency_codes, _ = pd.factorize(code, use_na_sentinel=False)
-    date_codes, _ = pd.factorize(raw["date"], use_na_sentinel=False)
-    pair_codes, _ = pd.factorize(currency_codes.astype(np.int64) * (date_codes.max(initial=0) + 1) + date_codes)
-    first = np.flatnonzero(first_occurrences(pair_codes))
-    distinct = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
-                                period["date_precision"].iloc[first], lookups.fx_rates)
-    # The problem text only feeds this mask, so it is decided per pair and never spread over the rows.
-    problem = distinct["fx_problem"]
-    dated_problem = problem.ne("") & ~problem.str.startswith("undated") & code.iloc[first].ne("").to_numpy()
-    rates = distinct.drop(columns="fx_problem").iloc[pair_codes].set_axis(raw.index)
-    no_rate = pd.Series(dated_problem.to_numpy()[pair_codes], index=raw.index) & period["date_start"].notna()
-    if no_rate.any():  # the per-row value text is only built when some row needs it
-        issues += issues_from_mask(raw, no_rate, "currency", code + " on " + raw["date"], "fx_missing",
-                                   "no exchange rate for this currency and date in the ECB history or "
-                                   "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    distinct, pair_codes, found = rates_by_pair(raw, code, period, lookups.fx_rates)
+    issues += found
+    rates = distinct.iloc[pair_codes].set_axis(raw.index)
     date_text = raw["date"].str.strip()
     undated = date_text.eq("") | date_text.str.lower().isin(UNKNOWN_DATE_TOKENS)
     issues += issues_from_mask(raw, undated & code.ne("") & code.ne("USD"), "date", raw["date"], "fx_undated",

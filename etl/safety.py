@@ -49,13 +49,13 @@ def write_csv(frame: pd.DataFrame, sink, byte_order_mark: bool = False) -> None:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
+    if isinstance(sink, (str, Path)):
+        with open(sink, "wb") as handle:
+            return write_csv(frame, handle, byte_order_mark)
     table = pa.Table.from_pandas(neutralise_frame(frame), preserve_index=False)
     columns = [column.cast(pa.date32()) if pa.types.is_timestamp(column.type) else column
                for column in table.columns]
     table = pa.table(columns, names=table.column_names)
-    if isinstance(sink, (str, Path)):
-        with open(sink, "wb") as handle:
-            return write_csv(frame, handle, byte_order_mark)
     if byte_order_mark:
         sink.write(b"\xef\xbb\xbf")  # Excel needs it to read UTF-8 accents correctly
     pa_csv.write_csv(table, sink, pa_csv.WriteOptions(eol="\r\n", quoting_style="needed"))

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .. import amounts, countries, currency, dates, fx, validate
-from ..atomic import atomic_write_bytes
+from .. import amounts, countries, currency, dates, validate
+from ..atomic import atomic_write_with
 from ..errors import ERROR, LedgerIssue, issues_from_mask, sort_issues
 from ..load import discover_ledgers, read_ledger
-from ..safety import csv_bytes
+from ..pipeline import load_lookups, rates_by_pair
+from ..safety import write_csv
 from ..schema import LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR
 from ..uniques import per_unique
 from .mapping import Mapping, MappingInvalid, load_mapping
@@ -89,9 +89,9 @@ def check_rows(frame: pd.DataFrame, known_ids: pd.Series, lookups) -> list[Ledge
     issues += issues_from_mask(frame, taken, "id", frame["id"], "id_duplicate",
                                "this id is already used by another ledger: give the mapping's id a prefix")
 
-    parsed, found = per_unique(frame["amount"], frame, amounts.parse_amount_frame)
+    _, marker, found = amounts.parse_amounts(frame["amount"], frame)
     issues += found
-    code, found = currency.resolve_currencies(frame["currency"], parsed["marker"], frame)
+    code, found = currency.resolve_currencies(frame["currency"], marker, frame)
     issues += found
     period, found = per_unique(frame["date"], frame, dates.parse_dates)
     issues += found
@@ -99,19 +99,8 @@ def check_rows(frame: pd.DataFrame, known_ids: pd.Series, lookups) -> list[Ledge
         _, _, found = countries.resolve_countries(frame[column], column, lookups.countries, frame)
         issues += found
 
-    # A rate depends only on the currency and the date, so each distinct pair is looked up once.
-    pair = code + "\x1f" + frame["date"]
-    codes, _ = pd.factorize(pair)
-    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
-    rates = fx.convert_rates(code.iloc[first], period["date_start"].iloc[first], period["date_end"].iloc[first],
-                             period["date_precision"].iloc[first], lookups.fx_rates)
-    problem = rates["fx_problem"].to_numpy()[codes]
-    problem = pd.Series(problem, index=frame.index).astype("str")
-    dated = period["date_start"].notna()
-    missing = problem.ne("") & ~problem.str.startswith("undated") & code.ne("") & dated
-    issues += issues_from_mask(frame, missing, "currency", code + " on " + frame["date"], "fx_missing",
-                               "no exchange rate for this currency and date in the ECB history or "
-                               "lookups/fx_rates.csv; add a sourced rate to lookups/fx_rates.csv")
+    _, _, found = rates_by_pair(frame, code, period, lookups.fx_rates)
+    issues += found
     return issues
 
 
@@ -131,8 +120,6 @@ def _relabel(issues: list[LedgerIssue], mapping: Mapping) -> list[LedgerIssue]:
 def run_import(mapping_path: Path, ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None,
                write: bool = True) -> ImportResult:
     """Import one mapping. Never raises on bad mappings or data: everything is in result.issues."""
-    from ..pipeline import load_lookups
-
     try:
         mapping = load_mapping(Path(mapping_path))
     except MappingInvalid as exc:
@@ -171,7 +158,7 @@ def run_import(mapping_path: Path, ledger_dir: Path = LEDGER_DIR, lookup_dir: Pa
         result.proposals = proposals
     if write and not result.errors:
         ledger = frame[[*LEDGER_COLUMNS, SOURCE_ROW_COLUMN]]
-        atomic_write_bytes(mapping.output, csv_bytes(ledger, byte_order_mark=False))
+        atomic_write_with(mapping.output, lambda tmp: write_csv(ledger, tmp))
         if result.proposals is not None and not result.proposals.table.empty:
             write_merges(result.proposals.table, mapping.merges_path)
         result.written = True
