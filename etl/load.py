@@ -141,13 +141,13 @@ def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[L
         return _decode(raw, label)
     except pd.errors.ParserError:
         text, issues = _decode(raw, label)
-        return (None, issues) if text is None else _read_ragged_csv(text, delimiter, label)
+        return (None, issues) if text is None else read_ragged_csv(text, delimiter, label)
     except pd.errors.EmptyDataError:
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
     return table, []
 
 
-def _read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+def read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
     """Slow path, only for files pandas refuses: name every row with the wrong number of cells."""
     rows: list[list[str]] = []
     issues: list[LedgerIssue] = []

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..errors import LedgerIssue
-from ..load import excel_cell_text
+from ..load import excel_cell_text, read_ragged_csv
 from .mapping import ReadOptions
 
 SNIFF_BYTES = 65536
@@ -124,27 +124,15 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
 
 def _read_ragged(raw: bytes, encoding: str, delimiter: str, options: ReadOptions, label: str
                  ) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
-    """Slow path for files pandas refuses: every row with more (non-empty) cells than the header is an issue,
-    numbered as in a spreadsheet; trailing empty cells, as Excel writes them, are harmless."""
+    """Slow path for files pandas refuses: the ledger loader's reader names every row with more (non-empty)
+    cells than the header, here numbered from the source's header row."""
     text = raw.decode(encoding, errors="replace")
     skipped = options.header_row - 1
     body = text.split("\n", skipped)[-1] if skipped else text
-    width = None
-    issues, records = [], []
-    try:
-        for number, record in enumerate(csv.reader(io.StringIO(body), delimiter=delimiter), start=skipped + 1):
-            if width is None:
-                width = len(record)
-            elif len(record) > width and any(cell.strip() for cell in record[width:]):
-                issues.append(_file_issue(label, f"the row has {len(record)} cells but the header has {width}: a "
-                                                 "delimiter inside a cell needs quotes (or set source.delimiter)",
-                                          "ragged_row", number, delimiter.join(record[width:])))
-            records.append((record + [""] * (width - len(record)))[:width])
-    except csv.Error as exc:
-        issues.append(_file_issue(label, f"the CSV cannot be parsed: {exc}", "csv_syntax"))
-    if issues or not records:
-        return None, issues or [_file_issue(label, "no header row where source.header_row says", "empty_file")]
-    return pd.DataFrame(records, dtype="str"), []
+    table, issues = read_ragged_csv(body, delimiter, label)
+    if issues:
+        return None, [replace(i, row=i.row + skipped) if i.row is not None else i for i in issues]
+    return table, []
 
 
 def _read_csv_with_arrow(raw: bytes, delimiter: str, options: ReadOptions) -> pd.DataFrame | None:
