@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import LedgerIssue
@@ -147,9 +148,7 @@ def mapping_name(path: Path) -> str:
     return name[: -len(MAPPING_SUFFIX)] if name.endswith(MAPPING_SUFFIX) else path.stem
 
 
-_StrictBoolLoader = None
-
-
+@lru_cache(maxsize=1)
 def _strict_bool_loader():
     """A safe YAML loader where only true/false are booleans: YAML 1.1 also reads on, off, yes, no (and the
     country code NO) as booleans, which would turn a join's `on:` or Norway into True/False."""
@@ -172,9 +171,6 @@ def load_mapping(path: Path) -> Mapping:
     """Parse and check a mapping file; raises MappingInvalid listing every problem."""
     import yaml
 
-    global _StrictBoolLoader
-    if _StrictBoolLoader is None:
-        _StrictBoolLoader = _strict_bool_loader()
     path = Path(path)
     label = path.name
     try:
@@ -186,7 +182,7 @@ def load_mapping(path: Path) -> Mapping:
         raise MappingInvalid([LedgerIssue(label, None, "", "", "mapping_unreadable",
                                           "the mapping is not UTF-8 text")]) from None
     try:
-        document = yaml.load(text, Loader=_StrictBoolLoader)
+        document = yaml.load(text, Loader=_strict_bool_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

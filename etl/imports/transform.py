@@ -6,6 +6,7 @@ silently.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,8 +46,7 @@ def column_origin(mapping: Mapping, ledger_column: str) -> str:
 
 
 def _from_arrow(array, index: pd.Index) -> pd.Series:
-    return pd.Series(array.to_pandas(), index=index, dtype="str") if hasattr(array, "to_pandas") else \
-        pd.Series(array, index=index, dtype="str")
+    return pd.Series(array.to_pandas(), index=index, dtype="str")
 
 
 def fold_empty_values(frame: pd.DataFrame, columns: list[str], tokens: tuple[str, ...]) -> pd.DataFrame:
@@ -375,11 +375,10 @@ def _sources(values: dict[str, pd.Series], frame: pd.DataFrame, mapping: Mapping
 
 def _ids(values: dict[str, pd.Series], frame: pd.DataFrame, mapping: Mapping) -> pd.Series:
     entry = mapping.entries.get("id")
-    prefix = f"{mapping.name}-"
+    prefix = re.sub(ID_UNSAFE, "-", mapping.name).strip("-") + "-"
     if entry is None:
         basis = pd.DataFrame({c: v for c, v in values.items() if c != "id"}, index=frame.index)
-        return deterministic_ids(basis[sorted(basis.columns)], slug(pd.Series([prefix]))[0] + "-")
+        return deterministic_ids(basis[sorted(basis.columns)], prefix)
     if entry.kind == "hash":
-        return deterministic_ids(frame[list(entry.hash_columns)], entry.prefix or slug(pd.Series([prefix]))[0] + "-")
-    given = slug(values["id"])
-    return given
+        return deterministic_ids(frame[list(entry.hash_columns)], entry.prefix or prefix)
+    return slug(values["id"])
