@@ -281,13 +281,13 @@ def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[
     frame = frame[list(LEDGER_COLUMNS)]
     frame[ROW_FILE] = label
     frame[ROW_NUMBER] = pd.RangeIndex(2, len(body) + 2, dtype="int64")
-    blank = _blank_rows(body)
+    blank = blank_rows(body)
     frame = frame.loc[~blank].reset_index(drop=True)
     issues.extend(_total_row_issues(frame, label))
     return LoadedLedger(path, label, frame, issues, blank_rows=int(blank.sum()))
 
 
-def _blank_rows(body: pd.DataFrame) -> np.ndarray:
+def blank_rows(body: pd.DataFrame) -> np.ndarray:
     """Rows whose every cell is blank. Each column is checked only on rows still blank so far, so a ledger whose
     first column is filled in costs one column's check, not all of them."""
     candidates = np.arange(len(body))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LedgerIssue
-from ..load import excel_cell_text, read_ragged_csv
+from ..load import blank_rows, excel_cell_text, read_ragged_csv
 from .mapping import ReadOptions
 
 SNIFF_BYTES = 65536
@@ -53,9 +53,7 @@ def _drop_blank_rows(table: SourceTable) -> SourceTable:
     frame = table.frame
     if frame.empty or frame.shape[1] == 0:
         return table
-    blank = np.ones(len(frame), dtype=bool)
-    for column in frame.columns:
-        blank &= frame[column].str.strip().eq("").to_numpy()
+    blank = blank_rows(frame)
     if not blank.any():
         return table
     keep = ~blank
