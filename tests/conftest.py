@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from dash.testing.application_runners import BaseDashRunner
 from selenium.webdriver.chrome.options import Options
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -15,6 +16,10 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 # The dashboard reads its dataset from here; tests build the shipped ledgers into it (never into build/).
 _BUILD = Path(tempfile.mkdtemp(prefix="influence-ledger-test-build-"))
 os.environ.setdefault("INFLUENCE_LEDGER_BUILD_DIR", str(_BUILD))
+
+# dash_duo numbers its servers from one fixed port; two test runs on one machine (CI beside a developer) would
+# then collide, so each run starts from a port of its own.
+BaseDashRunner._next_port = 20000 + os.getpid() % 30000
 
 
 def pytest_setup_options():
