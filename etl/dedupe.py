@@ -90,8 +90,8 @@ def totals(scaled: pd.Series, kind: pd.Series, start: pd.Series, end: pd.Series,
     notes.set((scaled.isna() & ~is_rate).to_numpy(dtype=bool), "not counted: no valid amount")
     nested = part_of.ne("")
     if nested.any():
-        notes.set_each(nested.to_numpy(bool), "not counted: included in " + part_of[nested]
-                       + ", which is counted instead")
+        notes.set_each(nested.to_numpy(bool), "part of " + part_of[nested]
+                       + ": drawn on its own, while that transfer draws only the rest its parts leave")
     restated = same_as.ne("")
     if restated.any():
         notes.set_each(restated.to_numpy(bool), "not counted: the same transfer as " + same_as[restated]

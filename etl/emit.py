@@ -10,7 +10,7 @@ from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
 from .errors import LedgerIssue
 from .pipeline import BuildResult
 from .safety import csv_bytes, write_csv
-from .schema import (CPI_BASE_YEAR, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
+from .schema import (CPI_BASE_YEAR, DRAWN_ROLES, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
 
 
 def _decimal_text(value: object) -> str:
@@ -23,8 +23,10 @@ def summarise(result: BuildResult) -> dict:
     # Only the columns the totals need: filtering the whole dataset would copy most of it.
     counted = data.loc[data["counts_in_totals"], ["currency", "total_amount", "total_usd", "total_eur"]]
     by_currency = counted.groupby("currency", sort=True)["total_amount"].sum()
-    usd = counted["total_usd"].sum()
-    eur = counted["total_eur"].sum()
+    # What every row draws adds up to each transfer once, parts and untraced rests included.
+    usd = data["drawn_usd"].sum()
+    eur = data["drawn_eur"].sum()
+    roles = data["drawn_role"].value_counts()
     return {
         "built_at": result.built_at,
         "ledgers": [{"file": ledger.label, "rows": ledger.rows, "blank_rows_skipped": ledger.blank_rows}
@@ -40,6 +42,8 @@ def summarise(result: BuildResult) -> dict:
         "total_usd": _decimal_text(usd),
         "total_eur": _decimal_text(eur),
         "counted_rows_without_usd_rate": int(counted["total_usd"].isna().sum()),
+        "rows_by_drawn_role": {role: int(roles.get(role, 0)) for role in DRAWN_ROLES},
+        "untraced_usd": _decimal_text(data.loc[data["drawn_role"].eq("untraced"), "drawn_usd"].sum()),
         "cpi_base_year": CPI_BASE_YEAR,
         "fx_sources": sorted(s for s in data["fx_source"].unique().tolist() if s),
         "warnings": [issue.as_dict() for issue in result.warnings],

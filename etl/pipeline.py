@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import amounts, countries, currency, dates, dedupe, entities, fx, validate
+from . import allocation, amounts, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
 from .uniques import first_occurrences, per_unique, strip
 from .load import LoadedLedger, discover_ledgers, read_ledger
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
-                     ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
+                     DRAWN_ROLES, ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
                      ROW_NUMBER, UNKNOWN_DATE_TOKENS)
 
 
@@ -67,13 +67,58 @@ def _read_lookups(lookup_dir: Path) -> Lookups:
     )
 
 
-def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
-    """Exact original amount times a stated rate, rounded half-even to the cent, as an Arrow decimal."""
+def cent_ints(scaled: pd.Series, rate: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Exact original amount times a stated rate, rounded half-even to the cent: (int64 cents, known mask)."""
     product = scaled.astype("float64").to_numpy(na_value=np.nan) * rate.to_numpy(dtype="float64", na_value=np.nan)
     cents = np.rint(product / 10 ** (AMOUNT_SCALE - 2))
     valid = np.isfinite(cents)
-    result = pd.arrays.IntegerArray(np.where(valid, cents, 0).astype("int64"), ~valid)
-    return amounts.scaled_to_decimal(pd.Series(result, index=scaled.index), 2)
+    return np.where(valid, cents, 0).astype("int64"), valid
+
+
+def cents_decimal(cents: np.ndarray, valid: np.ndarray, index: pd.Index) -> pd.Series:
+    """int64 cents (with their known mask) as an exact Arrow decimal of two places."""
+    return amounts.scaled_to_decimal(pd.Series(pd.arrays.IntegerArray(cents, ~valid), index=index), 2)
+
+
+def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
+    """Exact original amount times a stated rate, rounded half-even to the cent, as an Arrow decimal."""
+    return cents_decimal(*cent_ints(scaled, rate), scaled.index)
+
+
+def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rates: pd.DataFrame,
+                   recipient: pd.Series) -> tuple[dict[str, pd.Series], list[LedgerIssue]]:
+    """tree_root, drawn_role, drawn_usd and drawn_eur per row (etl/allocation.py), and a warning for every row whose
+    parts add up to more than the row itself."""
+    links = validate.resolve_links(raw, ids)
+    has_total = counted["total_scaled"].notna().to_numpy()
+    values, known = {}, {}
+    for currency, rate in (("usd", rates["fx_rate_usd"]), ("eur", rates["fx_rate_eur"])):
+        values[currency], known[currency] = cent_ints(counted["total_scaled"], rate)
+    recipient_codes, _ = pd.factorize(recipient)
+    result = allocation.allocate(links.positions["part_of"], links.positions["same_as"], values, known, has_total,
+                                 recipient_codes)
+    columns = {
+        "tree_root": pd.Series(ids.to_numpy()[result.root], index=raw.index, dtype="str"),
+        "drawn_role": pd.Series(pd.Categorical.from_codes(result.role, DRAWN_ROLES), index=raw.index)
+        .astype("str"),
+        "drawn_usd": cents_decimal(result.drawn["usd"], result.drawn_known["usd"], raw.index),
+        "drawn_eur": cents_decimal(result.drawn["eur"], result.drawn_known["eur"], raw.index),
+    }
+    issues = []
+    if result.exceeded:
+        parents = np.array([p for p, _ in result.exceeded])
+        part_rows = pd.DataFrame({"parent": allocation.effective_parents(links.positions["part_of"],
+                                                                         links.positions["same_as"]),
+                                  "id": ids.to_numpy()})
+        parts_of = part_rows[part_rows["parent"].isin(parents)].groupby("parent")["id"].agg(", ".join)
+        for position, difference in result.exceeded:
+            row = raw.iloc[position]
+            issues.append(LedgerIssue(
+                str(row[ROW_FILE]), int(row[ROW_NUMBER]), "amount", str(row["amount"]), "parts_exceed",
+                f"its documented parts ({parts_of.get(position, '')}) add up to {difference / 100:,.2f} USD more "
+                f"than this row ({ids.iloc[position]}); it draws nothing and the transfer's total is the sum of its "
+                "parts", WARNING))
+    return columns, issues
 
 
 def rates_by_pair(raw: pd.DataFrame, code: pd.Series, period: pd.DataFrame, fx_rates: fx.LookupRates
@@ -147,6 +192,8 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     issues += found
     intermediary, found = entities.resolve_intermediaries(raw["intermediary"], lookups.register, raw)
     issues += found
+    drawn, found = allocate_drawn(raw, strip(raw["id"]), counted, rates, recipient)
+    issues += found
 
     usd_rate = rates["fx_rate_usd"]
     usd_real_rate = usd_rate * deflator
@@ -198,6 +245,7 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
         "same_as": same_as,
         "counts_in_totals": counted["counts_in_totals"],
         "totals_note": counted["totals_note"],
+        **drawn,
         "confidence": enums["confidence"],
         "status_note": raw["status_note"],
         "sources": strip(raw["sources"]),

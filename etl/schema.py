@@ -29,6 +29,17 @@ CONFIDENCE_MEANINGS = {
 VISIBILITIES = ("public", "internal")
 ENTITY_KINDS = ("person", "company", "organisation", "public_body", "government", "group")
 DATE_PRECISIONS = ("day", "month", "year", "range", "unknown")
+# What a row draws on charts and adds to sums (etl/allocation.py decides; every chart, total and export reads it).
+DRAWN_ROLES = ("own", "rest", "untraced", "covered", "restated", "no_total")
+DRAWN_ROLE_MEANINGS = {
+    "own": "draws its own total: a transfer with no documented parts, or a part of a larger one",
+    "rest": "has documented parts paid to the same recipient and draws only the rest they leave",
+    "untraced": "has documented parts paid on to other recipients and draws only the rest, which is not yet "
+                "traced to a recipient",
+    "covered": "its documented parts add up to its whole value (or more), so it draws nothing itself",
+    "restated": "reports the same transfer as another row, which draws instead",
+    "no_total": "has no total (a rate without a closed period, or no valid amount), so it draws nothing",
+}
 
 # Amounts are kept exactly as decimals with this many places (enough for every ISO 4217 currency).
 AMOUNT_SCALE = 4
@@ -171,6 +182,14 @@ NORMALISED_COLUMNS: dict[str, str] = {
     "same_as": "id of the preferred row reporting the same transfer.",
     "counts_in_totals": "True when the row adds to totals (each transfer counted once).",
     "totals_note": "Why the row does or does not count in totals.",
+    "tree_root": "id of the outermost transfer this row is part of, through part_of (its own id when it is part of "
+                 "none; a restated row's preferred row stands for it).",
+    "drawn_role": "What the row draws on charts and adds to sums: " + "; ".join(
+        f"{role} = {meaning}" for role, meaning in DRAWN_ROLE_MEANINGS.items()) + ".",
+    "drawn_usd": "US dollars the row draws on charts and adds to sums (exact, cents): its own total_usd, or for a "
+                 "row with documented parts the rest they leave (never below zero), or 0; empty when it has no "
+                 "conversion. Summed over any rows, each dollar is counted once.",
+    "drawn_eur": "The same in euros.",
     # status and sources
     "confidence": "confirmed | official_record | reported | alleged | admitted.",
     "status_note": "Legal status.",
