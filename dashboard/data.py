@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,12 +12,15 @@ import pandas as pd
 import pycountry
 
 from etl.emit import read_dataset
+
+# Where a transfer's rest is not yet traced to anyone, the diagram says so instead of naming the vague recipient.
+from .filters import UNTRACED_LABEL
 from etl.schema import BUILD_DIR, DATASET_ARROW, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
 
 BUILD_DIR_ENV = "INFLUENCE_LEDGER_BUILD_DIR"
 PUBLIC_MODE_ENV = "INFLUENCE_LEDGER_PUBLIC"
 CATEGORY_COLUMNS = ("payer", "recipient", "intermediary", "payer_country", "recipient_country", "confidence",
-                    "amount_kind", "ledger_file", "currency", "visibility")
+                    "amount_kind", "ledger_file", "currency", "visibility", "drawn_role", "date_raw")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Dataset:
     report: dict
     folder: Path
     aliases: pd.DataFrame
+    # id → (short, long) label of every transfer that has documented parts (see parent_labels).
+    parents: dict = field(default_factory=dict)
 
 
 def build_dir() -> Path:
@@ -89,14 +94,14 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     chart = pd.DataFrame({
         "row_key": full["row_key"],
         "counts_in_totals": full["counts_in_totals"].astype(bool),
-        # A counted row adds its total; a row left out of totals shows what it reported.
+        # What the row reported (its total, or its amount when it has none): shown when every report is listed.
         "value_usd": total.where(total.notna(), amount),
+        # What the row draws when each dollar is counted once (the ETL's allocation).
+        "drawn_usd": to_float(full["drawn_usd"]),
         "total_amount_f": to_float(full["total_amount"]),
         "amount_f": to_float(full["amount"]),
         "date_start": full["date_start"], "date_end": full["date_end"], "date_plot": full["date_plot"],
         "date_last": full["date_end"].where(full["date_end"].notna(), full["date_start"]),
-        "is_nested": full["part_of"].ne("").to_numpy(),
-        "is_restated": (full["same_as"].ne("") & full["part_of"].eq("")).to_numpy(),
         "is_open_rate": full["totals_note"].str.contains("rate without", regex=False).to_numpy(),
     })
     for column in CATEGORY_COLUMNS:
@@ -112,7 +117,49 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         chart[side + "_label"] = recode(chart[side], lambda c: name_of.get(c, "") if c else "Country not stated")
     for level in ("payer", "intermediary", "recipient"):
         chart[level + "_label"] = chart[level]
+    untraced = (chart["drawn_role"] == "untraced").to_numpy()
+    if untraced.any():
+        for column in ("recipient_label", "recipient_country_label"):
+            labels = chart[column].cat.add_categories([UNTRACED_LABEL]) \
+                if UNTRACED_LABEL not in chart[column].cat.categories else chart[column]
+            labels[untraced] = UNTRACED_LABEL
+            chart[column] = labels
+    chart["converted"] = (chart["currency"] != "USD").to_numpy()
+    parents = parent_labels(full)
+    codes = pd.Index(list(parents)).get_indexer(full["tree_root"].to_numpy()) if parents else \
+        np.full(len(full), -1)
+    names = [short for short, _ in parents.values()]
+    chart["tree_label"] = pd.Categorical.from_codes(codes.astype("int32"), pd.Index(names, dtype="str"))
+    # The larger transfer a row is a direct part of, as hovers name it.
+    codes = pd.Index(list(parents)).get_indexer(full["part_of"].to_numpy()) if parents else np.full(len(full), -1)
+    chart["parent_label"] = pd.Categorical.from_codes(codes.astype("int32"),
+                                                      pd.Index([long for _, long in parents.values()], dtype="str"))
     return full, chart
+
+
+def parent_labels(full: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """id → (short, long) label of every row that has documented parts: 'Inside $2.9 bn from Azerbaijani
+    elite-linked sources' for the diagram's grouping column, and '$2.9 bn from … to …, 2012/2014 (id)' for hovers.
+    Only rows with parts are labelled, so this costs one vectorised membership test plus the (few) parents."""
+    from .formatting import date_as_written, figure
+
+    wanted = full["part_of"].ne("").to_numpy()
+    if not wanted.any():
+        return {}
+    ids = pd.unique(full.loc[wanted, "part_of"].to_numpy())
+    rows = full.loc[full["id"].isin(ids).to_numpy(), ["id", "amount", "currency", "amount_kind", "payer", "recipient",
+                                                      "date_raw"]].drop_duplicates("id")
+    labels: dict[str, tuple[str, str]] = {}
+    seen: set[str] = set()
+    for r in rows.itertuples(index=False):
+        amount = figure(float(r.amount) if r.amount is not None and not pd.isna(r.amount) else None, r.currency,
+                        r.amount_kind)
+        short = f"Inside {amount} from {r.payer}"
+        # Two parents may read alike; the diagram needs one node each.
+        short = short if short not in seen else f"{short} ({r.id})"
+        seen.add(short)
+        labels[r.id] = (short, f"{amount} from {r.payer} to {r.recipient}, {date_as_written(r.date_raw)} ({r.id})")
+    return labels
 
 
 @lru_cache(maxsize=4)
@@ -125,7 +172,7 @@ def _load(folder: str, stamp: float) -> Dataset:
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])
     report_path = path / REPORT_JSON
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
-    return Dataset(frame, chart, entities, report, path, _alias_table(entities))
+    return Dataset(frame, chart, entities, report, path, _alias_table(entities), parent_labels(frame))
 
 
 def load(folder: Path | None = None) -> Dataset:

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from etl.schema import CONFIDENCE_LEVELS
 
-from .formatting import money, span
+from .formatting import date_as_written, figure, money, span, sum_figure
 
 # Okabe–Ito: distinguishable with the common forms of colour blindness.
 CONFIDENCE_COLOURS = {
@@ -16,10 +16,12 @@ CONFIDENCE_COLOURS = {
 }
 SERIES_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
                   "#999999"]
-LEVEL_LABELS = {"payer_country": "Payer country", "payer": "Payer", "intermediary": "Intermediary",
+LEVEL_LABELS = {"tree": "Larger transfer", "payer_country": "Payer country", "payer": "Payer", "intermediary": "Intermediary",
                 "recipient": "Recipient", "recipient_country": "Recipient country"}
-PRESETS = {"recipient": ("payer", "intermediary", "recipient"), "country": ("payer_country", "recipient_country")}
+PRESETS = {"recipient": ("tree", "payer", "recipient"), "country": ("payer_country", "recipient_country")}
 OTHER = "Other"
+UNTRACED_LABEL = "Not yet traced to a recipient"
+TREE_COLOUR = "#8c6d1f"  # the larger transfers that group their parts, and the outline of money inside them
 LINK_LABEL_PREFIX = "link-"
 FONT = dict(family="Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=13, color="#1f2933")
 
@@ -73,7 +75,9 @@ def _level_nodes(labels: pd.Series, value: np.ndarray, top_n: int) -> tuple[np.n
 
 
 def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.ndarray) -> pd.DataFrame:
-    """Sum of USD, count and date span per small non-negative integer key (rows = positions in frame).
+    """Per small non-negative integer key (rows = positions in frame): sum of USD, count, date span, how many of its
+    figures are lower bounds, estimates or converted from another currency, its first row and its tree (or -1 when
+    its rows lie in several trees or none).
 
     Keys are dense codes, so bincount and ufunc.at do in one pass what a hash groupby would do in several.
     """
@@ -88,11 +92,27 @@ def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.nd
     np.minimum.at(first, keys, np.where(first_days == missing, never, first_days))
     last = np.full(size, missing, dtype="int64")
     np.maximum.at(last, keys, last_days)
+    kind = frame["amount_kind"].to_numpy()[rows] if not hasattr(frame["amount_kind"], "cat") else \
+        np.asarray(frame["amount_kind"].cat.categories.astype("str"))[frame["amount_kind"].cat.codes.to_numpy()[rows]]
+    at_least = np.bincount(keys, weights=(kind == "at_least"), minlength=size)
+    estimate = np.bincount(keys, weights=(kind == "estimate"), minlength=size)
+    converted = np.bincount(keys, weights=frame["converted"].to_numpy()[rows], minlength=size)
+    first_row = np.full(size, never, dtype="int64")
+    np.minimum.at(first_row, keys, rows)
+    tree = frame["tree_label"].cat.codes.to_numpy()[rows].astype("int64")
+    tree_low = np.full(size, never, dtype="int64")
+    np.minimum.at(tree_low, keys, tree)
+    tree_high = np.full(size, -2, dtype="int64")
+    np.maximum.at(tree_high, keys, tree)
     present = np.flatnonzero(count)
     first_p = first[present]
+    one_tree = tree_low[present] == tree_high[present]
     return pd.DataFrame({"value": total[present], "count": count[present],
                          "first": np.where(first_p == never, missing, first_p).astype("datetime64[us]"),
-                         "last": last[present].astype("datetime64[us]")}, index=present)
+                         "last": last[present].astype("datetime64[us]"),
+                         "at_least": at_least[present].astype("int64"), "estimate": estimate[present].astype("int64"),
+                         "converted": converted[present].astype("int64"), "row": first_row[present],
+                         "tree": np.where(one_tree, tree_low[present], -1)}, index=present)
 
 
 def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> pd.Series:
@@ -114,8 +134,9 @@ def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -
     """Nodes and links of the flow diagram, aggregated on integer codes (the hot path at a million rows).
 
     Each row walks its non-empty levels in order (a transfer without an intermediary goes straight from payer to
-    recipient); beyond the top N per level (by USD) values are gathered in an "Other" node. Links are split by
-    confidence so their colour can say how well documented they are.
+    recipient; one that is part of no larger transfer starts at its payer); beyond the top N per level (by USD)
+    values are gathered in an "Other" node. Links are split by confidence so their colour can say how well
+    documented they are.
     """
     if frame.empty or len(levels) < 2:
         return pd.DataFrame(), pd.DataFrame()
@@ -166,41 +187,199 @@ def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -
     return nodes.reset_index(drop=True), links
 
 
-def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10, title: str = "") -> go.Figure:
+def flow_list(frame: pd.DataFrame, limit: int = 30) -> tuple[pd.DataFrame, int]:
+    """The payer → recipient flows of the view, largest first (at most limit), and how many there are in all."""
+    if frame.empty:
+        return pd.DataFrame(), 0
+    payer, recipient = frame["payer_label"], frame["recipient_label"]
+    width = len(recipient.cat.categories) + 1
+    keys = payer.cat.codes.to_numpy().astype("int64") * width + recipient.cat.codes.to_numpy().astype("int64")
+    present = (payer.cat.codes.to_numpy() >= 0) & (recipient.cat.codes.to_numpy() >= 0)
+    rows = np.flatnonzero(present)
+    _, dense = np.unique(keys[rows], return_inverse=True)
+    groups = _group(dense, frame, rows, frame["value_usd"].fillna(0.0).to_numpy()[rows])
+    groups["currencies"] = _currency_text(dense, frame, rows).reindex(groups.index).fillna("")
+    first_key = keys[groups["row"].to_numpy()]
+    groups = groups.assign(payer=np.asarray(payer.cat.categories.astype("str"))[first_key // width],
+                           recipient=np.asarray(recipient.cat.categories.astype("str"))[first_key % width])
+    groups = groups.sort_values("value", ascending=False, kind="stable")
+    return groups.head(limit).reset_index(drop=True), len(groups)
+
+
+def group_figure(value: float, count: int, at_least: int, estimate: int, converted: int, kind: str = "") -> str:
+    """The figure of a node, link or flow as the sources allow: 'more than $7.6 m' for one lower bound, 'at least
+    $8.2 m' for a sum containing one, 'about …' for estimates; converted figures to three significant figures."""
+    if count == 1:
+        return figure(value, "USD", kind, approx=bool(converted))
+    return sum_figure(value, "USD", at_least, estimate, approx=bool(converted))
+
+
+NODE_PAD = 22  # px between nodes of a column: at least a label's height, so labels never overlap
+ROW_HEIGHT = 30  # px per node of the fullest column, on top of the padding
+MIN_HEIGHT = 420
+CHAR_WIDTH = 7.0  # px of an average character of the diagram's 12 px font
+
+
+def chart_height(nodes: pd.DataFrame) -> int:
+    """Tall enough that the fullest column gives every node its padding and a readable share."""
+    fullest = int(nodes.groupby("level").size().max()) if len(nodes) else 1
+    return max(MIN_HEIGHT, fullest * (NODE_PAD + ROW_HEIGHT) + 40)
+
+
+def node_positions(nodes: pd.DataFrame, height: int, margin: int) -> tuple[list[float], list[float]]:
+    """Node centres (x, y in 0..1), each level in its own column and its nodes stacked largest first.
+
+    Plotly places a node whose level has no incoming link in the first column; fixing every node's position keeps
+    a payer that is part of no larger transfer in the payers' column, and stacking with the diagram's own scale and
+    padding keeps every label clear of its neighbours."""
+    plot = height - margin
+    columns = nodes.groupby("order")
+    scale = min((plot - NODE_PAD * (len(g) - 1)) / max(float(g["value"].clip(lower=0).sum()), 1e-9)
+                for _, g in columns)
+    level_count = max(int(nodes["order"].max()), 1)
+    xs, ys = [0.0] * len(nodes), [0.0] * len(nodes)
+    for order, group in columns:
+        top = 0.0
+        for i, value in zip(group.index, group["value"].clip(lower=0)):
+            size = float(value) * scale
+            xs[i] = 0.001 + 0.998 * int(order) / level_count
+            ys[i] = min(max((top + size / 2) / plot, 0.001), 0.999)
+            top += size + NODE_PAD
+    return xs, ys
+
+
+def _row_detail(frame: pd.DataFrame, position: int) -> dict:
+    """One row's figure as sourced, its date as written and the transfer it is a direct part of."""
+    r = frame.iloc[position]
+    parent = r["parent_label"]
+    return {"sourced": figure(r["amount_f"], str(r["currency"]), str(r["amount_kind"])),
+            "kind": str(r["amount_kind"]), "date": date_as_written(str(r["date_raw"])),
+            "parent": "" if pd.isna(parent) else str(parent), "role": str(r["drawn_role"])}
+
+
+def _figure_text(g, frame: pd.DataFrame) -> str:
+    """A node's or link's figure in USD with its kind, e.g. 'more than $7.6 m', 'about $4.6 m'."""
+    if g.count == 1:
+        detail = _row_detail(frame, int(g.row))
+        if detail["kind"] in ("monthly", "yearly"):
+            return f"{money(g.value, approx=bool(g.converted))} ({detail['sourced']})"
+        if detail["role"] in ("rest", "untraced"):
+            # The rest of a larger transfer: its own kind qualifies the whole, and so the rest too.
+            return group_figure(g.value, 2, g.at_least, g.estimate, g.converted)
+        return group_figure(g.value, 1, g.at_least, g.estimate, g.converted, detail["kind"])
+    return group_figure(g.value, g.count, g.at_least, g.estimate, g.converted)
+
+
+def _dates_text(g, frame: pd.DataFrame) -> str:
+    return _row_detail(frame, int(g.row))["date"] if g.count == 1 else span(g.first, g.last)
+
+
+def _transfers(n: int) -> str:
+    return f"{n:,} transfer{'s' if n != 1 else ''}"
+
+
+def fit_label(text: str, room: int) -> str:
+    """Cut a label to the characters that fit its room (the hover and the flow list show it whole)."""
+    room = max(room, 8)
+    return text if len(text) <= room else text[:room - 1].rstrip() + "…"
+
+
+def label_room(levels: int, width: int, position: int) -> int:
+    """Characters a node label may take: labels of a column run towards the next column, those of the last
+    column back towards the one before it, so the last gap is shared by two columns of labels."""
+    gap = (width - 40) / max(levels - 1, 1)
+    shared = levels > 1 and position >= levels - 2
+    # Less the node's own width and the label's offset from it.
+    return int(((gap / 2 if shared else gap) - 24) / CHAR_WIDTH)
+
+
+NARROW = 640  # px: below this the diagram keeps its first and last level and the largest nodes only
+NARROW_TOP_N = 8
+
+
+def levels_for_width(levels: tuple[str, ...], top_n: int, width: int) -> tuple[tuple[str, ...], int]:
+    """On a phone three columns of labels cannot be read: the diagram keeps the first and last of the view's
+    levels (skipping the grouping column) and its largest nodes; the flow list under it keeps every flow."""
+    if width >= NARROW or len(levels) <= 2:
+        return levels, min(top_n, NARROW_TOP_N) if width < NARROW else top_n
+    kept = [level for level in levels if level != "tree"]
+    return (kept[0], kept[-1]) if len(kept) >= 2 else levels[-2:], min(top_n, NARROW_TOP_N)
+
+
+def node_text(label: str, text: str, room: int) -> str:
+    """'Velasco International Inc. · more than $7.6 m', the name cut first so the figure stays whole."""
+    whole = f"{label} · {text}"
+    if len(whole) <= room:
+        return whole
+    if room - len(text) - 3 >= 8:
+        return f"{fit_label(label, room - len(text) - 3)} · {text}"
+    return fit_label(label, room)
+
+
+def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10, title: str = "",
+                  width: int = 1300) -> go.Figure:
+    """The flow diagram: every node labelled with its figure as sourced, hovers naming both ends of a link, parts of
+    a larger transfer grouped under it; width is the room the page gives the chart (labels are cut to fit it)."""
+    levels, top_n = levels_for_width(levels, top_n, width)
     nodes, links = sankey_data(frame, levels, top_n)
     if nodes.empty:
         return empty_figure("No transfers match these filters")
     index = {key: i for i, key in enumerate(nodes["key"])}
-    node_hover = [f"<b>{label}</b> ({LEVEL_LABELS.get(level, level)})<br>{money(v)} at historical rates<br>"
-                  f"{cur}<br>{n} transfer{'s' if n != 1 else ''}<br>{span(a, b)}"
-                  for label, level, v, cur, n, a, b in zip(nodes["label"], nodes["level"], nodes["value"],
-                                                           nodes["currencies"], nodes["count"], nodes["first"],
-                                                           nodes["last"])]
-    link_hover = [f"{money(v)} at historical rates<br>{cur}<br>{n} transfer{'s' if n != 1 else ''}<br>"
-                  f"{span(a, b)}<br>confidence: {c.replace('_', ' ')}"
-                  for v, cur, n, a, b, c in zip(links["value"], links["currencies"], links["count"], links["first"],
-                                                links["last"], links["confidence"])]
-    level_count = max(len(levels) - 1, 1)
+    labels = nodes["label"].tolist()
+    figures_text = [_figure_text(g, frame) for g in nodes.itertuples()]
+    # A larger transfer's node holds only what this view draws of it.
+    figures_text = [f"{text} shown" if level == "tree" else text for text, level in zip(figures_text, nodes["level"])]
+    texts = [node_text(label, text, label_room(len(levels), width, o))
+             for label, text, o in zip(labels, figures_text, nodes["order"])]
+    node_hover = []
+    for g, text in zip(nodes.itertuples(), figures_text):
+        lines = [f"<b>{g.label}</b> ({LEVEL_LABELS.get(g.level, g.level)})", f"{text} at historical rates"]
+        if g.currencies:
+            lines.append(f"as sourced: {g.currencies}")
+        lines.append(f"{_transfers(g.count)} · {_dates_text(g, frame)}")
+        if g.label == UNTRACED_LABEL:
+            lines.append("what is left of a larger transfer once its documented parts are drawn")
+        node_hover.append("<br>".join(lines))
+    link_hover = []
+    for g in links.itertuples():
+        source, target = g.source.partition("\x1f")[2], g.target.partition("\x1f")[2]
+        lines = [f"<b>{source} → {target}</b>", f"{_figure_text(g, frame)} at historical rates"]
+        if g.currencies:
+            lines.append(f"as sourced: {g.currencies}")
+        lines += [f"{_transfers(g.count)} · {_dates_text(g, frame)}", f"confidence: {g.confidence.replace('_', ' ')}"]
+        detail = _row_detail(frame, int(g.row)) if g.count == 1 else None
+        if detail and detail["parent"]:
+            lines.append(f"part of: {detail['parent']}")
+        elif g.tree >= 0:
+            lines.append(str(frame["tree_label"].cat.categories[g.tree]))
+        link_hover.append("<br>".join(lines))
+    height = chart_height(nodes)
+    xs, ys = node_positions(nodes, height, 20)
+    in_tree = (links["tree"] >= 0).tolist()
     sankey = dict(
-        type="sankey", arrangement="snap",
-        node=dict(label=[short_label(label) for label in nodes["label"]], pad=14, thickness=16,
-                  line=dict(color="#52606d", width=0.4),
-                  color=["#9aa5b1" if label == OTHER else "#3e4c59" for label in nodes["label"]],
-                  x=[0.001 + 0.998 * o / level_count for o in nodes["order"]],
+        type="sankey", arrangement="fixed",
+        node=dict(label=texts, pad=NODE_PAD, thickness=16, line=dict(color="#52606d", width=0.4),
+                  color=["#9aa5b1" if label == OTHER else TREE_COLOUR if level == "tree"
+                         else "#cbd2d9" if label == UNTRACED_LABEL else "#3e4c59"
+                         for label, level in zip(labels, nodes["level"])],
+                  x=xs, y=ys,
                   customdata=np.column_stack([nodes["level"], nodes["label"], node_hover]).tolist(),
                   hovertemplate="%{customdata[2]}<extra></extra>", hoverlabel=dict(font=FONT)),
         # Dash passes only scalar click fields back, so a link is recognised by its label ("link-<row>").
         link=dict(label=[f"{LINK_LABEL_PREFIX}{i}" for i in range(len(links))],
                   source=links["source"].map(index).tolist(), target=links["target"].map(index).tolist(),
                   value=links["value"].clip(lower=0).tolist(),
-                  color=[_rgba(CONFIDENCE_COLOURS.get(c, "#999999"), 0.45) for c in links["confidence"]],
+                  color=[_rgba(CONFIDENCE_COLOURS.get(c, "#999999"), 0.55 if t else 0.4)
+                         for c, t in zip(links["confidence"], in_tree)],
+                  # Money inside a larger transfer is a shade darker, as if lit by that transfer's node.
                   customdata=link_hover, hovertemplate="%{customdata}<extra></extra>"),
+        textfont=dict(family=FONT["family"], size=12, color="#1f2933"),
     )
     legend = [dict(type="scatter", x=[None], y=[None], mode="markers", name=c.replace("_", " "), showlegend=True,
                    hoverinfo="skip", marker=dict(size=12, color=CONFIDENCE_COLOURS[c], symbol="square"))
               for c in CONFIDENCE_LEVELS]  # a legend for link colours
     layout = dict(title=dict(text=title, x=0.01), font=FONT, paper_bgcolor="white", plot_bgcolor="white",
-                  margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=560,
+                  margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=height,
                   xaxis=dict(visible=False), yaxis=dict(visible=False),
                   legend=dict(title=dict(text="Link colour: confidence"), orientation="h", y=-0.02, x=0))
     # Built from plain dicts of known-good properties: plotly's validation would cost more than the data work.

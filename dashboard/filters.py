@@ -1,6 +1,7 @@
 """Filter state shared by every page: parsed from and written to the URL query, applied as one boolean mask."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
@@ -9,13 +10,18 @@ import pandas as pd
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
+UNTRACED_LABEL = "Not yet traced to a recipient"
+
 VIEWS = ("counted", "excluded", "all")
-FOCUS_LEVELS = ("payer", "intermediary", "recipient", "payer_country", "recipient_country", "year", "month")
+# Rows that draw money when each dollar is counted once (etl/allocation.py); the others are listed as left out.
+DRAWING_ROLES = ("own", "rest", "untraced")
+FOCUS_LEVELS = ("tree", "payer", "intermediary", "recipient", "payer_country", "recipient_country", "year", "month")
 LIST_FIELDS = ("payer_country", "recipient_country", "confidence", "amount_kind", "ledger")
 MAX_TEXT = 200
-SANKEY_LEVELS = ("payer_country", "payer", "intermediary", "recipient", "recipient_country")
-DEFAULT_LEVELS = ("payer", "intermediary", "recipient")
-DEFAULT_TOP_N = 10
+SANKEY_LEVELS = ("tree", "payer_country", "payer", "intermediary", "recipient", "recipient_country")
+# "tree" groups the parts of a larger transfer under it, so a reader sees that they are inside it.
+DEFAULT_LEVELS = ("tree", "payer", "recipient")
+DEFAULT_TOP_N = 20
 MAX_TOP_N = 50
 
 
@@ -33,6 +39,8 @@ class FilterState:
     min_usd: float = 0.0
     ledger: tuple[str, ...] = ()
     view: str = "counted"
+    # Hide the rest of a transfer that is not yet traced to a recipient, so the documented parts fill the chart.
+    traced_only: bool = True
     focus: tuple[tuple[str, str], ...] = field(default=())  # drill-down: (level, value) pairs
     levels: tuple[str, ...] = DEFAULT_LEVELS  # Sankey levels, in order
     top_n: int = DEFAULT_TOP_N
@@ -52,6 +60,9 @@ class FilterState:
             elif key == "view":
                 if value != "counted":
                     pairs.append((key, value))
+            elif key == "traced_only":
+                if not value:
+                    pairs.append(("traced", "0"))
             elif key == "levels":
                 if value != DEFAULT_LEVELS:
                     pairs.append((key, ",".join(value)))
@@ -116,7 +127,7 @@ def from_query(query: str | None) -> FilterState:
         payer_country=many("payer_country"), recipient_country=many("recipient_country"),
         entity=first("entity").strip(), confidence=many("confidence", CONFIDENCE_LEVELS),
         amount_kind=many("amount_kind", AMOUNT_KINDS), min_usd=min_usd, ledger=many("ledger"),
-        view=view if view in VIEWS else "counted", focus=tuple(focus),
+        view=view if view in VIEWS else "counted", traced_only=first("traced") != "0", focus=tuple(focus),
         levels=levels if len(levels) >= 2 else DEFAULT_LEVELS, top_n=top_n, page=page)
 
 
@@ -128,12 +139,19 @@ def _period_bound(text: str, end: bool) -> pd.Timestamp | None:
     return pd.Timestamp(text)
 
 
+def fold(text: str) -> str:
+    """Text as search compares it: without accents, case or repeated spaces (Volonté = volonte)."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+
+
 def entity_names(search: str, aliases: pd.DataFrame) -> set[str]:
-    """Canonical names whose name or any alias contains the search text (case-insensitive)."""
-    needle = search.strip().lower()
+    """Canonical names whose name or any alias contains the search text (no regard to case or accents)."""
+    needle = fold(search)
     if not needle:
         return set()
-    hits = aliases[aliases["spelling"].str.contains(needle, regex=False)]
+    spellings = aliases["spelling"].astype("str").map(fold)
+    hits = aliases[spellings.str.contains(needle, regex=False).to_numpy()]
     return set(hits["name"])
 
 
@@ -141,10 +159,11 @@ def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None =
          include_focus: bool = True) -> np.ndarray:
     """Rows matching every filter, as a numpy boolean array (vectorised; no per-row Python)."""
     keep = np.ones(len(frame), dtype=bool)
-    if state.view == "counted":
-        keep &= frame["counts_in_totals"].to_numpy()
-    elif state.view == "excluded":
-        keep &= ~frame["counts_in_totals"].to_numpy()
+    if state.view in ("counted", "excluded"):
+        drawing = frame["drawn_role"].isin(DRAWING_ROLES).to_numpy()
+        keep &= drawing if state.view == "counted" else ~drawing
+        if state.view == "counted" and state.traced_only:
+            keep &= (frame["drawn_role"] != "untraced").to_numpy()
     start = _period_bound(state.date_from, end=False)
     stop = _period_bound(state.date_to, end=True)
     if start is not None:
@@ -160,11 +179,11 @@ def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None =
         keep &= (frame["value_usd"] >= state.min_usd).to_numpy(dtype=bool, na_value=False)
     if state.entity:
         names = entity_names(state.entity, aliases) if aliases is not None else set()
-        needle = state.entity.lower()
+        needle = fold(state.entity)
         by_name = np.zeros(len(frame), dtype=bool)
         for column in ("payer", "recipient", "intermediary"):
             categories = frame[column].cat.categories
-            matching = [c for c in categories if needle in c.lower() or c in names
+            matching = [c for c in categories if needle in fold(c) or c in names
                         or (column == "intermediary" and any(n in c for n in names))]
             by_name |= frame[column].isin(matching).to_numpy()
         keep &= by_name
@@ -182,6 +201,10 @@ def focus_mask(frame: pd.DataFrame, level: str, value: str) -> np.ndarray:
         return (text == value).to_numpy(dtype=bool, na_value=False)
     if level in ("payer_country", "recipient_country") and len(value) == 3:
         return (frame[level + "_iso3"] == value).to_numpy()
+    if level == "tree":
+        return (frame["tree_label"] == value).to_numpy(dtype=bool)
+    if level == "recipient" and value == UNTRACED_LABEL:
+        return (frame["recipient_label"] == value).to_numpy(dtype=bool)
     if level == "intermediary":
         categories = frame["intermediary"].cat.categories
         return frame["intermediary"].isin([c for c in categories if value in c]).to_numpy()

@@ -7,11 +7,19 @@ import numpy as np
 import pandas as pd
 
 from . import data
-from .filters import FilterState, from_query, mask
+from .filters import DRAWING_ROLES, FilterState, from_query, mask
 
 LEVEL_NAMES = {"payer_country": "payer country", "payer": "payer", "intermediary": "intermediary",
                "recipient": "recipient", "recipient_country": "recipient country", "year": "year",
                "month": "month"}
+
+
+def as_viewed(rows: pd.DataFrame, state: FilterState) -> pd.DataFrame:
+    """Counted once, a row's chart value is what it draws (a part its own value, a larger transfer only the rest its
+    parts leave); listing left-out or every report, a row shows what it reported."""
+    if state.view != "counted":
+        return rows
+    return rows.assign(value_usd=rows["drawn_usd"])
 
 
 def rows_for(search: str | None, include_focus: bool = True) -> tuple[pd.DataFrame, FilterState]:
@@ -20,18 +28,23 @@ def rows_for(search: str | None, include_focus: bool = True) -> tuple[pd.DataFra
     dataset = data.load()
     frame = data.visible_rows(dataset)
     keep = mask(frame, state, data.alias_index(dataset), include_focus=include_focus)
-    return frame[keep], state
+    return as_viewed(frame[keep], state), state
 
 
 def rows_with_left_out(search: str | None) -> tuple[pd.DataFrame, FilterState, dict]:
-    """rows_for plus the left-out summary, from one pass of the filters."""
+    """rows_for plus what the view leaves out, from one pass of the filters."""
     state = from_query(search)
     dataset = data.load()
     frame = data.visible_rows(dataset)
     every = frame[mask(frame, replace(state, view="all"), data.alias_index(dataset))]
-    counted = every["counts_in_totals"].to_numpy()
-    rows = every[counted] if state.view == "counted" else every[~counted] if state.view == "excluded" else every
-    return rows, state, left_out_of(every[~counted])
+    role = every["drawn_role"]
+    drawing = role.isin(DRAWING_ROLES).to_numpy()
+    untraced = (role == "untraced").to_numpy()
+    if state.view == "counted":
+        shown = drawing & ~untraced if state.traced_only else drawing
+    else:
+        shown = ~drawing if state.view == "excluded" else np.ones(len(every), dtype=bool)
+    return as_viewed(every[shown], state), state, left_out_of(every, dataset)
 
 
 def left_out_summary(search: str | None) -> dict:
@@ -44,9 +57,19 @@ def full(rows: pd.DataFrame) -> pd.DataFrame:
     return data.full_rows(rows)
 
 
-def left_out_of(out: pd.DataFrame) -> dict:
-    return {"nested": int(out["is_nested"].sum()), "restated": int(out["is_restated"].sum()),
-            "rates": int(out["is_open_rate"].sum()), "total": int(len(out))}
+def left_out_of(every: pd.DataFrame, dataset: data.Dataset | None = None) -> dict:
+    """What the counted view does not draw among rows matching the filters: untraced rests (with the transfers they
+    belong to), and reports that draw nothing because another row carries their money or they have no total."""
+    role = every["drawn_role"].astype("str").to_numpy()
+    untraced = every[role == "untraced"]
+    parents = (dataset or data.load()).parents
+    of = [parents[r][1] for r in data.full_rows(untraced)["id"].tolist() if r in parents] if len(untraced) <= 20 \
+        else []
+    return {"untraced_usd": float(np.nansum(untraced["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan))),
+            "untraced": int(len(untraced)), "untraced_of": of,
+            "restated": int((role == "restated").sum()), "rates": int(every["is_open_rate"].sum()),
+            "no_total": int((role == "no_total").sum()), "covered": int((role == "covered").sum()),
+            "total": int((~np.isin(role, DRAWING_ROLES)).sum())}
 
 
 def focus_text(state: FilterState) -> str:
@@ -55,16 +78,21 @@ def focus_text(state: FilterState) -> str:
     return "Showing the transfers behind: " + "; ".join(f"{LEVEL_NAMES.get(l, l)} = {v}" for l, v in state.focus)
 
 
-def with_view(search: str | None, view: str) -> str:
-    return replace(from_query(search), view=view, page=1).to_query()
+def with_view(search: str | None, view: str, traced_only: bool | None = None) -> str:
+    state = from_query(search)
+    return replace(state, view=view, page=1,
+                   traced_only=state.traced_only if traced_only is None else traced_only).to_query()
 
 
 def about_rows(state: FilterState, rows: int) -> list[tuple[str, str]]:
     """The XLSX 'about' sheet: filters, build time, ledgers and what the numbers mean."""
     report = data.load().report
     pairs = [("filters (URL query)", state.to_query() or "(none)"), ("rows", str(rows)),
-             ("rows shown", {"counted": "counted in totals", "excluded": "left out of totals",
-                             "all": "all"}[state.view]),
+             ("rows shown", {"counted": "each transfer counted once (parts drawn on their own, larger transfers "
+                                         "only the rest their parts leave"
+                                         + (", untraced rests left out)" if state.traced_only else ")"),
+                             "excluded": "reports that draw nothing (restated, covered by parts, or without a total)",
+                             "all": "every report (figures overlap)"}[state.view]),
              ("dataset built at", report.get("built_at", "")),
              ("ledgers", "; ".join(f"{l['file']} ({l['rows']} rows)" for l in report.get("ledgers", []))),
              ("conversion", "USD/EUR at ECB reference rates for each row's date; period means for ranges"),

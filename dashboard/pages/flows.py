@@ -15,6 +15,7 @@ dash.register_page(__name__, path="/", name="Flows", title="Flows · Influence L
 
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "influence-ledger-flows",
                                                                "scale": 2}}
+DEFAULT_WIDTH = 1246  # px the chart has on a wide screen (see the viewport callback)
 PRESETS = {"recipient": list(figures.PRESETS["recipient"]), "country": list(figures.PRESETS["country"])}
 
 
@@ -39,44 +40,109 @@ def layout(**query):
             html.Div([html.Label("Top nodes per level", htmlFor="flow-top"),
                       dcc.Input(id="flow-top", type="number", min=1, max=MAX_TOP_N, step=1, value=state.top_n,
                                 debounce=True, className="text")]),
+            html.Div([html.Label("Money shown"), dcc.Checklist(
+                id="flow-traced", className="radio", value=["traced"] if state.traced_only else [],
+                options=[{"label": "traced money only (hide what is not yet traced to a recipient)",
+                          "value": "traced"}])]),
         ]),
         html.P(id="flow-left-out", className="note"),
         html.Div(className="focus", children=[
             html.Span(id="flow-focus"),
             html.Button("Clear drill-down", id="focus-clear", className="link")]),
+        dcc.Store(id="viewport"),
         dcc.Loading(dcc.Graph(id="sankey", config=GRAPH_CONFIG, className="chart")),
         html.Div(className="chart-actions", children=[
             html.Button("Download chart as HTML", id="sankey-html-button", className="secondary"),
             html.Span("PNG: use the camera icon above the chart.", className="hint"),
             dcc.Download(id="sankey-html-download")]),
+        html.H2("Flows drawn, largest first"),
+        html.P("Each line is one payer → recipient flow of the chart; open it to see the transfers behind it.",
+               className="hint"),
+        html.Div(id="flow-list", className="flow-list"),
         html.H2("Transfers behind the figures"),
         *table_section("flows"),
     ])
 
 
-def flows_outputs(search: str | None):
+# The chart's width is the page's: the shell is at most 1280 px wide with 1 rem of padding on each side.
+dash.clientside_callback("function(_) { return Math.min(window.innerWidth, 1280) - 34; }",
+                         Output("viewport", "data"), Input("url", "pathname"))
+
+
+def view_sum_text(rows) -> str:
+    kinds = rows["amount_kind"].astype("str")
+    return figures.group_figure(views.total_usd(rows), max(len(rows), 2), int(kinds.eq("at_least").sum()),
+                                int(kinds.eq("estimate").sum()), int(rows["converted"].sum()))
+
+
+def note_for(search: str | None, rows, state, left: dict) -> list:
+    """What the chart counts and leaves out, in words a reader knows."""
+    if state.view == "counted":
+        parts = int((rows["tree_label"].cat.codes.to_numpy() >= 0).sum())
+        note = [f"Each dollar is counted once: {view_sum_text(rows)} in {len(rows):,} transfers"
+                + (f", {parts:,} of them documented parts of a larger transfer" if parts else "") + ". "]
+        if left["untraced"]:
+            of = f" (the rest of {left['untraced_of'][0]})" if len(left["untraced_of"]) == 1 else \
+                f" (the rest of {left['untraced']:,} larger transfers)"
+            if state.traced_only:
+                note += [f"Not drawn: {money(left['untraced_usd'])} not yet traced to a recipient{of}. ",
+                         dcc.Link("Show untraced money too", href="/" + views.with_view(search, "counted", False))]
+            else:
+                note += [f"Included: {money(left['untraced_usd'])} not yet traced to a recipient{of}. ",
+                         dcc.Link("Traced money only", href="/" + views.with_view(search, "counted", True))]
+        if left["total"]:
+            why = [f"{left['restated']} restate another report" if left["restated"] else "",
+                   f"{left['covered']} are covered by their parts" if left["covered"] else "",
+                   f"{left['no_total']} are rates or amounts without a total" if left["no_total"] else ""]
+            note += [f" {left['total']} report(s) draw nothing because another report carries the same money or "
+                     f"no total is known ({', '.join(w for w in why if w)}). ",
+                     dcc.Link("List them", href="/" + views.with_view(search, "excluded"))]
+        return note
+    if state.view == "excluded":
+        return ["Showing the reports that draw nothing: another report of the same transfer draws instead, their "
+                "parts cover them, or no total is known (a rate without a closed period). Their figures overlap "
+                "others and are not added up. ",
+                dcc.Link("Back to the money counted once", href="/" + views.with_view(search, "counted"))]
+    return ["Showing every report at its full value, larger transfers and their parts alike: these figures overlap "
+            "and must not be added up. ", dcc.Link("Count each dollar once", href="/" + views.with_view(search, "counted"))]
+
+
+def flow_rows(search: str | None, rows, state) -> list:
+    """The ranked list of payer → recipient flows; each line drills down exactly like a click on the link."""
+    flows, total = figures.flow_list(rows)
+    if flows.empty:
+        return [html.P("No transfers match these filters.", className="empty")]
+    biggest = max(float(flows["value"].max()), 1.0)
+    items = []
+    for g in flows.itertuples():
+        focused = state.with_focus("payer", g.payer).with_focus("recipient", g.recipient)
+        share = max(100 * float(g.value) / biggest, 0.5)
+        items.append(html.Li(dcc.Link(href="/" + replace(focused, page=1).to_query(), className="flow-row",
+                                      children=[
+            html.Span(f"{g.payer} → {g.recipient}", className="flow-names"),
+            html.Span(figures._figure_text(g, rows), className="flow-value"),
+            html.Span(className="flow-bar", children=html.Span(style={"width": f"{share:.1f}%"})),
+            html.Span(f"{figures._transfers(int(g.count))} · {figures._dates_text(g, rows)}"
+                      + (f" · as sourced: {g.currencies}" if g.currencies else ""), className="flow-meta"),
+        ])))
+    more = [html.P(f"… and {total - len(flows):,} smaller flows (all of them are in the table below).",
+                   className="hint")] if total > len(flows) else []
+    return [html.Ol(items, className="flows"), *more]
+
+
+def flows_outputs(search: str | None, width: int | None = None):
     """Everything the flows page shows for a URL (called by the callback and by tests)."""
     rows, state, left = views.rows_with_left_out(search)
-    fig = figures.sankey_figure(rows, state.levels, state.top_n)
-    if state.view == "counted":
-        note = [f"Sums count each transfer once: {money(views.total_usd(rows))} across {len(rows):,} transfers. "
-                f"{left['total']} report(s) matching these filters are left out of the sums "
-                f"({left['nested']} included in a larger transfer, {left['restated']} restating another report, "
-                f"{left['rates']} rates without a closed period). ",
-                dcc.Link("Show the left-out reports", href="/" + views.with_view(search, "excluded"))]
-    elif state.view == "excluded":
-        note = ["Showing reports left out of the sums (nested, restated or rates); their figures overlap others. ",
-                dcc.Link("Back to the counted transfers", href="/" + views.with_view(search, "counted"))]
-    else:
-        note = ["Showing every report, including nested and restated ones: these figures overlap and must not be "
-                "added up. ", dcc.Link("Count each transfer once", href="/" + views.with_view(search, "counted"))]
-    return fig, note, views.focus_text(state) or "Click a node or a link to see the transfers behind it."
+    fig = figures.sankey_figure(rows, state.levels, state.top_n, width=int(width or DEFAULT_WIDTH))
+    return (fig, note_for(search, rows, state, left),
+            views.focus_text(state) or "Click a node or a link, or a flow below, to see the transfers behind it.",
+            flow_rows(search, rows, state))
 
 
 @callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
-          Input("url", "search"))
-def update_flows(search):
-    return flows_outputs(search)
+          Output("flow-list", "children"), Input("url", "search"), Input("viewport", "data"))
+def update_flows(search, width):
+    return flows_outputs(search, width)
 
 
 def table_outputs(search: str | None, sort_by: str = "value_usd"):
@@ -92,8 +158,9 @@ def update_table(search, sort_by):
 @callback(Output("url", "search", allow_duplicate=True),
           Input("flow-preset", "value"), Input("flow-levels", "value"), Input("flow-top", "value"),
           Input("sankey", "clickData"), Input("focus-clear", "n_clicks"), Input("flows-prev", "n_clicks"),
-          Input("flows-next", "n_clicks"), State("url", "search"), prevent_initial_call=True)
-def flow_controls(preset, levels, top, click, _clear, _prev, _next, search):
+          Input("flows-next", "n_clicks"), Input("flow-traced", "value"), State("url", "search"),
+          State("viewport", "data"), prevent_initial_call=True)
+def flow_controls(preset, levels, top, click, _clear, _prev, _next, traced, search, width=None):
     """Controls of this page that change the URL: levels, top N, drill-down clicks, paging."""
     state = from_query(search)
     trigger = ctx.triggered_id
@@ -105,16 +172,18 @@ def flow_controls(preset, levels, top, click, _clear, _prev, _next, search):
     elif trigger == "flow-top":
         state = replace(state, top_n=min(max(int(top or 1), 1), MAX_TOP_N))
     elif trigger == "sankey":
-        state = focus_from_click(state, click)
+        state = focus_from_click(state, click, width)
     elif trigger == "focus-clear":
         state = replace(state, focus=(), page=1)
+    elif trigger == "flow-traced":
+        state = replace(state, traced_only="traced" in (traced or []), page=1)
     elif trigger in ("flows-prev", "flows-next"):
         state = replace(state, page=max(state.page + (1 if trigger == "flows-next" else -1), 1))
     query = state.to_query()
     return query if query != (search or "") else no_update
 
 
-def focus_from_click(state, click):
+def focus_from_click(state, click, width: int | None = None):
     """A clicked node focuses its level; a clicked link focuses both ends. 'Other' nodes are not a filter.
 
     Click events carry only the element's index, so the diagram's nodes and links are recomputed for the same
@@ -125,7 +194,9 @@ def focus_from_click(state, click):
         return state
     point = points[0]
     rows, _ = views.rows_for(state.to_query())
-    nodes, links = figures.sankey_data(rows, state.levels, state.top_n)
+    # The same levels and nodes the chart drew at this width.
+    levels, top_n = figures.levels_for_width(state.levels, state.top_n, int(width or DEFAULT_WIDTH))
+    nodes, links = figures.sankey_data(rows, levels, top_n)
     number = int(point["pointNumber"])
     if str(point.get("label", "")).startswith(figures.LINK_LABEL_PREFIX):
         if number >= len(links):
@@ -160,5 +231,5 @@ def download_rows(_csv, _xlsx, search):
 @callback(Output("sankey-html-download", "data"), Input("sankey-html-button", "n_clicks"), State("url", "search"),
           prevent_initial_call=True)
 def download_sankey_html(_clicks, search):
-    fig, _, _ = flows_outputs(search)
+    fig = flows_outputs(search)[0]
     return dcc.send_string(fig.to_html(include_plotlyjs=True, full_html=True), "influence-ledger-flows.html")
