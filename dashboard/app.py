@@ -75,9 +75,11 @@ def filter_panel() -> html.Div:
                                options=[{"label": l, "value": l} for l in ledgers])]),
         html.Div([html.Label("Rows"),
                   dcc.RadioItems(id="f-view", value="counted", className="radio", inline=True, options=[
-                      {"label": "counted in totals", "value": "counted"},
-                      {"label": "left out (nested, restated, rates)", "value": "excluded"},
-                      {"label": "all", "value": "all"}])]),
+                      {"label": "each dollar once", "value": "counted"},
+                      {"label": "reports that add nothing", "value": "excluded"},
+                      {"label": "every report (overlapping)", "value": "all"}]),
+                  html.Span("Parts of a larger transfer are drawn on their own and the larger one only for the rest, "
+                            "so sums never count a dollar twice.", className="hint")]),
     ])
 
 
@@ -116,7 +118,8 @@ def controls_to_state(values: list, previous: FilterState) -> FilterState:
         date_from=date_from or "", date_to=date_to or "", payer_country=tuple(payer_c or ()),
         recipient_country=tuple(recipient_c or ()), entity=entity or "", confidence=tuple(confidence or ()),
         amount_kind=tuple(kinds or ()), min_usd=float(min_usd or 0), ledger=tuple(ledger or ()),
-        view=view or "counted", focus=previous.focus, levels=previous.levels, top_n=previous.top_n).to_query()
+        view=view or "counted", traced_only=previous.traced_only, focus=previous.focus, levels=previous.levels,
+        top_n=previous.top_n).to_query()
     # Round-trip through the parser so the controls can never hold what the URL would reject.
     return from_query(query)
 

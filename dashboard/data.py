@@ -125,6 +125,15 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             labels[untraced] = UNTRACED_LABEL
             chart[column] = labels
     chart["converted"] = (chart["currency"] != "USD").to_numpy()
+    # The row a restated report restates (its row_key, -1 for none): a search that finds one finds both.
+    preferred = np.full(len(full), -1, dtype="int64")
+    restated = full["same_as"].ne("").to_numpy()
+    if restated.any():
+        first = ~full["id"].duplicated().to_numpy()
+        ids = pd.Index(full["id"].to_numpy()[first])
+        found = ids.get_indexer(full["same_as"].to_numpy()[restated])
+        preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
+    chart["preferred_key"] = preferred
     parents = parent_labels(full)
     codes = pd.Index(list(parents)).get_indexer(full["tree_root"].to_numpy()) if parents else \
         np.full(len(full), -1)

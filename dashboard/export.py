@@ -12,7 +12,7 @@ from etl.schema import OUTPUT_COLUMNS
 XLSX_MAX_ROWS = 1_000_000  # Excel's sheet limit is 1,048,576 rows
 DATE_COLUMNS = ("date_start", "date_end", "date_plot")
 DECIMAL_COLUMNS = ("amount", "total_amount", "amount_usd", "amount_eur", "total_usd", "total_eur", "amount_usd_real",
-                   "total_usd_real")
+                   "total_usd_real", "drawn_usd", "drawn_eur")
 
 
 def export_frame(frame: pd.DataFrame) -> pd.DataFrame:

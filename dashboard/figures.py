@@ -217,7 +217,7 @@ def group_figure(value: float, count: int, at_least: int, estimate: int, convert
 NODE_PAD = 22  # px between nodes of a column: at least a label's height, so labels never overlap
 ROW_HEIGHT = 30  # px per node of the fullest column, on top of the padding
 MIN_HEIGHT = 420
-CHAR_WIDTH = 7.0  # px of an average character of the diagram's 12 px font
+CHAR_WIDTH = 6.6  # px of an average character of the diagram's 12 px font
 
 
 def chart_height(nodes: pd.DataFrame) -> int:

@@ -186,6 +186,11 @@ def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None =
             matching = [c for c in categories if needle in fold(c) or c in names
                         or (column == "intermediary" and any(n in c for n in names))]
             by_name |= frame[column].isin(matching).to_numpy()
+        # A report that restates another is the same transfer: finding one finds the row that draws it.
+        restates = frame["preferred_key"].to_numpy()[by_name]
+        restates = restates[restates >= 0]
+        if len(restates):
+            by_name |= np.isin(frame["row_key"].to_numpy(), restates)
         keep &= by_name
     if include_focus:
         for level, value in state.focus:

@@ -23,18 +23,87 @@ def sankey_links(fig):
     return labels, list(sankey.link.source), list(sankey.link.target), list(sankey.link.value)
 
 
-def test_sankey_links_into_recipients_sum_to_the_usd_total(pages):
-    fig, note, _ = pages["flows"].flows_outputs("")
+def drawn_into_last_level(fig) -> float:
     labels, sources, targets, values = sankey_links(fig)
     levels = [c[0] for c in fig.data[0].node.customdata]
-    into_recipients = sum(v for t, v in zip(targets, values) if levels[t] == "recipient")
-    rows, _ = views.rows_for("")
-    assert into_recipients == pytest.approx(float(views.full(rows)["total_usd"].astype("float64").sum()), rel=1e-12)
-    assert into_recipients == pytest.approx(float(Decimal(data.load().report["total_usd"])), rel=1e-12)
-    assert "Azerbaijani elite-linked sources" in labels and "Many companies and individuals" in labels
-    every_row, _ = views.rows_for("?view=all")
-    left_out = int((~views.full(every_row)["counts_in_totals"]).sum())
-    assert left_out == 18 + 43 and f"{left_out} report(s)" in note[0]
+    last = levels[-1]
+    return sum(v for t, v in zip(targets, values) if levels[t] == last)
+
+
+def test_drawn_values_sum_to_the_counted_total_to_the_cent(pages):
+    # With untraced money shown, the diagram draws every counted dollar once: parts and rests add up to the total.
+    rows, _ = views.rows_for("?traced=0")
+    drawn = views.full(rows)["drawn_usd"].sum()
+    assert drawn == Decimal(data.load().report["total_usd"])
+    fig = pages["flows"].flows_outputs("?traced=0")[0]
+    assert drawn_into_last_level(fig) == pytest.approx(float(drawn), rel=1e-12)
+    # The default view hides exactly the untraced rest, and says how much that is.
+    default, _, left = views.rows_with_left_out("")
+    assert views.full(default)["drawn_usd"].sum() + Decimal(str(left["untraced_usd"])) == drawn
+    fig, note, _, _ = pages["flows"].flows_outputs("")
+    assert drawn_into_last_level(fig) == pytest.approx(float(drawn) - left["untraced_usd"], rel=1e-12)
+    text = " ".join(str(n) for n in note)
+    assert "Not drawn: $2.88 bn not yet traced to a recipient" in text and "laundromat-total-2012-2014" in text
+
+
+def test_traced_only_removes_exactly_the_untraced_rests(pages):
+    shown = set(views.full(views.rows_for("")[0])["id"])
+    every = views.full(views.rows_for("?traced=0")[0])
+    assert set(every["id"]) - shown == set(every.loc[every["drawn_role"].eq("untraced"), "id"]) == {
+        "laundromat-total-2012-2014"}
+    labels = list(pages["flows"].flows_outputs("?traced=0")[0].data[0].node.label)
+    assert any(label.startswith("Not yet traced to a recipient · $2.88 bn") for label in labels)
+
+
+def link_hovers(fig) -> list[str]:
+    return list(fig.data[0].link.customdata)
+
+
+def test_documented_parts_are_links_of_their_own_with_their_kind(pages):
+    fig = pages["flows"].flows_outputs("")[0]
+    labels = list(fig.data[0].node.label)
+    assert "Adil Baguirov · $253,150" in labels
+    assert any(label.startswith("Velasco Internation") and label.endswith("· more than $7.6 m") for label in labels)
+    assert any(label.startswith("Novae Terrae Foundation") for label in labels)  # Volontè's court-proven bribes
+    assert any(label.startswith("Eduard Lintner · about") for label in labels)
+    hovers = link_hovers(fig)
+    velasco = [h for h in hovers if "→ Velasco International Inc.</b>" in h]
+    assert velasco and "more than $7.6 m" in velasco[0] and "2012/2013" in velasco[0]
+    baguirov = [h for h in hovers if "→ Adil Baguirov</b>" in h][0]
+    assert baguirov.startswith("<b>Laundromat shell companies (unnamed) → Adil Baguirov</b>")
+    assert "$253,150" in baguirov and "part of: $2.9 bn from Azerbaijani elite-linked sources" in baguirov
+    assert "(laundromat-total-2012-2014)" in baguirov
+    # The parts hang under the larger transfer they belong to.
+    assert "Inside $2.9 bn from Azerbaijani elite-linked sources · about $15.9 m or more shown" in labels
+
+
+def test_the_flow_list_ranks_every_flow_and_drills_down_like_a_click(pages):
+    items = pages["flows"].flows_outputs("")[3][0].children
+    texts = [" ".join(str(c.children) for c in item.children.children) for item in items]
+    assert texts[0].startswith("Metastar Invest LLP → Velasco International Inc. more than $7.6 m")
+    baguirov = next(item.children for item in items if "Adil Baguirov" in str(item.children.children[0].children))
+    table, pager = pages["flows"].table_outputs(baguirov.href.lstrip("/"))
+    assert pager.endswith("1 transfer") and [r["id"] for r in table] == ["baguirov-253150"]
+
+
+def test_entity_search_finds_parts_aliases_and_accents(pages):
+    assert set(views.full(views.rows_for("?entity=Baguirov")[0])["id"]) == {"baguirov-253150"}
+    assert set(views.full(views.rows_for("?entity=BARGUIROV")[0])["id"]) == {"baguirov-253150"}
+    # Volontè's own report restates the court's: searching him finds the row that draws the money.
+    for spelling in ("Volonte", "volonté", "VOLONTÈ"):
+        assert set(views.full(views.rows_for(f"?entity={spelling}")[0])["id"]) == {"volonte-court-2012-2013"}
+    fig = pages["flows"].flows_outputs("?entity=Baguirov")[0]
+    assert "Adil Baguirov · $253,150" in list(fig.data[0].node.label)
+    # USAN is registered but no transfer names it: the page says so rather than drawing nothing in silence.
+    assert len(views.rows_for("?entity=USAN")[0]) == 0
+    card, _ = pages["entity"].entity_outputs("US Azeris Network", "")
+    assert "US Azeris Network: registered, no transfers in the ledgers." in str(card)
+    card, _ = pages["entity"].entity_outputs("Adil Baguirov", "")
+    assert "Received $253,150, 2013/2014 (part of $2.9 bn from Azerbaijani elite-linked sources" in str(card)
+    options = pages["entity"].entity_options()
+    usan = next(o for o in options if o["value"] == "US Azeris Network")
+    assert "usan" in usan["search"] and any(o["value"] == "Luca Volontè" and "volonte" in o["search"]
+                                            for o in options)
 
 
 def test_the_seed_transfers_appear_with_their_amounts(pages):
@@ -56,7 +125,7 @@ def test_filters_narrow_correctly(pages):
     alias = views.full(views.rows_for("?view=all&entity=USAN")[0])  # alias of the network, not of Baguirov
     assert len(alias) == 0
     volonte = views.full(views.rows_for("?view=all&entity=volonte")[0])
-    assert set(volonte["id"]) == {"volonte-prosecution-2012-2014"}
+    assert set(volonte["id"]) == {"volonte-prosecution-2012-2014", "volonte-court-2012-2013"}
     by_alias = views.full(views.rows_for("?view=all&entity=Hillux")[0])  # a misspelling registered as an alias
     assert "mitrev-2012-2014" in set(by_alias["id"])
     dated = views.full(views.rows_for("?view=all&date_from=2015&date_to=2016")[0])
@@ -70,7 +139,7 @@ def test_filters_narrow_correctly(pages):
 def test_url_round_trips_the_filters():
     state = FilterState(date_from="2012", date_to="2014-06-30", payer_country=("AZ", "GB"), recipient_country=("DE",),
                         entity="Lintner", confidence=("alleged", "confirmed"), amount_kind=("total",),
-                        min_usd=2500.5, ledger=("azerbaijan.csv",), view="all",
+                        min_usd=2500.5, ledger=("azerbaijan.csv",), view="all", traced_only=False,
                         focus=(("recipient", "Eduard Lintner"),), levels=("payer_country", "recipient_country"),
                         top_n=7, page=2)
     assert from_query(state.to_query()) == state
@@ -80,23 +149,31 @@ def test_url_round_trips_the_filters():
 
 def test_clicking_a_sankey_link_filters_the_table(pages):
     flows = pages["flows"]
-    fig, _, _ = flows.flows_outputs("")
+    fig = flows.flows_outputs("")[0]
+    hovers = link_hovers(fig)
+    number = next(i for i, h in enumerate(hovers) if "→ Adil Baguirov</b>" in h)
     # What Dash hands the callback for a link click: scalar fields only.
-    label = fig.data[0].link.label[0]
-    state = flows.focus_from_click(from_query(""), {"points": [{"pointNumber": 0, "label": label, "value": 1}]})
-    assert dict(state.focus) == {"payer": "Azerbaijani elite-linked sources",
-                                 "intermediary": "Metastar Invest LLP; Hilux Services LP; Polux Management LP; "
-                                                 "LCM Alliance LLP; Danske Bank Estonia"}
+    label = fig.data[0].link.label[number]
+    state = flows.focus_from_click(from_query(""), {"points": [{"pointNumber": number, "label": label, "value": 1}]})
+    assert dict(state.focus) == {"payer": "Laundromat shell companies (unnamed)", "recipient": "Adil Baguirov"}
     table, pager = flows.table_outputs(state.to_query())
-    assert pager.endswith("1 transfer") and table[0]["id"] == "laundromat-total-2012-2014"
+    assert pager.endswith("1 transfer") and table[0]["id"] == "baguirov-253150"
     node = flows.focus_from_click(from_query(""), {"points": [{"pointNumber": 0, "label": "x", "value": 1}]})
-    assert dict(node.focus) == {"payer": "Azerbaijani elite-linked sources"}
+    assert dict(node.focus) == {"tree": "Inside $2.9 bn from Azerbaijani elite-linked sources"}
+    inside, _ = views.rows_for(node.to_query())
+    assert set(views.full(inside)["tree_root"]) == {"laundromat-total-2012-2014"}
+    # On a phone the chart keeps the first and last level: a click there means the same nodes.
+    phone = flows.flows_outputs("", 356)[0]
+    assert [c[0] for c in phone.data[0].node.customdata][0] == "payer"
+    clicked = flows.focus_from_click(from_query(""), {"points": [{"pointNumber": 0, "label": "x", "value": 1}]}, 356)
+    assert dict(clicked.focus) == {"payer": phone.data[0].node.customdata[0][1]}
 
 
 def test_country_preset_and_top_n(pages):
-    fig, _, _ = pages["flows"].flows_outputs("?levels=payer_country,recipient_country&top_n=2")
+    fig = pages["flows"].flows_outputs("?levels=payer_country,recipient_country&top_n=2")[0]
     labels = list(fig.data[0].node.label)
-    assert "Azerbaijan" in labels and "Other" in labels
+    assert any(label.startswith("Azerbaijan · ") for label in labels) and any(
+        label.startswith("Other · ") for label in labels)
 
 
 def test_explore_outputs_and_drill_down(pages):
@@ -118,6 +195,10 @@ def test_timeline_spreads_ranges_over_their_period(example_build):
     rows, _ = views.rows_for("?view=all&entity=Many companies")
     table = figures.timeline_data(rows, "year")
     assert table["value"].tolist() == pytest.approx([2.9e9 / 3] * 3)
+    # Counted once, the fund's rest is what it spreads; with its parts the years add up to the fund again.
+    rows, _ = views.rows_for("?traced=0&date_from=2012&date_to=2014")
+    tree = rows[views.full(rows)["tree_root"].eq("laundromat-total-2012-2014").to_numpy()]
+    assert figures.timeline_data(tree, "year")["value"].sum() == pytest.approx(2.9e9, rel=1e-9)
 
 
 def test_entity_page_lists_aliases_totals_and_sources(pages):
@@ -125,6 +206,8 @@ def test_entity_page_lists_aliases_totals_and_sources(pages):
     text = str(card)
     assert "Volonte" in text and "repubblica.it" in text
     assert [r["id"] for r in table] == ["volonte-prosecution-2012-2014"]
+    card, _ = pages["entity"].entity_outputs("Eduard Lintner", "")
+    assert "Received about $5.28 m in 4 transfers, 2 of them parts of larger transfers" in str(card)
 
 
 def test_csv_and_xlsx_downloads_hold_exactly_the_filtered_rows(pages):
