@@ -9,7 +9,9 @@ from dash import html
 import dash_ag_grid as dag
 
 from . import data
-from .formatting import exact_money
+from etl.schema import DRAWN_ROLE_MEANINGS
+
+from .formatting import QUALIFIERS, RATE_UNITS, exact_money
 
 PAGE_SIZE = 50
 SORTABLE = {"value_usd": "USD", "date_start": "Date", "amount_f": "Original amount", "payer": "Payer",
@@ -18,6 +20,7 @@ COLUMNS = [
     dict(field="amount_text", headerName="Amount as written", minWidth=130),
     dict(field="amount_exact", headerName="Amount (exact)", minWidth=150),
     dict(field="usd", headerName="USD", minWidth=130, type="rightAligned"),
+    dict(field="drawn", headerName="Counted once (USD)", minWidth=200, wrapText=True, autoHeight=True),
     dict(field="eur", headerName="EUR", minWidth=130, type="rightAligned"),
     dict(field="rate", headerName="Rate (USD per unit) and its date", minWidth=220, wrapText=True, autoHeight=True),
     dict(field="date_raw", headerName="Date as written", minWidth=120),
@@ -28,7 +31,7 @@ COLUMNS = [
     dict(field="confidence", headerName="Confidence", minWidth=120),
     dict(field="status_note", headerName="Legal status", minWidth=180, wrapText=True, autoHeight=True),
     dict(field="sources", headerName="Sources", minWidth=220, cellRenderer="SourceLinks", autoHeight=True),
-    dict(field="totals_note", headerName="In totals?", minWidth=200, wrapText=True, autoHeight=True),
+    dict(field="totals_note", headerName="Part of / restates", minWidth=200, wrapText=True, autoHeight=True),
     dict(field="notes", headerName="Notes", minWidth=260, wrapText=True, autoHeight=True),
     dict(field="id", headerName="id", minWidth=150),
 ]
@@ -124,9 +127,17 @@ def rows_for_grid(rows: pd.DataFrame) -> list[dict]:
     for r in rows.itertuples(index=False):
         rate = "" if pd.isna(r.fx_rate_usd) else f"{r.fx_rate_usd:.6g} ({r.fx_rate_date}; {r.fx_source})"
         countries = " → ".join(x for x in (r.payer_country_name, r.recipient_country_name) if x)
+        exact = exact_money(r.amount, r.currency)
+        # The figure's kind travels with it: 'more than 7,600,000 USD', '25,000 USD a month'.
+        if exact != "—" and r.amount_kind in QUALIFIERS:
+            exact = f"{QUALIFIERS[r.amount_kind]} {exact}"
+        elif exact != "—" and r.amount_kind in RATE_UNITS:
+            exact = f"{exact} {RATE_UNITS[r.amount_kind]}"
+        drawn = exact_money(r.drawn_usd, "USD")
         out.append(dict(
             id=r.id, amount_text=f"{r.amount_raw} {r.currency_raw}".strip(),
-            amount_exact=exact_money(r.amount, r.currency), usd=exact_money(r.amount_usd, "USD"),
+            amount_exact=exact, usd=exact_money(r.amount_usd, "USD"),
+            drawn=f"{drawn}: {DRAWN_ROLE_MEANINGS.get(r.drawn_role, '')}" if r.drawn_role != "own" else drawn,
             eur=exact_money(r.amount_eur, "EUR"), rate=rate, date_raw=r.date_raw + (
                 f" ({r.date_note})" if r.date_note else ""), payer=r.payer, intermediary=r.intermediary,
             recipient=r.recipient, countries=countries, confidence=r.confidence.replace("_", " "),

@@ -225,3 +225,12 @@ def test_csv_and_xlsx_downloads_hold_exactly_the_filtered_rows(pages):
     assert amounts == [float(v) for v in rows["amount_usd"]]  # numbers stay numbers
     about = dict(book["about"].iter_rows(values_only=True))
     assert about["filters (URL query)"] == "?recipient_country=US" and "azerbaijan.csv" in about["ledgers"]
+
+
+def test_the_table_keeps_each_figure_with_its_kind_and_what_it_draws(pages):
+    table, _ = pages["flows"].table_outputs("?entity=Velasco")
+    assert table[0]["amount_exact"] == "more than 7,600,000 USD" and table[0]["drawn"] == "7,600,000 USD"
+    table, _ = pages["flows"].table_outputs("?view=excluded&entity=Podesta")
+    assert {r["amount_exact"] for r in table} >= {"50,000 USD a month", "75,000 USD a month"}
+    table, _ = pages["flows"].table_outputs("?traced=0&entity=Many companies")
+    assert table[0]["drawn"].startswith("2,884,066,519.06 USD: has documented parts paid on to other recipients")

@@ -1,0 +1,89 @@
+"""python -m dashboard.screenshots [--out DIR]: regenerate README's screenshots of the shipped example.
+
+Builds the shipped ledgers into a temporary folder, serves the dashboard on a free loopback port and photographs
+pages with Debian's headless Chromium (chromium + chromium-driver). Run it by hand after a visible change; the test
+suite never writes tracked files.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# (file name, page path and query, window width, window height, chart to wait for, element to scroll to the top)
+SHOTS = (
+    ("flows-screenshot.png", "/", 1366, 1300, "#sankey", "#flow-left-out"),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def browser(width: int, height: int):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                 "--disable-background-networking", "--no-first-run", f"--window-size={width},{height}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_window_size(width, height)
+    return driver
+
+
+def wait_for(driver, selector: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if driver.find_elements("css selector", f"{selector} .main-svg"):
+            time.sleep(1.5)  # let the chart finish its transition
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"{selector} did not render within {timeout:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard.screenshots", description=__doc__)
+    parser.add_argument("--out", type=Path, default=HERE / "assets")
+    args = parser.parse_args(argv)
+    from etl.pipeline import run_build
+
+    build = Path(tempfile.mkdtemp(prefix="influence-ledger-screenshots-"))
+    run_build(build_dir=build)
+    port = free_port()
+    env = {**os.environ, "INFLUENCE_LEDGER_BUILD_DIR": str(build)}
+    server = subprocess.Popen([sys.executable, "-m", "dashboard", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(4)
+        for name, path, width, height, selector, top in SHOTS:
+            driver = browser(width, height)
+            try:
+                driver.get(f"http://127.0.0.1:{port}{path}")
+                wait_for(driver, selector)
+                driver.execute_script(f"document.querySelector('{top}').scrollIntoView()")
+                time.sleep(0.5)
+                target = args.out / name
+                driver.save_screenshot(str(target))
+                print(f"wrote {target}")
+            finally:
+                driver.quit()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
