@@ -234,4 +234,8 @@ def _alias_table(entities: pd.DataFrame) -> pd.DataFrame:
         pd.DataFrame({"spelling": spellings["alias"].fillna(""), "name": spellings["name"]}),
     ])
     table = table[table["spelling"].astype("str").str.strip().ne("")]
-    return table.assign(spelling=table["spelling"].astype("str").str.lower()).drop_duplicates()
+    table = table.assign(spelling=table["spelling"].astype("str").str.lower()).drop_duplicates()
+    from .filters import fold_all
+
+    # Folded once per dataset, so a search compares without case or accents at no cost per request.
+    return table.assign(folded=fold_all(table["spelling"]).to_numpy())

@@ -196,14 +196,17 @@ def flow_list(frame: pd.DataFrame, limit: int = 30) -> tuple[pd.DataFrame, int]:
     keys = payer.cat.codes.to_numpy().astype("int64") * width + recipient.cat.codes.to_numpy().astype("int64")
     present = (payer.cat.codes.to_numpy() >= 0) & (recipient.cat.codes.to_numpy() >= 0)
     rows = np.flatnonzero(present)
-    _, dense = np.unique(keys[rows], return_inverse=True)
+    dense, _ = pd.factorize(keys[rows])  # a hash pass: the key space is too large for bincount
     groups = _group(dense, frame, rows, frame["value_usd"].fillna(0.0).to_numpy()[rows])
-    groups["currencies"] = _currency_text(dense, frame, rows).reindex(groups.index).fillna("")
-    first_key = keys[groups["row"].to_numpy()]
-    groups = groups.assign(payer=np.asarray(payer.cat.categories.astype("str"))[first_key // width],
-                           recipient=np.asarray(recipient.cat.categories.astype("str"))[first_key % width])
     groups = groups.sort_values("value", ascending=False, kind="stable")
-    return groups.head(limit).reset_index(drop=True), len(groups)
+    top = groups.head(limit)
+    # Original-currency sums only for the flows listed.
+    chosen = np.isin(dense, top.index.to_numpy())
+    top = top.assign(currencies=_currency_text(dense[chosen], frame, rows[chosen]).reindex(top.index).fillna(""))
+    first_key = keys[top["row"].to_numpy()]
+    top = top.assign(payer=np.asarray(payer.cat.categories.astype("str"))[first_key // width],
+                     recipient=np.asarray(recipient.cat.categories.astype("str"))[first_key % width])
+    return top.reset_index(drop=True), len(groups)
 
 
 def group_figure(value: float, count: int, at_least: int, estimate: int, converted: int, kind: str = "") -> str:
@@ -248,19 +251,36 @@ def node_positions(nodes: pd.DataFrame, height: int, margin: int) -> tuple[list[
     return xs, ys
 
 
-def _row_detail(frame: pd.DataFrame, position: int) -> dict:
-    """One row's figure as sourced, its date as written and the transfer it is a direct part of."""
-    r = frame.iloc[position]
-    parent = r["parent_label"]
-    return {"sourced": figure(r["amount_f"], str(r["currency"]), str(r["amount_kind"])),
-            "kind": str(r["amount_kind"]), "date": date_as_written(str(r["date_raw"])),
-            "parent": "" if pd.isna(parent) else str(parent), "role": str(r["drawn_role"])}
+class RowDetails:
+    """One row's figure as sourced, its date as written and the transfer it is a direct part of, read from the
+    chart frame's columns as arrays once per figure (row-by-row pandas access costs a millisecond a row)."""
+
+    COLUMNS = ("currency", "amount_kind", "date_raw", "parent_label", "drawn_role")
+
+    def __init__(self, frame: pd.DataFrame):
+        self.amount = frame["amount_f"].to_numpy()
+        self.codes = {c: frame[c].cat.codes.to_numpy() for c in self.COLUMNS}
+        self.names = {c: frame[c].cat.categories.astype("str").tolist() for c in self.COLUMNS}
+
+    def text(self, column: str, position: int) -> str:
+        code = int(self.codes[column][position])
+        return self.names[column][code] if code >= 0 else ""
+
+    def __call__(self, position: int) -> dict:
+        kind = self.text("amount_kind", position)
+        return {"sourced": figure(float(self.amount[position]), self.text("currency", position), kind),
+                "kind": kind, "date": date_as_written(self.text("date_raw", position)),
+                "parent": self.text("parent_label", position), "role": self.text("drawn_role", position)}
 
 
-def _figure_text(g, frame: pd.DataFrame) -> str:
+def _row_detail(frame: pd.DataFrame, position: int, details: RowDetails | None = None) -> dict:
+    return (details or RowDetails(frame))(position)
+
+
+def _figure_text(g, frame: pd.DataFrame, details: RowDetails | None = None) -> str:
     """A node's or link's figure in USD with its kind, e.g. 'more than $7.6 m', 'about $4.6 m'."""
     if g.count == 1:
-        detail = _row_detail(frame, int(g.row))
+        detail = _row_detail(frame, int(g.row), details)
         if detail["kind"] in ("monthly", "yearly"):
             return f"{money(g.value, approx=bool(g.converted))} ({detail['sourced']})"
         if detail["role"] in ("rest", "untraced"):
@@ -270,8 +290,8 @@ def _figure_text(g, frame: pd.DataFrame) -> str:
     return group_figure(g.value, g.count, g.at_least, g.estimate, g.converted)
 
 
-def _dates_text(g, frame: pd.DataFrame) -> str:
-    return _row_detail(frame, int(g.row))["date"] if g.count == 1 else span(g.first, g.last)
+def _dates_text(g, frame: pd.DataFrame, details: RowDetails | None = None) -> str:
+    return _row_detail(frame, int(g.row), details)["date"] if g.count == 1 else span(g.first, g.last)
 
 
 def _transfers(n: int) -> str:
@@ -326,7 +346,8 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
         return empty_figure("No transfers match these filters")
     index = {key: i for i, key in enumerate(nodes["key"])}
     labels = nodes["label"].tolist()
-    figures_text = [_figure_text(g, frame) for g in nodes.itertuples()]
+    details = RowDetails(frame)
+    figures_text = [_figure_text(g, frame, details) for g in nodes.itertuples()]
     # A larger transfer's node holds only what this view draws of it.
     figures_text = [f"{text} shown" if level == "tree" else text for text, level in zip(figures_text, nodes["level"])]
     texts = [node_text(label, text, label_room(len(levels), width, o))
@@ -336,18 +357,19 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
         lines = [f"<b>{g.label}</b> ({LEVEL_LABELS.get(g.level, g.level)})", f"{text} at historical rates"]
         if g.currencies:
             lines.append(f"as sourced: {g.currencies}")
-        lines.append(f"{_transfers(g.count)} · {_dates_text(g, frame)}")
+        lines.append(f"{_transfers(g.count)} · {_dates_text(g, frame, details)}")
         if g.label == UNTRACED_LABEL:
             lines.append("what is left of a larger transfer once its documented parts are drawn")
         node_hover.append("<br>".join(lines))
     link_hover = []
     for g in links.itertuples():
         source, target = g.source.partition("\x1f")[2], g.target.partition("\x1f")[2]
-        lines = [f"<b>{source} → {target}</b>", f"{_figure_text(g, frame)} at historical rates"]
+        lines = [f"<b>{source} → {target}</b>", f"{_figure_text(g, frame, details)} at historical rates"]
         if g.currencies:
             lines.append(f"as sourced: {g.currencies}")
-        lines += [f"{_transfers(g.count)} · {_dates_text(g, frame)}", f"confidence: {g.confidence.replace('_', ' ')}"]
-        detail = _row_detail(frame, int(g.row)) if g.count == 1 else None
+        lines += [f"{_transfers(g.count)} · {_dates_text(g, frame, details)}",
+                  f"confidence: {g.confidence.replace('_', ' ')}"]
+        detail = details(int(g.row)) if g.count == 1 else None
         if detail and detail["parent"]:
             lines.append(f"part of: {detail['parent']}")
         elif g.tree >= 0:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
@@ -49,7 +49,8 @@ class FilterState:
     def to_query(self) -> str:
         """A URL query string holding every non-default value (so a view can be bookmarked and sent)."""
         pairs: list[tuple[str, str]] = []
-        for key, value in asdict(self).items():
+        # getattr per field: asdict() deep-copies every value, and a page builds dozens of these links.
+        for key, value in ((f.name, getattr(self, f.name)) for f in fields(self)):
             if key == "focus":
                 pairs += [("focus", f"{level}:{val}") for level, val in self.focus]
             elif isinstance(value, (list, tuple)) and key != "levels":
@@ -139,10 +140,20 @@ def _period_bound(text: str, end: bool) -> pd.Timestamp | None:
     return pd.Timestamp(text)
 
 
+COMBINING_MARKS = r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+
+
 def fold(text: str) -> str:
     """Text as search compares it: without accents, case or repeated spaces (Volonté = volonte)."""
     decomposed = unicodedata.normalize("NFKD", str(text))
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+
+
+def fold_all(values: pd.Index | pd.Series) -> pd.Series:
+    """fold() for many values at once through pandas' string methods (a Python call per value is far slower)."""
+    text = pd.Series(np.asarray(values, dtype=object), dtype="str")
+    return (text.str.normalize("NFKD").str.replace(COMBINING_MARKS, "", regex=True).str.casefold()
+            .str.replace(r"\s+", " ", regex=True).str.strip())
 
 
 def entity_names(search: str, aliases: pd.DataFrame) -> set[str]:
@@ -150,7 +161,7 @@ def entity_names(search: str, aliases: pd.DataFrame) -> set[str]:
     needle = fold(search)
     if not needle:
         return set()
-    spellings = aliases["spelling"].astype("str").map(fold)
+    spellings = aliases["folded"] if "folded" in aliases else fold_all(aliases["spelling"])
     hits = aliases[spellings.str.contains(needle, regex=False).to_numpy()]
     return set(hits["name"])
 
@@ -183,8 +194,10 @@ def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None =
         by_name = np.zeros(len(frame), dtype=bool)
         for column in ("payer", "recipient", "intermediary"):
             categories = frame[column].cat.categories
-            matching = [c for c in categories if needle in fold(c) or c in names
-                        or (column == "intermediary" and any(n in c for n in names))]
+            hit = fold_all(categories).str.contains(needle, regex=False).to_numpy() | categories.isin(names)
+            if column == "intermediary" and names:
+                hit |= np.array([any(n in c for n in names) for c in categories], dtype=bool)
+            matching = categories[hit]
             by_name |= frame[column].isin(matching).to_numpy()
         # A report that restates another is the same transfer: finding one finds the row that draws it.
         restates = frame["preferred_key"].to_numpy()[by_name]

@@ -113,6 +113,7 @@ def flow_rows(search: str | None, rows, state) -> list:
     if flows.empty:
         return [html.P("No transfers match these filters.", className="empty")]
     biggest = max(float(flows["value"].max()), 1.0)
+    details = figures.RowDetails(rows)
     items = []
     for g in flows.itertuples():
         focused = state.with_focus("payer", g.payer).with_focus("recipient", g.recipient)
@@ -120,9 +121,9 @@ def flow_rows(search: str | None, rows, state) -> list:
         items.append(html.Li(dcc.Link(href="/" + replace(focused, page=1).to_query(), className="flow-row",
                                       children=[
             html.Span(f"{g.payer} → {g.recipient}", className="flow-names"),
-            html.Span(figures._figure_text(g, rows), className="flow-value"),
+            html.Span(figures._figure_text(g, rows, details), className="flow-value"),
             html.Span(className="flow-bar", children=html.Span(style={"width": f"{share:.1f}%"})),
-            html.Span(f"{figures._transfers(int(g.count))} · {figures._dates_text(g, rows)}"
+            html.Span(f"{figures._transfers(int(g.count))} · {figures._dates_text(g, rows, details)}"
                       + (f" · as sourced: {g.currencies}" if g.currencies else ""), className="flow-meta"),
         ])))
     more = [html.P(f"… and {total - len(flows):,} smaller flows (all of them are in the table below).",
