@@ -438,7 +438,7 @@ def timeline_figure(frame: pd.DataFrame, period: str = "year") -> go.Figure:
         part = table[table["country"] == country]
         fig.add_trace(go.Bar(x=part["period"], y=part["value"], name=country,
                              marker_color=SERIES_COLOURS[i % len(SERIES_COLOURS)],
-                             customdata=[money(v) for v in part["value"]],
+                             customdata=[money(v, approx=True) for v in part["value"]],
                              hovertemplate=f"{country}<br>%{{x}}: %{{customdata}}<extra></extra>"))
     fig.update_layout(barmode="stack", font=FONT, paper_bgcolor="white", plot_bgcolor="white", height=420,
                       margin=dict(l=10, r=10, t=30, b=10), yaxis=dict(title="USD at historical rates",
@@ -457,7 +457,8 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
     fig = go.Figure(go.Choropleth(
         locations=table[side + "_iso3"], z=table["value"], locationmode="ISO-3", colorscale="Cividis",
         reversescale=True, marker_line_color="#ffffff", colorbar=dict(title="USD"),
-        customdata=np.column_stack([table["name"], [money(v) for v in table["value"]], table["count"]]),
+        customdata=np.column_stack([table["name"], [money(v, approx=True) for v in table["value"]],
+                                    table["count"]]),
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]} transfers<extra></extra>"))
     fig.update_layout(font=FONT, paper_bgcolor="white", height=460, margin=dict(l=0, r=0, t=10, b=0),
                       geo=dict(showframe=False, showcoastlines=False, projection_type="natural earth",
@@ -466,14 +467,23 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
 
 
 def top_bars(frame: pd.DataFrame, column: str, top_n: int = 15) -> go.Figure:
-    totals = frame.groupby(column, observed=True)["value_usd"].sum().drop(labels="", errors="ignore")
+    """The largest payers or recipients, each bar labelled with its figure as the sources allow."""
+    kind = frame["amount_kind"].astype("str")
+    table = pd.DataFrame({"name": frame[column], "value": frame["value_usd"], "at_least": kind.eq("at_least"),
+                          "estimate": kind.eq("estimate"), "converted": frame["converted"]})
+    totals = table.groupby("name", observed=True).agg(value=("value", "sum"), count=("value", "size"),
+                                                      at_least=("at_least", "sum"), estimate=("estimate", "sum"),
+                                                      converted=("converted", "sum"))
+    totals = totals.drop(index="", errors="ignore")
     if totals.empty:
         return empty_figure("No transfers match these filters")
-    totals = totals.nlargest(top_n).sort_values()
-    fig = go.Figure(go.Bar(x=totals.to_numpy(), y=totals.index.astype("str"), orientation="h",
-                           marker_color="#0072B2", customdata=[money(v) for v in totals.to_numpy()],
-                           hovertemplate="%{y}: %{customdata}<extra></extra>",
-                           text=[money(v) for v in totals.to_numpy()], textposition="auto"))
+    totals = totals.nlargest(top_n, "value").sort_values("value")
+    text = [group_figure(g.value, max(g.count, 2) if g.count > 1 else 1, g.at_least, g.estimate, g.converted,
+                         "at_least" if g.at_least else "estimate" if g.estimate else "")
+            for g in totals.itertuples()]
+    fig = go.Figure(go.Bar(x=totals["value"].to_numpy(), y=totals.index.astype("str"), orientation="h",
+                           marker_color="#0072B2", customdata=text,
+                           hovertemplate="%{y}: %{customdata}<extra></extra>", text=text, textposition="auto"))
     fig.update_layout(font=FONT, paper_bgcolor="white", plot_bgcolor="white", height=max(260, 28 * len(totals) + 60),
                       margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="USD at historical rates",
                                                                       gridcolor="#e4e7eb"))

@@ -178,7 +178,10 @@ def test_country_preset_and_top_n(pages):
 
 def test_explore_outputs_and_drill_down(pages):
     explore = pages["explore"]
-    timeline, world, recipients, payers, _ = explore.explore_outputs("", "year", "recipient_country")
+    timeline, world, recipients, payers, _, note = explore.explore_outputs("", "year", "recipient_country")
+    bars = dict(zip(recipients.data[0].y, recipients.data[0].text))
+    assert bars["Velasco International Inc."] == "more than $7.6 m" and bars["Eduard Lintner"] == "about $5.28 m"
+    assert "Not shown: $2.88 bn not yet traced to a recipient" in str(note)
     years = {x for trace in timeline.data for x in trace.x}
     assert {"2012", "2013", "2014"} <= years
     assert "USA" in list(world.data[0].locations)

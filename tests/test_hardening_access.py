@@ -92,9 +92,10 @@ def test_anonymous_http_requests_to_callbacks_and_downloads(mixed_build, login_c
     client = app.server.test_client()
     url = {"id": "url", "property": "search", "value": "?view=all"}
     bodies = [
-        dash_post(client, "..sankey.figure...flow-left-out.children...flow-focus.children..",
+        dash_post(client, "..sankey.figure...flow-left-out.children...flow-focus.children...flow-list.children..",
                   [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
-                   {"id": "flow-focus", "property": "children"}], [url], "url.search"),
+                   {"id": "flow-focus", "property": "children"}, {"id": "flow-list", "property": "children"}],
+                  [url, {"id": "viewport", "property": "data", "value": 1246}], "url.search"),
         dash_post(client, "..flows-grid.rowData...flows-pager-text.children..",
                   [{"id": "flows-grid", "property": "rowData"}, {"id": "flows-pager-text", "property": "children"}],
                   [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}], "url.search"),

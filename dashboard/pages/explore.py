@@ -8,6 +8,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import figures, views
 from dashboard.filters import from_query
+from dashboard.formatting import money
 from dashboard.table import download, table_page, table_section
 
 dash.register_page(__name__, path="/explore", name="Timeline & map", title="Timeline & map · Influence Ledger",
@@ -28,6 +29,7 @@ def layout(**_query):
                 options=[{"label": "recipients", "value": "recipient_country"},
                          {"label": "payers", "value": "payer_country"}])]),
         ]),
+        html.P(id="explore-left-out", className="note"),
         html.Div(className="focus", children=[
             html.Span(id="explore-focus"),
             html.Button("Clear drill-down", id="explore-focus-clear", className="link")]),
@@ -51,15 +53,33 @@ def layout(**_query):
     ])
 
 
+def shown_note(search, state, left: dict) -> list:
+    """One line on what the charts count: each dollar once, and whether untraced rests are in."""
+    if state.view != "counted":
+        return ["These charts show every report at its full value: figures overlap. ",
+                dcc.Link("Count each dollar once", href="/explore" + views.with_view(search, "counted"))]
+    if not left["untraced"]:
+        return ["Each dollar is counted once: parts of a larger transfer on their own, the larger one only for the "
+                "rest."]
+    if state.traced_only:
+        return [f"Each dollar is counted once. Not shown: {money(left['untraced_usd'])} not yet traced to a recipient "
+                "(the rest of larger transfers once their documented parts are drawn). ",
+                dcc.Link("Show untraced money too", href="/explore" + views.with_view(search, "counted", False))]
+    return [f"Each dollar is counted once, including {money(left['untraced_usd'])} not yet traced to a recipient. ",
+            dcc.Link("Traced money only", href="/explore" + views.with_view(search, "counted", True))]
+
+
 def explore_outputs(search, period="year", side="recipient_country"):
-    rows, state = views.rows_for(search)
+    rows, state, left = views.rows_with_left_out(search)
     return (figures.timeline_figure(rows, period), figures.map_figure(rows, side),
             figures.top_bars(rows, "recipient"), figures.top_bars(rows, "payer"),
-            views.focus_text(state) or "Click a period, a country or a bar to see the transfers behind it.")
+            views.focus_text(state) or "Click a period, a country or a bar to see the transfers behind it.",
+            shown_note(search, state, left))
 
 
 @callback(Output("timeline", "figure"), Output("map", "figure"), Output("top-recipients", "figure"),
           Output("top-payers", "figure"), Output("explore-focus", "children"),
+          Output("explore-left-out", "children"),
           Input("url", "search"), Input("timeline-period", "value"), Input("map-side", "value"))
 def update_explore(search, period, side):
     return explore_outputs(search, period, side)
