@@ -125,6 +125,18 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             labels[untraced] = UNTRACED_LABEL
             chart[column] = labels
     chart["converted"] = (chart["currency"] != "USD").to_numpy()
+    # What a row draws in its own currency, for hovers' "as sourced" sums: the whole total when it draws its own
+    # value, the same share of it as in dollars when it draws only a rest, nothing when it draws nothing.
+    share = np.where(chart["value_usd"].to_numpy() > 0, chart["drawn_usd"].to_numpy() /
+                     np.where(chart["value_usd"].to_numpy() > 0, chart["value_usd"].to_numpy(), 1), np.nan)
+    own = (full["drawn_role"] == "own").to_numpy()
+    draws_nothing = full["drawn_role"].isin(["covered", "restated", "no_total"]).to_numpy()
+    # The ETL allocates in dollars and euros exactly, so rows in those currencies take its figures as they are.
+    currency = full["currency"].to_numpy()
+    rest = np.where(currency == "USD", chart["drawn_usd"].to_numpy(),
+                    np.where(currency == "EUR", to_float(full["drawn_eur"]).to_numpy(),
+                             chart["total_amount_f"].to_numpy() * share))
+    chart["drawn_amount_f"] = np.where(own, chart["total_amount_f"], np.where(draws_nothing, 0.0, rest))
     # The row a restated report restates (its row_key, -1 for none): a search that finds one finds both.
     preferred = np.full(len(full), -1, dtype="int64")
     restated = full["same_as"].ne("").to_numpy()

@@ -19,7 +19,7 @@ def as_viewed(rows: pd.DataFrame, state: FilterState) -> pd.DataFrame:
     parts leave); listing left-out or every report, a row shows what it reported."""
     if state.view != "counted":
         return rows
-    return rows.assign(value_usd=rows["drawn_usd"])
+    return rows.assign(value_usd=rows["drawn_usd"], total_amount_f=rows["drawn_amount_f"])
 
 
 def rows_for(search: str | None, include_focus: bool = True) -> tuple[pd.DataFrame, FilterState]:
