@@ -24,3 +24,19 @@ def run_in_fresh_process(code: str) -> dict:
     prints on its last line."""
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def interleaved_pairs(pairs: int, floor, work) -> list[tuple[dict, dict]]:
+    """Run floor() and work() alternately, A B A B …, as many pairs as asked: on a shared, noisy machine a ratio
+    from one run of each says little, while each pair's ratio compares runs made under the same load."""
+    results = []
+    for _ in range(pairs):
+        results.append((floor(), work()))
+    return results
+
+
+def spread(values: list[float]) -> str:
+    """'median 4.69 (min 4.51 – max 5.02)'."""
+    import statistics
+
+    return f"median {statistics.median(values):.2f} (min {min(values):.2f} – max {max(values):.2f})"

@@ -1,12 +1,14 @@
 """Benchmark: build a SYNTHETIC ledger of N rows and compare with a bare pandas.read_csv of the same file.
 
-Each measurement runs in its own fresh process so its peak memory is its own. Prints the bare read seconds,
-build seconds (load, validate, normalise), write seconds, the build/read ratio, rows/s and peak memory.
+Each measurement runs in its own fresh process so its peak memory is its own, and the bare read and the build
+run interleaved (read, build, read, build, …) for several pairs. Prints medians with min–max of the bare read,
+the build (load, validate, normalise) and the write, each pair's build/read ratio, rows/s and peak memory.
 Run: python benchmarks/etl_build.py --rows 1000000
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -49,7 +51,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
+    from benchmarks import interleaved_pairs, spread
     from benchmarks.synthetic_ledger import write_synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,14 +62,20 @@ def main() -> None:
         path = write_synthetic(folder, args.rows, args.seed)
         print(f"generated SYNTHETIC ledger: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB "
               f"in {time.perf_counter() - started:.1f} s")
-        bare = run_step("read", folder)
-        built = run_step("build", folder)
-        print(f"bare pandas.read_csv: {bare['seconds']:.2f} s, peak memory {bare['peak_mb']:,.0f} MB")
-        print(f"build (load, validate, normalise): {built['seconds']:.2f} s -> "
-              f"{built['seconds'] / bare['seconds']:.2f}x the bare read, {args.rows / built['seconds']:,.0f} rows/s")
-        print(f"write (parquet, arrow, csv, report): {built['write']:.2f} s")
-        print(f"issues: {built['errors']:,} errors (about 1% bad rows on purpose), {built['warnings']:,} warnings")
-        print(f"peak memory of the build process (RSS): {built['peak_mb']:,.0f} MB")
+        pairs = interleaved_pairs(args.pairs, lambda: run_step("read", folder), lambda: run_step("build", folder))
+        reads = [bare["seconds"] for bare, _ in pairs]
+        builds = [built["seconds"] for _, built in pairs]
+        ratios = [b / r for r, b in zip(reads, builds)]
+        last = pairs[-1][1]
+        print(f"{args.pairs} interleaved pairs (bare read, build), each a fresh process:")
+        print(f"  bare pandas.read_csv: {spread(reads)} s, peak memory {max(p[0]['peak_mb'] for p in pairs):,.0f} MB")
+        print(f"  build (load, validate, normalise): {spread(builds)} s, "
+              f"{args.rows / statistics.median(builds):,.0f} rows/s")
+        print(f"  build / bare read per pair: {', '.join(f'{r:.2f}x' for r in ratios)} "
+              f"(median {statistics.median(ratios):.2f}x)")
+        print(f"  write (parquet, arrow, csv, report): {spread([b['write'] for _, b in pairs])} s")
+        print(f"  issues: {last['errors']:,} errors (about 1% bad rows on purpose), {last['warnings']:,} warnings")
+        print(f"  peak memory of the build process (RSS): {max(b['peak_mb'] for _, b in pairs):,.0f} MB")
 
 
 if __name__ == "__main__":
