@@ -29,13 +29,15 @@ ROLE_CODE = {role: i for i, role in enumerate(DRAWN_ROLES)}
 @dataclass(frozen=True)
 class Allocation:
     """Per row: the tree root's position, what it draws (cents, per currency asked for) and why (a DRAWN_ROLES
-    code). `exceeded` lists (parent position, parts' sum - parent, in cents) where parts add up to more."""
+    code). `exceeded` holds the positions of rows whose parts add up to more than themselves, `excess` by how many
+    cents (in the first currency)."""
 
     root: np.ndarray
     drawn: dict[str, np.ndarray]
     drawn_known: dict[str, np.ndarray]
     role: np.ndarray
-    exceeded: list[tuple[int, int]]
+    exceeded: np.ndarray
+    excess: np.ndarray
 
 
 def preferred_rows(same_as: np.ndarray) -> np.ndarray:
@@ -108,7 +110,7 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
 
     drawn: dict[str, np.ndarray] = {}
     drawn_known: dict[str, np.ndarray] = {}
-    exceeded: list[tuple[int, int]] = []
+    exceeded = excess = np.zeros(0, dtype=np.int64)
     role = np.full(n, ROLE_CODE["own"], dtype=np.int8)
     first = True
     for currency, value in values.items():
@@ -133,7 +135,8 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
         # (its parts still draw theirs).
         drawn_known[currency] = ~draws | value_known
         if first:
-            exceeded = [(int(i), int(-(own_value[i] - parts_sum[i]))) for i in np.flatnonzero(over)]
+            exceeded = np.flatnonzero(over)
+            excess = parts_sum[exceeded] - own_value[exceeded]
             role[has_parts & draws] = np.where(parts_elsewhere[has_parts & draws], ROLE_CODE["untraced"],
                                                ROLE_CODE["rest"])
             role[has_parts & draws & value_known & (rest == 0)] = ROLE_CODE["covered"]
@@ -142,4 +145,4 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
     root = np.where(restated, root[preferred_rows(same_as)], root)
     role[~has_total & ~restated] = ROLE_CODE["no_total"]
     role[restated] = ROLE_CODE["restated"]
-    return Allocation(root, drawn, drawn_known, role, exceeded)
+    return Allocation(root, drawn, drawn_known, role, exceeded, excess)

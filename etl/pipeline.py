@@ -104,20 +104,22 @@ def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rat
         "drawn_usd": cents_decimal(result.drawn["usd"], result.drawn_known["usd"], raw.index),
         "drawn_eur": cents_decimal(result.drawn["eur"], result.drawn_known["eur"], raw.index),
     }
-    issues = []
-    if result.exceeded:
-        parents = np.array([p for p, _ in result.exceeded])
-        part_rows = pd.DataFrame({"parent": allocation.effective_parents(links.positions["part_of"],
-                                                                         links.positions["same_as"]),
-                                  "id": ids.to_numpy()})
-        parts_of = part_rows[part_rows["parent"].isin(parents)].groupby("parent")["id"].agg(", ".join)
-        for position, difference in result.exceeded:
-            row = raw.iloc[position]
-            issues.append(LedgerIssue(
-                str(row[ROW_FILE]), int(row[ROW_NUMBER]), "amount", str(row["amount"]), "parts_exceed",
-                f"its documented parts ({parts_of.get(position, '')}) add up to {difference / 100:,.2f} USD more "
-                f"than this row ({ids.iloc[position]}); it draws nothing and the transfer's total is the sum of its "
-                "parts", WARNING))
+    issues: list[LedgerIssue] = []
+    if len(result.exceeded):
+        # Named once per parent with its first few parts; built only for the rows that need it.
+        parent = allocation.effective_parents(links.positions["part_of"], links.positions["same_as"])
+        parts = pd.DataFrame({"parent": parent, "id": ids.to_numpy()})
+        parts = parts[np.isin(parent, result.exceeded)].groupby("parent").head(5)
+        named = parts.groupby("parent")["id"].agg(", ".join)
+        over = np.zeros(len(raw), dtype=bool)
+        over[result.exceeded] = True
+        message = pd.Series("", index=raw.index, dtype="str")
+        message.iloc[result.exceeded] = [
+            f"its documented parts ({named.get(p, '')}) add up to {e / 100:,.2f} USD more than this row "
+            f"({i}); it draws nothing and the transfer's total is the sum of its parts"
+            for p, e, i in zip(result.exceeded.tolist(), result.excess.tolist(), ids.iloc[result.exceeded].tolist())]
+        issues = issues_from_mask(raw, pd.Series(over, index=raw.index), "amount", raw["amount"], "parts_exceed",
+                                  message, WARNING)
     return columns, issues
 
 

@@ -237,3 +237,20 @@ def test_the_table_keeps_each_figure_with_its_kind_and_what_it_draws(pages):
     assert {r["amount_exact"] for r in table} >= {"50,000 USD a month", "75,000 USD a month"}
     table, _ = pages["flows"].table_outputs("?traced=0&entity=Many companies")
     assert table[0]["drawn"].startswith("2,884,066,519.06 USD: has documented parts paid on to other recipients")
+
+
+def test_the_page_says_when_parts_add_up_to_more_than_their_transfer(tmp_path, monkeypatch):
+    from etl.pipeline import run_build
+    from ledger_factory import ledger_folder, row
+
+    folder = ledger_folder(tmp_path, [row(id="whole", amount="1000", amount_kind="at_least"),
+                                      row(id="a", amount="700", part_of="whole"),
+                                      row(id="b", amount="600", part_of="whole")])
+    run_build(folder, tmp_path / "build")
+    monkeypatch.setenv(data.BUILD_DIR_ENV, str(tmp_path / "build"))
+    from dashboard.app import app  # noqa: F401
+    flows = importlib.import_module("pages.flows")
+    _, note, _, _ = flows.flows_outputs("")
+    text = " ".join(str(n) for n in note)
+    assert "Each dollar is counted once: $1,300 in 2 transfers" in text
+    assert "1 are larger transfers whose documented parts add up to as much or more" in text

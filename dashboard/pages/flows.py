@@ -92,7 +92,8 @@ def note_for(search: str | None, rows, state, left: dict) -> list:
                          dcc.Link("Traced money only", href="/" + views.with_view(search, "counted", True))]
         if left["total"]:
             why = [f"{left['restated']} restate another report" if left["restated"] else "",
-                   f"{left['covered']} are covered by their parts" if left["covered"] else "",
+                   f"{left['covered']} are larger transfers whose documented parts add up to as much or more, so "
+                   "the parts count instead" if left["covered"] else "",
                    f"{left['no_total']} are rates or amounts without a total" if left["no_total"] else ""]
             note += [f" {left['total']} report(s) draw nothing because another report carries the same money or "
                      f"no total is known ({', '.join(w for w in why if w)}). ",
