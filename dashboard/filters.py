@@ -23,6 +23,7 @@ SANKEY_LEVELS = ("tree", "payer_country", "payer", "intermediary", "recipient", 
 DEFAULT_LEVELS = ("tree", "payer", "recipient")
 DEFAULT_TOP_N = 20
 MAX_TOP_N = 50
+MAX_COLUMNS = 30
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class FilterState:
     levels: tuple[str, ...] = DEFAULT_LEVELS  # Sankey levels, in order
     top_n: int = DEFAULT_TOP_N
     page: int = 1
+    # Table columns in the reader's order (empty: the default columns); dashboard/table.py knows the names.
+    columns: tuple[str, ...] = ()
 
     def to_query(self) -> str:
         """A URL query string holding every non-default value (so a view can be bookmarked and sent)."""
@@ -53,7 +56,7 @@ class FilterState:
         for key, value in ((f.name, getattr(self, f.name)) for f in fields(self)):
             if key == "focus":
                 pairs += [("focus", f"{level}:{val}") for level, val in self.focus]
-            elif isinstance(value, (list, tuple)) and key != "levels":
+            elif isinstance(value, (list, tuple)) and key not in ("levels", "columns"):
                 pairs += [(key, v) for v in value]
             elif key == "min_usd":
                 if value:
@@ -73,6 +76,9 @@ class FilterState:
             elif key == "page":
                 if value != 1:
                     pairs.append((key, str(value)))
+            elif key == "columns":
+                if value:
+                    pairs.append(("cols", ",".join(value)))
             elif value:
                 pairs.append((key, str(value)))
         return "?" + urlencode(pairs) if pairs else ""
@@ -129,7 +135,8 @@ def from_query(query: str | None) -> FilterState:
         entity=first("entity").strip(), confidence=many("confidence", CONFIDENCE_LEVELS),
         amount_kind=many("amount_kind", AMOUNT_KINDS), min_usd=min_usd, ledger=many("ledger"),
         view=view if view in VIEWS else "counted", traced_only=first("traced") != "0", focus=tuple(focus),
-        levels=levels if len(levels) >= 2 else DEFAULT_LEVELS, top_n=top_n, page=page)
+        levels=levels if len(levels) >= 2 else DEFAULT_LEVELS, top_n=top_n, page=page,
+        columns=tuple(dict.fromkeys(c for c in first("cols").split(",") if c.isidentifier()))[:MAX_COLUMNS])
 
 
 def _period_bound(text: str, end: bool) -> pd.Timestamp | None:

@@ -1,54 +1,83 @@
-"""The transfers table: one server-side page of rows at a time, so the browser never holds the dataset."""
+"""The transfers table: one line per transfer with the columns that tell the story, every other field in a row
+detail, a card per transfer on a phone; one server-side page of rows at a time, so the browser never holds the
+dataset."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
-from dash import html
+from dash import dcc, html
 import dash_ag_grid as dag
 
-from . import data
 from etl.schema import DRAWN_ROLE_MEANINGS
 
-from .formatting import QUALIFIERS, RATE_UNITS, exact_money
+from . import data
+from .formatting import QUALIFIERS, RATE_UNITS, date_as_written, exact_money, figure
 
 PAGE_SIZE = 50
 SORTABLE = {"value_usd": "USD", "date_start": "Date", "amount_f": "Original amount", "payer": "Payer",
             "recipient": "Recipient"}
-COLUMNS = [
-    dict(field="amount_text", headerName="Amount as written", minWidth=130),
-    dict(field="amount_exact", headerName="Amount (exact)", minWidth=150),
-    dict(field="usd", headerName="USD", minWidth=130, type="rightAligned"),
-    dict(field="drawn", headerName="Counted once (USD)", minWidth=200, wrapText=True, autoHeight=True),
-    dict(field="eur", headerName="EUR", minWidth=130, type="rightAligned"),
-    dict(field="rate", headerName="Rate (USD per unit) and its date", minWidth=220, wrapText=True, autoHeight=True),
-    dict(field="date_raw", headerName="Date as written", minWidth=120),
-    dict(field="payer", headerName="Payer", minWidth=170, wrapText=True, autoHeight=True),
-    dict(field="intermediary", headerName="Via", minWidth=150, wrapText=True, autoHeight=True),
-    dict(field="recipient", headerName="Recipient", minWidth=170, wrapText=True, autoHeight=True),
-    dict(field="countries", headerName="Countries", minWidth=150),
-    dict(field="confidence", headerName="Confidence", minWidth=120),
-    dict(field="status_note", headerName="Legal status", minWidth=180, wrapText=True, autoHeight=True),
-    dict(field="sources", headerName="Sources", minWidth=220, cellRenderer="SourceLinks", autoHeight=True),
-    dict(field="totals_note", headerName="Part of / restates", minWidth=200, wrapText=True, autoHeight=True),
-    dict(field="notes", headerName="Notes", minWidth=260, wrapText=True, autoHeight=True),
-    dict(field="id", headerName="id", minWidth=150),
-]
+# Every column the table can show: key -> (header, width in px). The first six tell the story and are shown by
+# default; the rest are in each row's detail and can be added (the choice and its order live in the URL).
+TABLE_COLUMNS: dict[str, tuple[str, int]] = {
+    "date": ("Date as written", 130),
+    "flow": ("Payer → recipient", 360),
+    "amount": ("Amount as sourced", 190),
+    "usd": ("USD", 130),
+    "confidence": ("Confidence", 130),
+    "sources": ("Sources", 260),
+    "counted": ("Counted once (USD)", 170),
+    "usd_exact": ("USD (exact)", 160),
+    "eur": ("EUR (exact)", 160),
+    "rate": ("Rate, its period and source", 320),
+    "via": ("Via", 220),
+    "countries": ("Countries", 200),
+    "status": ("Legal status", 220),
+    "relation": ("Part of / restates", 280),
+    "purpose": ("Purpose", 320),
+    "notes": ("Notes", 320),
+    "written": ("Amount as written", 150),
+    "id": ("id", 220),
+    "ledger": ("Ledger and row", 200),
+}
+DEFAULT_COLUMNS = ("date", "flow", "amount", "usd", "confidence", "sources")
+SAFE_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
+
+
+def chosen_columns(columns: tuple[str, ...]) -> list[str]:
+    """The URL's columns that exist, in its order; the default six when it names none."""
+    known = [c for c in columns if c in TABLE_COLUMNS]
+    return known or list(DEFAULT_COLUMNS)
+
+
+def column_defs(columns: tuple[str, ...]) -> list[dict]:
+    """ag-grid column definitions: one line per row (no wrapping), the whole text in a tooltip."""
+    defs = []
+    for key in chosen_columns(columns):
+        header, width = TABLE_COLUMNS[key]
+        column = dict(field=key, headerName=header, width=width, tooltipField=key)
+        if key in ("usd", "usd_exact", "eur", "counted"):
+            column["type"] = "rightAligned"
+        if key == "sources":
+            column.update(cellRenderer="SourceLinks", tooltipField="sources_text")
+        defs.append(column)
+    return defs
 
 
 def grid(grid_id: str) -> dag.AgGrid:
     return dag.AgGrid(
-        id=grid_id, columnDefs=COLUMNS, rowData=[],
+        id=grid_id, columnDefs=column_defs(()), rowData=[],
         defaultColDef=dict(resizable=True, sortable=False, filter=False, suppressMovable=True),
-        dashGridOptions=dict(domLayout="autoHeight", suppressCellFocus=True, enableCellTextSelection=True),
-        style={"width": "100%"}, className="ag-theme-alpine")
+        dashGridOptions=dict(domLayout="autoHeight", suppressCellFocus=True, enableCellTextSelection=True,
+                             rowHeight=36, tooltipShowDelay=300),
+        style={"width": "100%"}, className="ag-theme-alpine table-grid")
 
 
 def table_section(prefix: str) -> list:
-    """The pager, sort, download buttons and grid of a page's transfers table; ids start with prefix."""
-    from dash import dcc
-
+    """The pager, sort, columns, download buttons, grid, phone cards and row detail of a page's transfers table;
+    ids start with prefix."""
     return [
         html.Div(className="table-bar", children=[
             html.Span(id=f"{prefix}-pager-text", className="pager-text"),
@@ -60,31 +89,54 @@ def table_section(prefix: str) -> list:
             html.Button("Download Excel", id=f"{prefix}-xlsx-button"),
             dcc.Download(id=f"{prefix}-download"),
         ]),
+        html.Div(className="table-columns", children=[
+            html.Label("Columns, in order", htmlFor=f"{prefix}-columns"),
+            dcc.Dropdown(id=f"{prefix}-columns", multi=True, value=list(DEFAULT_COLUMNS), clearable=False,
+                         options=[{"label": header, "value": key} for key, (header, _) in TABLE_COLUMNS.items()]),
+        ]),
+        html.P("Click a row to see every field of it.", className="hint table-hint"),
         grid(f"{prefix}-grid"),
+        html.Div(id=f"{prefix}-cards", className="cards"),
+        html.Div(id=f"{prefix}-detail", className="row-detail"),
     ]
 
 
-def table_page(search: str | None, sort_by: str = "value_usd") -> tuple[list[dict], str]:
-    """The grid rows and pager text for the URL's filters and page."""
+def table_page(search: str | None, sort_by: str = "value_usd") -> tuple[list[dict], str, list, list[dict]]:
+    """The grid rows, pager text, phone cards and column definitions for the URL's filters and page."""
     from . import views
 
     rows, state = views.rows_for(search)
     shown, page, pages = page_of(rows, state.page, sort_by)
-    return shown, pager_text(page, pages, len(rows))
+    return shown, pager_text(page, pages, len(rows)), cards(shown), column_defs(state.columns)
 
 
-def download(search: str | None, excel: bool) -> dict:
-    """dcc.Download data: exactly the filtered rows, every column, as CSV or Excel."""
-    from dash import dcc
+def download_name(state, excel: bool) -> str:
+    """Files named after the view: influence-ledger_recipient-US_2012-2014.csv."""
+    parts = []
+    if state.view != "counted":
+        parts.append({"excluded": "left-out", "all": "every-report"}[state.view])
+    for side, values in (("payer", state.payer_country), ("recipient", state.recipient_country)):
+        if values:
+            parts.append(f"{side}-{'-'.join(values)}")
+    if state.date_from or state.date_to:
+        parts.append(f"{state.date_from or 'start'}-{state.date_to or 'now'}")
+    if state.entity:
+        parts.append(state.entity)
+    parts += [f"{level}-{value}" for level, value in state.focus]
+    slug = "_".join(re.sub(r"[^A-Za-z0-9-]+", "-", p).strip("-")[:40] for p in parts if p)
+    return "influence-ledger" + (f"_{slug}" if slug else "") + (".xlsx" if excel else ".csv")
 
+
+def download(search: str | None, excel: bool, sort_by: str = "value_usd") -> dict:
+    """dcc.Download data: exactly the filtered rows, every column, in the table's order, as CSV or Excel."""
     from . import export, views
 
     chart_rows, state = views.rows_for(search)
-    rows = views.full(chart_rows)
+    rows = data.full_rows(ordered(chart_rows, sort_by))
+    name = download_name(state, excel)
     if excel:
-        return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows))),
-                              "influence-ledger-transfers.xlsx")
-    return dcc.send_bytes(export.to_csv_bytes(rows), "influence-ledger-transfers.csv")
+        return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows), sort_by)), name)
+    return dcc.send_bytes(export.to_csv_bytes(rows), name)
 
 
 def sort_rows(frame: pd.DataFrame, sort_by: str, descending: bool) -> pd.DataFrame:
@@ -92,57 +144,126 @@ def sort_rows(frame: pd.DataFrame, sort_by: str, descending: bool) -> pd.DataFra
     return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
 
 
-def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
-            page_size: int = PAGE_SIZE) -> tuple[list[dict], int, int]:
-    """(rows for the grid, page actually shown, number of pages). Only page_size rows are formatted."""
-    pages = max(math.ceil(len(frame) / page_size), 1)
-    page = min(max(page, 1), pages)
+def _sort_key(frame: pd.DataFrame, sort_by: str, descending: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A float key (missing last) for numeric and date columns, or a text order for the others."""
     column = sort_by if sort_by in SORTABLE else "value_usd"
     values = frame[column]
-    end = page * page_size
     if values.dtype.kind in "fiM":
         numbers = values.to_numpy(dtype="float64", na_value=np.nan) if values.dtype.kind != "M" else \
             values.to_numpy(dtype="datetime64[us]").astype("int64").astype("float64")
         if values.dtype.kind == "M":
             numbers[values.isna().to_numpy()] = np.nan
+        return np.where(np.isnan(numbers), np.inf, -numbers if descending else numbers), None
+    order = np.argsort(values.astype("str").to_numpy(), kind="stable")
+    return None, order[::-1] if descending else order
+
+
+def ordered(frame: pd.DataFrame, sort_by: str = "value_usd", descending: bool = True) -> pd.DataFrame:
+    """Every row in the table's order (what downloads hold)."""
+    key, order = _sort_key(frame, sort_by, descending)
+    return frame.iloc[np.argsort(key, kind="stable") if order is None else order]
+
+
+def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
+            page_size: int = PAGE_SIZE) -> tuple[list[dict], int, int]:
+    """(rows for the grid, page actually shown, number of pages). Only page_size rows are formatted."""
+    pages = max(math.ceil(len(frame) / page_size), 1)
+    page = min(max(page, 1), pages)
+    end = page * page_size
+    key, order = _sort_key(frame, sort_by, descending)
+    if order is None:
         # Missing values go last either way; only the first `end` rows need ordering (argpartition).
-        key = np.where(np.isnan(numbers), np.inf, -numbers if descending else numbers)
         if end < len(key):
             head = np.argpartition(key, end - 1)[:end]
             order = head[np.argsort(key[head], kind="stable")]
         else:
             order = np.argsort(key, kind="stable")
-    else:
-        order = np.argsort(values.astype("str").to_numpy(), kind="stable")
-        order = order[::-1] if descending else order
     chosen = frame.iloc[order[(page - 1) * page_size: end]]
     return rows_for_grid(data.full_rows(chosen)), page, pages
 
 
+def _sourced(amount: object, currency: str, kind: str) -> str:
+    """The exact figure with its kind: 'more than 7,600,000 USD', '25,000 USD a month'."""
+    exact = exact_money(amount, currency)
+    if exact != "—" and kind in QUALIFIERS:
+        return f"{QUALIFIERS[kind]} {exact}"
+    if exact != "—" and kind in RATE_UNITS:
+        return f"{exact} {RATE_UNITS[kind]}"
+    return exact
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or str(value) in ("", "nan", "None", "<NA>") else float(value)
+
+
 def rows_for_grid(rows: pd.DataFrame) -> list[dict]:
+    """Every table field of each row as text (the grid shows the chosen ones; the detail and cards show more)."""
     def cell(value: object) -> str:
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
     out = []
     for r in rows.itertuples(index=False):
-        rate = "" if pd.isna(r.fx_rate_usd) else f"{r.fx_rate_usd:.6g} ({r.fx_rate_date}; {r.fx_source})"
+        period = f"{r.fx_rate_date}, " if r.fx_rate_date else ""
+        rate = "" if pd.isna(r.fx_rate_usd) or r.currency == "USD" else \
+            f"{r.fx_rate_usd:.6g} USD per {r.currency} ({period}{r.fx_source})"
         countries = " → ".join(x for x in (r.payer_country_name, r.recipient_country_name) if x)
-        exact = exact_money(r.amount, r.currency)
-        # The figure's kind travels with it: 'more than 7,600,000 USD', '25,000 USD a month'.
-        if exact != "—" and r.amount_kind in QUALIFIERS:
-            exact = f"{QUALIFIERS[r.amount_kind]} {exact}"
-        elif exact != "—" and r.amount_kind in RATE_UNITS:
-            exact = f"{exact} {RATE_UNITS[r.amount_kind]}"
-        drawn = exact_money(r.drawn_usd, "USD")
+        usd = _number(r.amount_usd)
+        publishers = [p.strip() for p in str(r.source_publisher).split("|")]
+        urls = [u.strip() for u in str(r.sources).split("|") if u.strip()]
+        relation = r.totals_note if (r.part_of or r.same_as) else ""
         out.append(dict(
-            id=r.id, amount_text=f"{r.amount_raw} {r.currency_raw}".strip(),
-            amount_exact=exact, usd=exact_money(r.amount_usd, "USD"),
-            drawn=f"{drawn}: {DRAWN_ROLE_MEANINGS.get(r.drawn_role, '')}" if r.drawn_role != "own" else drawn,
-            eur=exact_money(r.amount_eur, "EUR"), rate=rate, date_raw=r.date_raw + (
-                f" ({r.date_note})" if r.date_note else ""), payer=r.payer, intermediary=r.intermediary,
-            recipient=r.recipient, countries=countries, confidence=r.confidence.replace("_", " "),
-            status_note=r.status_note, sources=r.sources, totals_note=r.totals_note, notes=r.notes))
+            id=r.id, date=date_as_written(r.date_raw) + (f" ({r.date_note})" if r.date_note else ""),
+            flow=f"{r.payer} → {r.recipient}", payer=r.payer, recipient=r.recipient,
+            amount=_sourced(r.amount, r.currency, r.amount_kind),
+            usd=figure(usd, "USD", r.amount_kind, approx=r.currency != "USD") if usd is not None else "—",
+            usd_exact=exact_money(r.amount_usd, "USD"), eur=exact_money(r.amount_eur, "EUR"),
+            counted=exact_money(r.drawn_usd, "USD") + (
+                f": {DRAWN_ROLE_MEANINGS.get(r.drawn_role, '')}" if r.drawn_role != "own" else ""),
+            confidence=r.confidence.replace("_", " "), rate=rate, via=r.intermediary, countries=countries,
+            status=r.status_note, relation=relation, purpose=r.purpose, notes=r.notes,
+            written=f"{r.amount_raw} {r.currency_raw}".strip(), ledger=f"{r.ledger_file}, row {r.ledger_row}",
+            # Sources as "url" or "publisher ⟨url⟩" pairs, separated by |; the renderer links http(s) only.
+            sources=" | ".join(f"{publishers[i]}\u241f{u}" if i < len(publishers) and publishers[i] else u
+                               for i, u in enumerate(urls)),
+            sources_text=" | ".join(urls)))
     return [{k: cell(v) for k, v in row.items()} for row in out]
+
+
+def source_links(text: str) -> list:
+    """The sources of one row as links (http(s) only, new tab, no opener), named by their publisher."""
+    items = []
+    for part in [p.strip() for p in text.split("|") if p.strip()]:
+        publisher, _, url = part.rpartition("\u241f")
+        label = publisher or url
+        node = html.A(label, href=url, target="_blank", rel="noopener noreferrer", title=url) \
+            if SAFE_URL.match(url) else html.Span(url, className="unsafe-source")
+        items.append(html.Li(node))
+    return items
+
+
+def cards(rows: list[dict]) -> list:
+    """On a phone the table is a list of cards, one per transfer."""
+    return [html.Article(className="card transfer-card", children=[
+        html.P(r["flow"], className="card-flow"),
+        html.P([html.Strong(r["amount"]), f" · {r['usd']}" if r["usd"] != r["amount"] else ""], className="card-amount"),
+        html.P(f"{r['date']} · {r['confidence']}", className="meta"),
+        html.Ul(source_links(r["sources"]), className="sources"),
+    ]) for r in rows]
+
+
+def detail(rows: list[dict], index: int | None) -> list:
+    """Every field of one row of the page, as a definition list under the table."""
+    if index is None or not (0 <= index < len(rows)):
+        return []
+    row = rows[index]
+    items = []
+    for key, (header, _) in TABLE_COLUMNS.items():
+        value = row.get(key, "")
+        if not value:
+            continue
+        items += [html.Dt(header), html.Dd(html.Ul(source_links(value), className="sources") if key == "sources"
+                                           else value)]
+    return [html.H3(row["flow"]), html.Dl(items)]
 
 
 def pager_text(page: int, pages: int, total: int) -> str:
@@ -151,3 +272,41 @@ def pager_text(page: int, pages: int, total: int) -> str:
 
 def empty_note(total: int) -> html.Div | None:
     return html.Div("No transfers match these filters.", className="empty") if total == 0 else None
+
+
+def register_callbacks(prefix: str, path: str) -> None:
+    """The table's callbacks on a page whose ids start with prefix (path: the page's URL path, for the URL the
+    column choice is written to)."""
+    from dash import ALL, Input, Output, State, callback, ctx, no_update  # noqa: F401
+
+    from .filters import from_query
+
+    @callback(Output(f"{prefix}-grid", "rowData"), Output(f"{prefix}-pager-text", "children"),
+              Output(f"{prefix}-cards", "children"), Output(f"{prefix}-grid", "columnDefs"),
+              Output(f"{prefix}-columns", "value"), Output(f"{prefix}-detail", "children"),
+              Input("url", "search"), Input(f"{prefix}-sort", "value"))
+    def update_table(search, sort_by):
+        rows, pager, phone_cards, defs = table_page(search, sort_by)
+        return rows, pager, phone_cards, defs, chosen_columns(from_query(search).columns), []
+
+    @callback(Output(f"{prefix}-detail", "children", allow_duplicate=True), Input(f"{prefix}-grid", "cellClicked"),
+              State(f"{prefix}-grid", "rowData"), prevent_initial_call=True)
+    def show_detail(clicked, rows):
+        return detail(rows or [], (clicked or {}).get("rowIndex"))
+
+    @callback(Output("url", "search", allow_duplicate=True), Input(f"{prefix}-columns", "value"),
+              State("url", "search"), prevent_initial_call=True)
+    def choose_columns(columns, search):
+        from dataclasses import replace
+
+        state = from_query(search)
+        chosen = tuple(c for c in (columns or []) if c in TABLE_COLUMNS)
+        state = replace(state, columns=() if chosen == DEFAULT_COLUMNS else chosen)
+        query = state.to_query()
+        return query if query != (search or "") else no_update
+
+    @callback(Output(f"{prefix}-download", "data"), Input(f"{prefix}-csv-button", "n_clicks"),
+              Input(f"{prefix}-xlsx-button", "n_clicks"), State("url", "search"), State(f"{prefix}-sort", "value"),
+              prevent_initial_call=True)
+    def download_rows(_csv, _xlsx, search, sort_by):
+        return download(search, excel=ctx.triggered_id == f"{prefix}-xlsx-button", sort_by=sort_by)

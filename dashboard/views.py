@@ -84,10 +84,38 @@ def with_view(search: str | None, view: str, traced_only: bool | None = None) ->
                    traced_only=state.traced_only if traced_only is None else traced_only).to_query()
 
 
-def about_rows(state: FilterState, rows: int) -> list[tuple[str, str]]:
-    """The XLSX 'about' sheet: filters, build time, ledgers and what the numbers mean."""
+def filters_in_words(state: FilterState) -> str:
+    """The view's filters as a sentence a reader of a spreadsheet understands."""
+    words = []
+    if state.date_from or state.date_to:
+        words.append(f"dated {('from ' + state.date_from) if state.date_from else ''}"
+                     f"{' ' if state.date_from and state.date_to else ''}"
+                     f"{('to ' + state.date_to) if state.date_to else ''}".replace("dated from", "dated from"))
+    for label, values in (("payer country", state.payer_country), ("recipient country", state.recipient_country),
+                          ("confidence", state.confidence), ("amount kind", state.amount_kind),
+                          ("ledger", state.ledger)):
+        if values:
+            words.append(f"{label} {' or '.join(v.replace('_', ' ') for v in values)}")
+    if state.entity:
+        words.append(f"naming '{state.entity}' (names and aliases)")
+    if state.min_usd:
+        words.append(f"at least {state.min_usd:,.0f} USD")
+    for level, value in state.focus:
+        words.append(f"{LEVEL_NAMES.get(level, level)} {value}")
+    which = {"counted": "Transfers counted once" + (", without money not yet traced to a recipient"
+                                                    if state.traced_only else ""),
+             "excluded": "Reports that add nothing to sums", "all": "Every report"}[state.view]
+    return which + (": " + "; ".join(words) if words else ", no filter") + "."
+
+
+def about_rows(state: FilterState, rows: int, sort_by: str = "value_usd") -> list[tuple[str, str]]:
+    """The XLSX 'about' sheet: the filters in words and as a URL, build time, ledgers and what the numbers mean."""
     report = data.load().report
-    pairs = [("filters (URL query)", state.to_query() or "(none)"), ("rows", str(rows)),
+    pairs = [("what this file holds", filters_in_words(state)),
+             ("filters (URL query)", state.to_query() or "(none)"), ("rows", str(rows)),
+             ("sorted by", {"value_usd": "USD, largest first", "date_start": "date, latest first",
+                            "amount_f": "original amount, largest first", "payer": "payer, Z to A",
+                            "recipient": "recipient, Z to A"}.get(sort_by, "USD, largest first")),
              ("rows shown", {"counted": "each transfer counted once (parts drawn on their own, larger transfers "
                                          "only the rest their parts leave"
                                          + (", untraced rests left out)" if state.traced_only else ")"),

@@ -114,8 +114,9 @@ def test_the_seed_transfers_appear_with_their_amounts(pages):
     assert by_id.loc["velasco-mkb-2012-2013", "value_usd"] == 7.6e6
     table, pager = pages["flows"].table_outputs("?view=all&entity=baguirov")
     assert pager.endswith("1 transfer")
-    assert table[0]["amount_exact"] == "253,150 USD" and table[0]["recipient"] == "Adil Baguirov"
-    assert table[0]["sources"].startswith("https://oc-media.org/")
+    assert table[0]["amount"] == "253,150 USD" and table[0]["recipient"] == "Adil Baguirov"
+    assert table[0]["sources_text"].startswith("https://oc-media.org/")
+    assert table[0]["sources"].startswith("OC Media (summarising OCCRP")
 
 
 def test_filters_narrow_correctly(pages):
@@ -232,11 +233,15 @@ def test_csv_and_xlsx_downloads_hold_exactly_the_filtered_rows(pages):
 
 def test_the_table_keeps_each_figure_with_its_kind_and_what_it_draws(pages):
     table, _ = pages["flows"].table_outputs("?entity=Velasco")
-    assert table[0]["amount_exact"] == "more than 7,600,000 USD" and table[0]["drawn"] == "7,600,000 USD"
+    assert table[0]["amount"] == "more than 7,600,000 USD" and table[0]["counted"] == "7,600,000 USD"
+    assert table[0]["usd"] == "more than $7.6 m" and table[0]["date"].startswith("2012/2013")
     table, _ = pages["flows"].table_outputs("?view=excluded&entity=Podesta")
-    assert {r["amount_exact"] for r in table} >= {"50,000 USD a month", "75,000 USD a month"}
+    assert {r["amount"] for r in table} >= {"50,000 USD a month", "75,000 USD a month"}
     table, _ = pages["flows"].table_outputs("?traced=0&entity=Many companies")
-    assert table[0]["drawn"].startswith("2,884,066,519.06 USD: has documented parts paid on to other recipients")
+    assert table[0]["counted"].startswith("2,884,066,519.06 USD: has documented parts paid on to other recipients")
+    table, _ = pages["flows"].table_outputs("?entity=Lintner")
+    converted = next(r for r in table if r["id"] == "lintner-61000-2013")
+    assert converted["usd"] == "$82,800" and converted["usd_exact"] == "82,759.67 USD"  # chart-rounded, exact kept
 
 
 def test_the_page_says_when_parts_add_up_to_more_than_their_transfer(tmp_path, monkeypatch):
@@ -254,3 +259,48 @@ def test_the_page_says_when_parts_add_up_to_more_than_their_transfer(tmp_path, m
     text = " ".join(str(n) for n in note)
     assert "Each dollar is counted once: $1,300 in 2 transfers" in text
     assert "1 are larger transfers whose documented parts add up to as much or more" in text
+
+
+def test_the_table_shows_the_chosen_columns_one_line_each_and_downloads_keep_its_order(pages):
+    from dashboard import table as transfers_table
+
+    rows, pager, cards, defs = transfers_table.table_page("")
+    assert [d["field"] for d in defs] == list(transfers_table.DEFAULT_COLUMNS)
+    assert not any(d.get("wrapText") or d.get("autoHeight") for d in defs)
+    _, _, _, defs = transfers_table.table_page("?cols=notes,flow,nonsense")
+    assert [d["field"] for d in defs] == ["notes", "flow"]
+    assert from_query("?cols=notes,flow").to_query() == "?cols=notes%2Cflow"
+    detail = str(transfers_table.detail(rows, 0))
+    assert "Rate, its period and source" not in detail or "USD per" in detail
+    assert "Ledger and row" in detail and len(cards) == len(rows)
+    # Downloads come out in the table's order, and are named after the view.
+    by_date = transfers_table.download("?recipient_country=US&date_from=2012&date_to=2014", excel=False,
+                                       sort_by="date_start")
+    assert by_date["filename"] == "influence-ledger_recipient-US_2012-2014.csv"
+    downloaded = pd.read_csv(io.BytesIO(__import__("base64").b64decode(by_date["content"])), dtype="str",
+                             keep_default_na=False)
+    starts = pd.to_datetime(downloaded["date_start"].replace("", None))
+    assert starts.dropna().is_monotonic_decreasing
+    by_usd = transfers_table.download("?recipient_country=US", excel=False)
+    downloaded = pd.read_csv(io.BytesIO(__import__("base64").b64decode(by_usd["content"])), dtype="str",
+                             keep_default_na=False)
+    drawn = downloaded["drawn_usd"].replace("", None).dropna().astype(float)
+    assert drawn.is_monotonic_decreasing
+
+
+def test_xlsx_has_number_formats_a_frozen_header_a_filter_and_the_filters_in_words(pages):
+    from dashboard import table as transfers_table
+
+    sent = transfers_table.download("?recipient_country=US&date_from=2012&date_to=2014", excel=True)
+    assert sent["filename"] == "influence-ledger_recipient-US_2012-2014.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(__import__("base64").b64decode(sent["content"])))
+    sheet = book["transfers"]
+    header = [c.value for c in sheet[1]]
+    usd = sheet.cell(row=2, column=header.index("amount_usd") + 1)
+    assert isinstance(usd.value, float) and usd.number_format == "#,##0.00"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    assert sheet.column_dimensions["A"].width > 8
+    about = dict(book["about"].iter_rows(values_only=True))
+    assert about["what this file holds"] == ("Transfers counted once, without money not yet traced to a recipient: "
+                                             "dated from 2012 to 2014; recipient country US.")
+    assert about["sorted by"] == "USD, largest first"

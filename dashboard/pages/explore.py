@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import figures, views
 from dashboard.filters import from_query
 from dashboard.formatting import money
-from dashboard.table import download, table_page, table_section
+from dashboard.table import register_callbacks, table_section
 
 dash.register_page(__name__, path="/explore", name="Timeline & map", title="Timeline & map · Influence Ledger",
                    order=1)
@@ -85,10 +85,7 @@ def update_explore(search, period, side):
     return explore_outputs(search, period, side)
 
 
-@callback(Output("explore-grid", "rowData"), Output("explore-pager-text", "children"),
-          Input("url", "search"), Input("explore-sort", "value"))
-def update_explore_table(search, sort_by):
-    return table_page(search, sort_by)
+register_callbacks("explore", "/explore")
 
 
 def focus_for_click(state, chart: str, click: dict | None, period: str, side: str):
@@ -121,12 +118,6 @@ def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, per
         state = replace(state, page=max(state.page + (1 if trigger == "explore-next" else -1), 1))
     query = state.to_query()
     return query if query != (search or "") else no_update
-
-
-@callback(Output("explore-download", "data"), Input("explore-csv-button", "n_clicks"),
-          Input("explore-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
-def explore_download(_csv, _xlsx, search):
-    return download(search, excel=ctx.triggered_id == "explore-xlsx-button")
 
 
 @callback(Output("explore-html-download", "data"), Input("timeline-html-button", "n_clicks"),

@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import figures, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
-from dashboard.table import download, table_page, table_section
+from dashboard.table import register_callbacks, table_page, table_section
 
 dash.register_page(__name__, path="/", name="Flows", title="Flows · Influence Ledger", order=0)
 
@@ -148,13 +148,11 @@ def update_flows(search, width):
 
 
 def table_outputs(search: str | None, sort_by: str = "value_usd"):
-    return table_page(search, sort_by)
+    """The table's rows and pager text for a URL (tests call it; the callbacks are in dashboard.table)."""
+    return table_page(search, sort_by)[:2]
 
 
-@callback(Output("flows-grid", "rowData"), Output("flows-pager-text", "children"),
-          Input("url", "search"), Input("flows-sort", "value"))
-def update_table(search, sort_by):
-    return table_outputs(search, sort_by)
+register_callbacks("flows", "/")
 
 
 @callback(Output("url", "search", allow_duplicate=True),
@@ -222,12 +220,6 @@ def country_code_for(name: str, level: str) -> str:
     frame = data.load().chart
     match = frame.loc[(frame[level + "_name"] == name).to_numpy(), level]
     return str(match.iloc[0]) if len(match) else ""
-
-
-@callback(Output("flows-download", "data"), Input("flows-csv-button", "n_clicks"),
-          Input("flows-xlsx-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
-def download_rows(_csv, _xlsx, search):
-    return download(search, excel=ctx.triggered_id == "flows-xlsx-button")
 
 
 @callback(Output("sankey-html-download", "data"), Input("sankey-html-button", "n_clicks"), State("url", "search"),
