@@ -297,7 +297,7 @@ def test_xlsx_has_number_formats_a_frozen_header_a_filter_and_the_filters_in_wor
     sheet = book["transfers"]
     header = [c.value for c in sheet[1]]
     usd = sheet.cell(row=2, column=header.index("amount_usd") + 1)
-    assert isinstance(usd.value, float) and usd.number_format == "#,##0.00"
+    assert isinstance(usd.value, (int, float)) and usd.number_format == "#,##0.00"
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     assert sheet.column_dimensions["A"].width > 8
     about = dict(book["about"].iter_rows(values_only=True))
