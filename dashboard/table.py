@@ -22,10 +22,10 @@ SORTABLE = {"value_usd": "USD", "date_start": "Date", "amount_f": "Original amou
 # Every column the table can show: key -> (header, width in px). The first six tell the story and are shown by
 # default; the rest are in each row's detail and can be added (the choice and its order live in the URL).
 TABLE_COLUMNS: dict[str, tuple[str, int]] = {
-    "date": ("Date as written", 130),
-    "flow": ("Payer → recipient", 360),
-    "amount": ("Amount as sourced", 190),
-    "usd": ("USD", 130),
+    "date": ("Date as written", 120),
+    "flow": ("Payer → recipient", 300),
+    "amount": ("Amount as sourced", 210),
+    "usd": ("USD", 160),
     "confidence": ("Confidence", 130),
     "sources": ("Sources", 260),
     "counted": ("Counted once (USD)", 170),
@@ -39,6 +39,7 @@ TABLE_COLUMNS: dict[str, tuple[str, int]] = {
     "purpose": ("Purpose", 320),
     "notes": ("Notes", 320),
     "written": ("Amount as written", 150),
+    "date_note": ("About the date", 280),
     "id": ("id", 220),
     "ledger": ("Ledger and row", 200),
 }
@@ -57,7 +58,9 @@ def column_defs(columns: tuple[str, ...]) -> list[dict]:
     defs = []
     for key in chosen_columns(columns):
         header, width = TABLE_COLUMNS[key]
-        column = dict(field=key, headerName=header, width=width, tooltipField=key)
+        column = dict(field=key, headerName=header, minWidth=width, tooltipField=key)
+        if key in ("flow", "sources", "notes", "purpose"):
+            column["flex"] = 2 if key == "flow" else 1  # the wide columns share what the page has left
         if key in ("usd", "usd_exact", "eur", "counted"):
             column["type"] = "rightAligned"
         if key == "sources":
@@ -212,7 +215,7 @@ def rows_for_grid(rows: pd.DataFrame) -> list[dict]:
         urls = [u.strip() for u in str(r.sources).split("|") if u.strip()]
         relation = r.totals_note if (r.part_of or r.same_as) else ""
         out.append(dict(
-            id=r.id, date=date_as_written(r.date_raw) + (f" ({r.date_note})" if r.date_note else ""),
+            id=r.id, date=date_as_written(r.date_raw), date_note=r.date_note,
             flow=f"{r.payer} → {r.recipient}", payer=r.payer, recipient=r.recipient,
             amount=_sourced(r.amount, r.currency, r.amount_kind),
             usd=figure(usd, "USD", r.amount_kind, approx=r.currency != "USD") if usd is not None else "—",
