@@ -409,10 +409,11 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
 
 
 def timeline_data(frame: pd.DataFrame, period: str = "year", top_n: int = 8) -> pd.DataFrame:
-    """USD per period stacked by recipient country; a dated range is spread evenly over the periods it covers."""
+    """USD per period stacked by recipient country; a dated range is spread evenly over the periods it covers.
+    `period` is the period's label (2012, 2012-07) and `start` its first day, for a real date axis."""
     dated = frame[frame["date_start"].notna() & frame["value_usd"].notna()]
     if dated.empty:
-        return pd.DataFrame(columns=["period", "country", "value"])
+        return pd.DataFrame(columns=["period", "start", "country", "value"])
     freq = "Y" if period == "year" else "M"
     first = dated["date_start"].dt.to_period(freq)
     last = dated["date_last"].dt.to_period(freq)
@@ -422,28 +423,34 @@ def timeline_data(frame: pd.DataFrame, period: str = "year", top_n: int = 8) -> 
     periods = pd.PeriodIndex.from_ordinals(first.array.asi8[repeat] + offsets, freq=freq)
     country = node_labels(dated, "recipient_country").astype("str").to_numpy()[repeat]
     value = (dated["value_usd"].to_numpy() / spans)[repeat]
-    table = pd.DataFrame({"period": periods.astype("str"), "country": country, "value": value})
+    table = pd.DataFrame({"period": periods.astype("str"), "start": periods.to_timestamp(), "country": country,
+                          "value": value})
     top = set(table.groupby("country")["value"].sum().nlargest(top_n).index)
     table["country"] = table["country"].where(table["country"].isin(top), OTHER)
-    return table.groupby(["period", "country"], as_index=False)["value"].sum()
+    return table.groupby(["period", "start", "country"], as_index=False)["value"].sum().sort_values("start")
 
 
-def timeline_figure(frame: pd.DataFrame, period: str = "year") -> go.Figure:
+def timeline_figure(frame: pd.DataFrame, period: str = "year", scale: str = "linear") -> go.Figure:
+    """Bars on a real, chronological date axis; a log scale lets small years show beside a fund's billions."""
     table = timeline_data(frame, period)
     if table.empty:
         return empty_figure("No dated transfers match these filters")
     fig = go.Figure()
     order = table.groupby("country")["value"].sum().sort_values(ascending=False).index
+    width = (365 if period == "year" else 28) * 24 * 3600 * 1000 * 0.8  # bar width in ms on a date axis
     for i, country in enumerate(order):
         part = table[table["country"] == country]
-        fig.add_trace(go.Bar(x=part["period"], y=part["value"], name=country,
+        fig.add_trace(go.Bar(x=part["start"], y=part["value"], name=country, width=width,
                              marker_color=SERIES_COLOURS[i % len(SERIES_COLOURS)],
-                             customdata=[money(v, approx=True) for v in part["value"]],
-                             hovertemplate=f"{country}<br>%{{x}}: %{{customdata}}<extra></extra>"))
+                             customdata=np.column_stack([part["period"], [money(v, approx=True)
+                                                                          for v in part["value"]]]),
+                             hovertemplate=f"{country}<br>%{{customdata[0]}}: %{{customdata[1]}}<extra></extra>"))
     fig.update_layout(barmode="stack", font=FONT, paper_bgcolor="white", plot_bgcolor="white", height=420,
-                      margin=dict(l=10, r=10, t=30, b=10), yaxis=dict(title="USD at historical rates",
-                                                                      gridcolor="#e4e7eb"),
-                      xaxis=dict(type="category", title=None), legend=dict(title="Recipient country"))
+                      margin=dict(l=10, r=10, t=30, b=10),
+                      yaxis=dict(title="USD at historical rates" + (" (log scale)" if scale == "log" else ""),
+                                 gridcolor="#e4e7eb", type="log" if scale == "log" else "linear"),
+                      xaxis=dict(type="date", title=None, tickformat="%Y" if period == "year" else "%b %Y"),
+                      legend=dict(title="Recipient country", orientation="h", y=-0.15, x=0))
     return fig
 
 

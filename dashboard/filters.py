@@ -24,6 +24,9 @@ DEFAULT_LEVELS = ("tree", "payer", "recipient")
 DEFAULT_TOP_N = 20
 MAX_TOP_N = 50
 MAX_COLUMNS = 30
+# Timeline & map settings kept in the URL: name -> allowed values, the default first.
+EXPLORE_CHOICES = {"period": ("year", "month"), "scale": ("linear", "log"),
+                   "map_side": ("recipient_country", "payer_country")}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class FilterState:
     page: int = 1
     # Table columns in the reader's order (empty: the default columns); dashboard/table.py knows the names.
     columns: tuple[str, ...] = ()
+    # Timeline & map: the timeline's period and scale, and whose countries the map shows.
+    period: str = "year"
+    scale: str = "linear"
+    map_side: str = "recipient_country"
 
     def to_query(self) -> str:
         """A URL query string holding every non-default value (so a view can be bookmarked and sent)."""
@@ -79,6 +86,9 @@ class FilterState:
             elif key == "columns":
                 if value:
                     pairs.append(("cols", ",".join(value)))
+            elif key in EXPLORE_CHOICES:
+                if value != EXPLORE_CHOICES[key][0]:
+                    pairs.append((key, value))
             elif value:
                 pairs.append((key, str(value)))
         return "?" + urlencode(pairs) if pairs else ""
@@ -136,7 +146,8 @@ def from_query(query: str | None) -> FilterState:
         amount_kind=many("amount_kind", AMOUNT_KINDS), min_usd=min_usd, ledger=many("ledger"),
         view=view if view in VIEWS else "counted", traced_only=first("traced") != "0", focus=tuple(focus),
         levels=levels if len(levels) >= 2 else DEFAULT_LEVELS, top_n=top_n, page=page,
-        columns=tuple(dict.fromkeys(c for c in first("cols").split(",") if c.isidentifier()))[:MAX_COLUMNS])
+        columns=tuple(dict.fromkeys(c for c in first("cols").split(",") if c.isidentifier()))[:MAX_COLUMNS],
+        **{key: first(key) if first(key) in allowed else allowed[0] for key, allowed in EXPLORE_CHOICES.items()})
 
 
 def _period_bound(text: str, end: bool) -> pd.Timestamp | None:

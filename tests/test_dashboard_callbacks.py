@@ -183,14 +183,19 @@ def test_explore_outputs_and_drill_down(pages):
     bars = dict(zip(recipients.data[0].y, recipients.data[0].text))
     assert bars["Velasco International Inc."] == "more than $7.6 m" and bars["Eduard Lintner"] == "about $5.28 m"
     assert "Not shown: $2.88 bn not yet traced to a recipient" in str(note)
-    years = {x for trace in timeline.data for x in trace.x}
-    assert {"2012", "2013", "2014"} <= years
+    assert timeline.layout.xaxis.type == "date"
+    years = sorted({pd.Timestamp(x).year for trace in timeline.data for x in trace.x})
+    assert {2012, 2013, 2014} <= set(years)
+    for trace in timeline.data:  # each series in time order, on one chronological axis
+        assert list(trace.x) == sorted(trace.x)
+    log = explore.explore_outputs("?scale=log")[0]
+    assert log.layout.yaxis.type == "log"
     assert "USA" in list(world.data[0].locations)
     state = explore.focus_for_click(from_query(""), "map", {"points": [{"location": "DEU"}]}, "year",
                                     "recipient_country")
     rows, _ = views.rows_for(state.to_query())
     assert set(rows["recipient_country"]) == {"DE"}
-    state = explore.focus_for_click(from_query(""), "timeline", {"points": [{"x": "2016"}]}, "year", "")
+    state = explore.focus_for_click(from_query(""), "timeline", {"points": [{"x": "2016-01-01"}]}, "year", "")
     rows, _ = views.rows_for(state.to_query())
     assert set(rows["date_plot"].dt.year) == {2016}
 

@@ -96,15 +96,18 @@ def test_anonymous_http_requests_to_callbacks_and_downloads(mixed_build, login_c
                   [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
                    {"id": "flow-focus", "property": "children"}, {"id": "flow-list", "property": "children"}],
                   [url, {"id": "viewport", "property": "data", "value": 1246}], "url.search"),
-        dash_post(client, "..flows-grid.rowData...flows-pager-text.children..",
-                  [{"id": "flows-grid", "property": "rowData"}, {"id": "flows-pager-text", "property": "children"}],
+        dash_post(client, "..flows-grid.rowData...flows-pager-text.children...flows-cards.children...flows-grid."
+                  "columnDefs...flows-columns.value...flows-detail.children..",
+                  [{"id": "flows-grid", "property": "rowData"}, {"id": "flows-pager-text", "property": "children"},
+                   {"id": "flows-cards", "property": "children"}, {"id": "flows-grid", "property": "columnDefs"},
+                   {"id": "flows-columns", "property": "value"}, {"id": "flows-detail", "property": "children"}],
                   [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}], "url.search"),
     ]
     for button in ("flows-csv-button", "flows-xlsx-button"):
         body = dash_post(client, "flows-download.data", {"id": "flows-download", "property": "data"},
                          [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
                           {"id": "flows-xlsx-button", "property": "n_clicks", "value": 1}],
-                         f"{button}.n_clicks", [url])
+                         f"{button}.n_clicks", [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}])
         content = base64.b64decode(json.loads(body)["response"]["flows-download"]["data"]["content"])
         if button == "flows-xlsx-button":
             book = openpyxl.load_workbook(io.BytesIO(content))

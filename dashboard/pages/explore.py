@@ -18,14 +18,19 @@ CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale
 CHARTS = ("timeline", "map", "top-recipients", "top-payers")
 
 
-def layout(**_query):
+def layout(**query):
+    state = from_query("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
     return html.Div(className="page", children=[
         html.Div(className="controls", children=[
             html.Div([html.Label("Timeline by"), dcc.RadioItems(
-                id="timeline-period", value="year", className="radio", inline=True,
+                id="timeline-period", value=state.period, className="radio", inline=True,
                 options=[{"label": "year", "value": "year"}, {"label": "month", "value": "month"}])]),
+            html.Div([html.Label("Timeline scale"), dcc.RadioItems(
+                id="timeline-scale", value=state.scale, className="radio", inline=True,
+                options=[{"label": "linear", "value": "linear"},
+                         {"label": "log (small sums beside large ones)", "value": "log"}])]),
             html.Div([html.Label("Map countries of"), dcc.RadioItems(
-                id="map-side", value="recipient_country", className="radio", inline=True,
+                id="map-side", value=state.map_side, className="radio", inline=True,
                 options=[{"label": "recipients", "value": "recipient_country"},
                          {"label": "payers", "value": "payer_country"}])]),
         ]),
@@ -34,8 +39,9 @@ def layout(**_query):
             html.Span(id="explore-focus"),
             html.Button("Clear drill-down", id="explore-focus-clear", className="link")]),
         html.H2("USD per period, by recipient country"),
-        html.P("A transfer dated by a range (2012/2014) or a month or year is spread evenly over the periods it "
-               "covers; undated transfers are not on the timeline.", className="note"),
+        html.P("A transfer dated by a range (2012/2014), a month or a year is spread evenly over the periods it "
+               "covers: USD 2.9 bn over 2012/2014 counts USD 0.97 bn in each of the three years. Undated transfers are "
+               "not on the timeline.", className="note"),
         dcc.Loading(dcc.Graph(id="timeline", config=CONFIG, className="chart")),
         html.H2("Where the money went"),
         dcc.Loading(dcc.Graph(id="map", config=CONFIG, className="chart")),
@@ -69,9 +75,10 @@ def shown_note(search, state, left: dict) -> list:
             dcc.Link("Traced money only", href="/explore" + views.with_view(search, "counted", True))]
 
 
-def explore_outputs(search, period="year", side="recipient_country"):
+def explore_outputs(search, period=None, side=None, scale=None):
     rows, state, left = views.rows_with_left_out(search)
-    return (figures.timeline_figure(rows, period), figures.map_figure(rows, side),
+    period, side, scale = period or state.period, side or state.map_side, scale or state.scale
+    return (figures.timeline_figure(rows, period, scale), figures.map_figure(rows, side),
             figures.top_bars(rows, "recipient"), figures.top_bars(rows, "payer"),
             views.focus_text(state) or "Click a period, a country or a bar to see the transfers behind it.",
             shown_note(search, state, left))
@@ -80,9 +87,20 @@ def explore_outputs(search, period="year", side="recipient_country"):
 @callback(Output("timeline", "figure"), Output("map", "figure"), Output("top-recipients", "figure"),
           Output("top-payers", "figure"), Output("explore-focus", "children"),
           Output("explore-left-out", "children"),
-          Input("url", "search"), Input("timeline-period", "value"), Input("map-side", "value"))
-def update_explore(search, period, side):
-    return explore_outputs(search, period, side)
+          Input("url", "search"))
+def update_explore(search):
+    return explore_outputs(search)
+
+
+@callback(Output("url", "search", allow_duplicate=True), Input("timeline-period", "value"),
+          Input("timeline-scale", "value"), Input("map-side", "value"), State("url", "search"),
+          prevent_initial_call=True)
+def explore_settings(period, scale, side, search):
+    """The timeline's period and scale and the map's side live in the URL like every other setting."""
+    state = replace(from_query(search), period=period or "year", scale=scale or "linear",
+                    map_side=side or "recipient_country")
+    query = state.to_query()
+    return query if query != (search or "") else no_update
 
 
 register_callbacks("explore", "/explore")
@@ -91,7 +109,8 @@ register_callbacks("explore", "/explore")
 def focus_for_click(state, chart: str, click: dict | None, period: str, side: str):
     point = ((click or {}).get("points") or [{}])[0]
     if chart == "timeline" and point.get("x"):
-        return state.with_focus(period, str(point["x"]))
+        # A date axis hands back the period's first day: 2012-01-01 → 2012, 2012-07-01 → 2012-07.
+        return state.with_focus(period, str(point["x"])[:4 if period == "year" else 7])
     if chart == "map" and point.get("location"):
         return state.with_focus(side, str(point["location"]))
     if chart == "top-recipients" and point.get("y"):
@@ -124,6 +143,6 @@ def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, per
           Input("map-html-button", "n_clicks"), State("url", "search"), State("timeline-period", "value"),
           State("map-side", "value"), prevent_initial_call=True)
 def explore_html(_t, _m, search, period, side):
-    timeline, world, *_ = explore_outputs(search, period, side)
+    timeline, world, *_ = explore_outputs(search)
     fig, name = (timeline, "timeline") if ctx.triggered_id == "timeline-html-button" else (world, "map")
     return dcc.send_string(fig.to_html(include_plotlyjs=True, full_html=True), f"influence-ledger-{name}.html")
