@@ -1,6 +1,7 @@
 """The Dash app: page shell, shared filters kept in the URL, and `server` for gunicorn."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import dash
@@ -114,12 +115,12 @@ def state_to_controls(state: FilterState) -> list:
 
 def controls_to_state(values: list, previous: FilterState) -> FilterState:
     date_from, date_to, payer_c, recipient_c, entity, confidence, kinds, min_usd, ledger, view = values
-    query = FilterState(
-        date_from=date_from or "", date_to=date_to or "", payer_country=tuple(payer_c or ()),
+    # Only the filters change; everything else of the view (focus, levels, page, columns …) is kept.
+    query = replace(
+        previous, date_from=date_from or "", date_to=date_to or "", payer_country=tuple(payer_c or ()),
         recipient_country=tuple(recipient_c or ()), entity=entity or "", confidence=tuple(confidence or ()),
         amount_kind=tuple(kinds or ()), min_usd=float(min_usd or 0), ledger=tuple(ledger or ()),
-        view=view or "counted", traced_only=previous.traced_only, focus=previous.focus, levels=previous.levels,
-        top_n=previous.top_n).to_query()
+        view=view or "counted").to_query()
     # Round-trip through the parser so the controls can never hold what the URL would reject.
     return from_query(query)
 

@@ -94,7 +94,8 @@ def table_section(prefix: str) -> list:
         ]),
         html.Div(className="table-columns", children=[
             html.Label("Columns, in order", htmlFor=f"{prefix}-columns"),
-            dcc.Dropdown(id=f"{prefix}-columns", multi=True, value=list(DEFAULT_COLUMNS), clearable=False,
+            # No value until the table's callback sets it from the URL, so mounting the page never rewrites it.
+            dcc.Dropdown(id=f"{prefix}-columns", multi=True, value=None, clearable=False,
                          options=[{"label": header, "value": key} for key, (header, _) in TABLE_COLUMNS.items()]),
         ]),
         html.P("Click a row to see every field of it.", className="hint table-hint"),
@@ -302,6 +303,8 @@ def register_callbacks(prefix: str, path: str) -> None:
     def choose_columns(columns, search):
         from dataclasses import replace
 
+        if columns is None:
+            return no_update
         state = from_query(search)
         chosen = tuple(c for c in (columns or []) if c in TABLE_COLUMNS)
         state = replace(state, columns=() if chosen == DEFAULT_COLUMNS else chosen)

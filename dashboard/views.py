@@ -72,6 +72,12 @@ def left_out_of(every: pd.DataFrame, dataset: data.Dataset | None = None) -> dic
             "total": int((~np.isin(role, DRAWING_ROLES)).sum())}
 
 
+def page_just_mounted(triggered: list) -> bool:
+    """Dash fires a page's callbacks once with every input at once when the page's layout is put in place; a reader
+    changes one control at a time. Acting on that first call would rewrite the URL the page was opened with."""
+    return len(triggered or []) > 1
+
+
 def focus_text(state: FilterState) -> str:
     if not state.focus:
         return ""

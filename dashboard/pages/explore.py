@@ -97,6 +97,8 @@ def update_explore(search):
           prevent_initial_call=True)
 def explore_settings(period, scale, side, search):
     """The timeline's period and scale and the map's side live in the URL like every other setting."""
+    if views.page_just_mounted(ctx.triggered):
+        return no_update
     state = replace(from_query(search), period=period or "year", scale=scale or "linear",
                     map_side=side or "recipient_country")
     query = state.to_query()
@@ -126,6 +128,8 @@ def focus_for_click(state, chart: str, click: dict | None, period: str, side: st
           State("timeline-period", "value"), State("map-side", "value"), State("url", "search"),
           prevent_initial_call=True)
 def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, period, side, search):
+    if views.page_just_mounted(ctx.triggered):
+        return no_update
     state = from_query(search)
     trigger = ctx.triggered_id
     clicks = dict(zip(CHARTS, (t_click, m_click, r_click, p_click)))

@@ -162,6 +162,8 @@ register_callbacks("flows", "/")
           State("viewport", "data"), prevent_initial_call=True)
 def flow_controls(preset, levels, top, click, _clear, _prev, _next, traced, search, width=None):
     """Controls of this page that change the URL: levels, top N, drill-down clicks, paging."""
+    if views.page_just_mounted(ctx.triggered):
+        return no_update
     state = from_query(search)
     trigger = ctx.triggered_id
     if trigger == "flow-preset" and preset in PRESETS:
