@@ -1,4 +1,10 @@
-"""Load the dataset the ETL wrote, once per process and read-only, plus the entity register and build report."""
+"""Load the dataset the ETL wrote, read-only, and the visibility gate: what the current request may see.
+
+One request sees one build from start to end: the first load() of a request resolves build/current once, and the
+Dataset it gets (cached per build folder, never changed) is pinned to the request in flask.g. A rebuild while the
+request runs switches the pointer for later requests only. Each snapshot comes in two audiences: every row, or the
+public rows alone with only what they reveal (entity register, ledger names and counts, references to other rows).
+"""
 from __future__ import annotations
 
 import json
@@ -11,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from etl.builds import current_build
 from etl.emit import read_dataset
 from etl.schema import BUILD_DIR, DATASET_ARROW, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
 
@@ -30,6 +37,16 @@ class Dataset:
     report: dict
     folder: Path
     aliases: pd.DataFrame
+    # "internal": every row of the build; "public": public rows only (see public_view).
+    audience: str = "internal"
+    # Ids of the rows this audience may see, for references from one row to another (part_of, same_as).
+    visible_ids: pd.Index | None = None
+
+
+INTERNAL, PUBLIC = "internal", "public"
+SNAPSHOT_KEY = "influence_ledger_snapshot"
+REFERENCE_COLUMNS = ("part_of", "same_as")
+HIDDEN_REFERENCE_NOTE = "not counted in totals"
 
 
 def build_dir() -> Path:
@@ -116,10 +133,12 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @lru_cache(maxsize=4)
-def _load(folder: str, stamp: float) -> Dataset:
+def _load(folder: str, stamp: int) -> Dataset:
     path = Path(folder)
     arrow = path / DATASET_ARROW
     frame, chart = prepare(read_dataset(arrow if arrow.exists() else path / DATASET_PARQUET))
+    # Row keys are positions in this build's frame: a chart row may only be looked up in the build it came from.
+    chart.attrs["build"] = folder
     entities_path = path / ENTITIES_OUTPUT
     entities = pd.read_csv(entities_path, dtype="str", keep_default_na=False) if entities_path.exists() else \
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])
@@ -128,11 +147,72 @@ def _load(folder: str, stamp: float) -> Dataset:
     return Dataset(frame, chart, entities, report, path, _alias_table(entities))
 
 
+@lru_cache(maxsize=4)
+def _public(folder: str, stamp: int) -> Dataset:
+    return public_view(_load(folder, stamp))
+
+
+def public_view(full: Dataset) -> Dataset:
+    """The build as someone who may not see internal rows sees it: nothing in it tells that internal rows exist.
+
+    The chart holds public rows only; the entity register only names that occur in them (a name known only from
+    internal rows answers like a name never heard of); the report only names ledgers with public rows and counts
+    those rows. The full frame is shared, reached only through full_rows with chart rows of this view.
+    """
+    public = (full.chart["visibility"] == "public").to_numpy()
+    chart = full.chart[public]
+    chart.attrs["build"] = full.chart.attrs.get("build")
+    ids = pd.Index(full.frame["id"].to_numpy(dtype=object)[public])
+    names = _names_in(chart)
+    entities = full.entities[full.entities["name"].isin(names).to_numpy()].reset_index(drop=True)
+    counts = chart["ledger_file"].astype("str").value_counts()
+    ledgers = [{"file": ledger["file"], "rows": int(counts[ledger["file"]])}
+               for ledger in full.report.get("ledgers", []) if counts.get(ledger["file"], 0) > 0]
+    report = {"built_at": full.report.get("built_at", ""), "ledgers": ledgers}
+    return Dataset(full.frame, chart, entities, report, full.folder, _alias_table(entities), PUBLIC, ids)
+
+
+def _names_in(chart: pd.DataFrame) -> set[str]:
+    """Every payer, recipient and intermediary named in the chart rows (per category, not per row)."""
+    names = set(chart["payer"].astype("str").unique()) | set(chart["recipient"].astype("str").unique())
+    for cell in chart["intermediary"].astype("str").unique():
+        names |= {n.strip() for n in cell.split(";")}
+    return names - {""}
+
+
+def current_folder() -> Path:
+    """The folder of the current build (resolved through build/current)."""
+    return current_build(build_dir())
+
+
+def _snapshot(folder: Path | None, audience: str) -> Dataset:
+    for attempt in (1, 2):
+        resolved = current_build(Path(folder)) if folder is not None else current_folder()
+        try:
+            stamp = (resolved / DATASET_PARQUET).stat().st_mtime_ns
+            return (_public if audience == PUBLIC else _load)(str(resolved), stamp)
+        except FileNotFoundError:
+            # The build was pruned between resolving and reading (several rebuilds in a moment): resolve again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def load(folder: Path | None = None) -> Dataset:
-    """The dataset of the given build folder; reloaded only when the ETL has written a new one."""
-    folder = Path(folder or build_dir())
-    parquet = folder / DATASET_PARQUET
-    return _load(str(folder), parquet.stat().st_mtime)
+    """The dataset this request may see, the same object for the whole request; a new build shows from the next.
+
+    Outside a request (the command line, tests calling functions) each call resolves the current build.
+    """
+    import flask
+
+    audience = INTERNAL if may_see_internal() else PUBLIC
+    if folder is not None or not flask.has_request_context():
+        return _snapshot(folder, audience)
+    pinned = flask.g.get(SNAPSHOT_KEY)
+    if pinned is None or pinned.audience != audience:
+        pinned = _snapshot(None, audience)
+        setattr(flask.g, SNAPSHOT_KEY, pinned)
+    return pinned
 
 
 def public_mode() -> bool:
@@ -146,7 +226,7 @@ def may_see_internal() -> bool:
     from . import auth
 
     if not auth.login_configured():
-        # Without a login, internal rows are for the machine's own user only.
+        # Without a login, internal rows are for the machine's own user only (never through a proxy).
         return auth.request_is_local()
     return auth.current_user_is_authenticated()
 
@@ -155,7 +235,7 @@ def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
     """The (chart) rows the current request may see. Every callback and download starts from this function."""
     dataset = dataset or load()
     chart = dataset.chart
-    if may_see_internal():
+    if dataset.audience == PUBLIC or may_see_internal():
         return chart
     return chart[(chart["visibility"] == "public").to_numpy()]
 
@@ -163,7 +243,29 @@ def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
 def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFrame:
     """The complete dataset rows (exact amounts, sources, notes) behind chart rows, in the same order."""
     dataset = dataset or load()
-    return dataset.frame.iloc[rows["row_key"].to_numpy()]
+    came_from = rows.attrs.get("build")
+    if came_from is not None and came_from != dataset.chart.attrs.get("build"):
+        raise ValueError(f"rows of build {came_from} looked up in build {dataset.chart.attrs.get('build')}")
+    out = dataset.frame.iloc[rows["row_key"].to_numpy()]
+    if dataset.audience == PUBLIC or not may_see_internal():
+        out = hide_internal_references(out, dataset.visible_ids if dataset.visible_ids is not None else
+                                       pd.Index(dataset.frame["id"][dataset.chart["visibility"] == "public"]))
+    return out
+
+
+def hide_internal_references(rows: pd.DataFrame, visible_ids: pd.Index) -> pd.DataFrame:
+    """Blank part_of/same_as that name a row the viewer may not see, and the totals note that names it."""
+    hidden = np.zeros(len(rows), dtype=bool)
+    out = rows.copy(deep=False)
+    for column in REFERENCE_COLUMNS:
+        values = rows[column].astype("str")
+        unseen = (values.ne("") & ~values.isin(visible_ids)).to_numpy()
+        if unseen.any():
+            out[column] = values.mask(unseen, "")
+            hidden |= unseen
+    if hidden.any():
+        out["totals_note"] = out["totals_note"].astype("str").mask(hidden, HIDDEN_REFERENCE_NOTE)
+    return out
 
 
 def alias_index(dataset: Dataset) -> pd.DataFrame:

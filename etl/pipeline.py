@@ -284,8 +284,13 @@ def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup
 
 
 def dataset_is_stale(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR) -> bool:
-    """True when the dataset is missing or older than any ledger or lookup table."""
-    dataset = Path(build_dir) / DATASET_PARQUET
+    """True when there is no current build or it is older than any ledger or lookup table."""
+    from .builds import NoBuild, current_build
+
+    try:
+        dataset = current_build(Path(build_dir)) / DATASET_PARQUET
+    except NoBuild:
+        return True
     if not dataset.exists():
         return True
     built = dataset.stat().st_mtime
