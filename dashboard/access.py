@@ -21,9 +21,10 @@ UPDATE_PATH = "/_dash-update-component"
 def callback_access(app: dash.Dash, output: str) -> str | None:
     """INTERNAL or PUBLIC for a callback (by its output key), or None when the app has no such callback."""
     entry = app.callback_map.get(output)
-    if entry is None:
+    if entry is None or entry.get("callback") is None:
+        # Unknown, or run in the browser only (a clientside callback): nothing on the server to call.
         return None
-    module = getattr(entry.get("callback"), "__module__", "") or ""
+    module = getattr(entry["callback"], "__module__", "") or ""
     page = dash.page_registry.get(module)
     return page.get("access", PUBLIC) if page else PUBLIC
 

@@ -237,7 +237,8 @@ def issue_list(issues: list[LedgerIssue]) -> html.Ul:
           State("imp-text", "value"), State("imp-upload", "filename"), State("imp-source", "value"),
           prevent_initial_call=True)
 def on_extract(_clicks, upload, text, filename, source_url):
-    rows, message = find_candidates(text, upload, filename, source_url, ctx.triggered_id == "imp-upload")
+    rows, message = find_candidates(text, upload, filename, source_url, ctx.triggered_id == "imp-upload",
+                                    ledger_dir=LEDGER_DIR)
     return rows, quote_items(rows), message, []
 
 
@@ -246,4 +247,4 @@ def on_extract(_clicks, upload, text, filename, source_url):
 def on_append(_clicks, selected, ledger):
     if not _clicks:
         return no_update
-    return add_to_ledger(selected, ledger)
+    return add_to_ledger(selected, ledger, ledger_dir=LEDGER_DIR)
