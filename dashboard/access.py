@@ -8,6 +8,8 @@ only through data.load()/visible_rows(), the same rule applied to rows.
 """
 from __future__ import annotations
 
+import threading
+
 import dash
 import flask
 
@@ -39,7 +41,19 @@ def may_use(access: str) -> bool:
 
 
 def install(app: dash.Dash) -> None:
-    """Register the gate on the app's server (after Dash's own set-up hook, so the callback map is complete)."""
+    """Register the gate on the app's server, after Dash's set-up has completed its callback map."""
+    setup_lock = threading.Lock()
+    ready = threading.Event()
+
+    def finish_dash_setup():
+        # Dash marks its one-time set-up done before it runs it (layout check, callback map), so requests arriving
+        # together on a fresh worker would find no callbacks; the first one finishes it while the others wait.
+        if not ready.is_set():
+            with setup_lock:
+                app._setup_server()
+                ready.set()
+
+    app.server.before_request_funcs.setdefault(None, []).insert(0, finish_dash_setup)
 
     @app.server.before_request
     def gate_callbacks():
