@@ -321,6 +321,7 @@ def install(server: flask.Flask) -> None:
     manager = LoginManager()
     manager.init_app(server)
     limiter = Limiter(get_remote_address, app=server, storage_uri="memory://", default_limits=[])
+    server.extensions["influence_ledger_limiter"] = limiter
 
     @manager.user_loader
     def load_user(user_id: str):

@@ -95,6 +95,22 @@ def clean_leftovers(build_dir: Path) -> list[Path]:
     return removed
 
 
+def tidy(build_dir: Path) -> list[Path]:
+    """At a start (the dashboard's): remove a killed build's leftovers, unless a build is running right now."""
+    from filelock import Timeout
+
+    build_dir = Path(build_dir)
+    if not build_dir.is_dir():
+        return []
+    try:
+        with FileLock(str(build_dir / LOCK_NAME), timeout=0):
+            removed = clean_leftovers(build_dir)
+            prune_versions(build_dir)
+            return removed
+    except Timeout:
+        return []
+
+
 def prune_versions(build_dir: Path, keep: int = KEEP_VERSIONS) -> None:
     """Keep the current build and the newest few before it (a request may still be reading one of those)."""
     versions = Path(build_dir) / VERSIONS
