@@ -9,7 +9,8 @@ Without a login ("local mode") internal rows and the import page are served only
 machine: from 127.0.0.1/::1 and carrying no proxy header, since behind a reverse proxy on the same host every
 visitor arrives from 127.0.0.1.
 
-Sessions are kept server-side in a small SQLite file beside the users file (<users file>.sessions.sqlite): signing
+Sessions are kept server-side in a small SQLite file beside the users file (<users file>.sessions.sqlite, or the
+file INFLUENCE_LEDGER_SESSIONS names): signing
 in stores a random token (hashed) there and in the signed cookie; a request is signed in only while its token is
 in the file. Signing out deletes the token, so a replayed cookie stops working at once in every worker (all workers
 open the same file; SQLite serialises the few writes). Failed sign-ins are rate-limited per user name and per client
@@ -39,6 +40,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 USERS_ENV = "INFLUENCE_LEDGER_USERS"
 SECRET_ENV = "INFLUENCE_LEDGER_SECRET_KEY"
+SESSIONS_ENV = "INFLUENCE_LEDGER_SESSIONS"
 MIN_SECRET_CHARS = 32
 SESSION_HOURS = 12
 SESSION_TOKEN_KEY = "il_session"
@@ -181,6 +183,11 @@ def signed_in_name() -> str:
 
 
 def sessions_file() -> Path:
+    """Where sessions are kept: INFLUENCE_LEDGER_SESSIONS, or beside the users file (for a read-only users folder,
+    name a writable place every worker shares)."""
+    chosen = os.environ.get(SESSIONS_ENV, "").strip()
+    if chosen:
+        return Path(chosen)
     path = users_file()
     if path is None:
         raise LoginConfigError("no login is configured")
@@ -204,8 +211,8 @@ class SessionStore:
             with self._connect() as connection:
                 connection.execute("SELECT COUNT(*) FROM sessions").fetchone()
         except sqlite3.Error as exc:
-            raise LoginConfigError(f"the session file {self.path} (beside the users file) cannot be opened or "
-                                   f"created: {exc}") from None
+            raise LoginConfigError(f"the session file {self.path} cannot be opened or created ({exc}); make its "
+                                   f"folder writable or name another place with {SESSIONS_ENV}") from None
 
     @staticmethod
     def _digest(token: str) -> str:
