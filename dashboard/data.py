@@ -39,8 +39,6 @@ class Dataset:
     aliases: pd.DataFrame
     # "internal": every row of the build; "public": public rows only (see public_view).
     audience: str = "internal"
-    # Ids of the rows this audience may see, for references from one row to another (part_of, same_as).
-    visible_ids: pd.Index | None = None
 
 
 INTERNAL, PUBLIC = "internal", "public"
@@ -132,7 +130,8 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return full, chart
 
 
-@lru_cache(maxsize=4)
+# Two builds: the current one and the one requests still running may have pinned; older ones are let go.
+@lru_cache(maxsize=2)
 def _load(folder: str, stamp: int) -> Dataset:
     path = Path(folder)
     arrow = path / DATASET_ARROW
@@ -147,35 +146,51 @@ def _load(folder: str, stamp: int) -> Dataset:
     return Dataset(frame, chart, entities, report, path, _alias_table(entities))
 
 
-@lru_cache(maxsize=4)
-def _public(folder: str, stamp: int) -> Dataset:
-    return public_view(_load(folder, stamp))
+def _public_rows(chart: pd.DataFrame) -> np.ndarray:
+    return (chart["visibility"] == "public").to_numpy()
 
 
-def public_view(full: Dataset) -> Dataset:
+PublicParts = tuple[pd.DataFrame, dict, pd.DataFrame]
+
+
+def derive_public_parts(full: Dataset) -> PublicParts:
+    """(entities, report, aliases) as the public rows of a build reveal them."""
+    public = full.chart[_public_rows(full.chart)]
+    names = _names_in(public)
+    entities = full.entities[full.entities["name"].isin(names).to_numpy()].reset_index(drop=True)
+    counts = {str(k): int(v) for k, v in public["ledger_file"].value_counts().items()}
+    ledgers = [{"file": ledger["file"], "rows": counts[ledger["file"]]}
+               for ledger in full.report.get("ledgers", []) if counts.get(ledger["file"], 0) > 0]
+    report = {"built_at": full.report.get("built_at", ""), "ledgers": ledgers}
+    return entities, report, _alias_table(entities)
+
+
+@lru_cache(maxsize=2)
+def _public_parts(folder: str, stamp: int) -> PublicParts:
+    # Small (a register and a report), so kept per build.
+    return derive_public_parts(_load(folder, stamp))
+
+
+def public_view(full: Dataset, parts: PublicParts | None = None) -> Dataset:
     """The build as someone who may not see internal rows sees it: nothing in it tells that internal rows exist.
 
     The chart holds public rows only; the entity register only names that occur in them (a name known only from
     internal rows answers like a name never heard of); the report only names ledgers with public rows and counts
-    those rows. The full frame is shared, reached only through full_rows with chart rows of this view.
+    those rows. The full frame is shared, reached only through full_rows with chart rows of this view. The chart
+    is filtered per request (as visible_rows always did) rather than kept: a second chart per worker would cost
+    nearly as much memory as the first.
     """
-    public = (full.chart["visibility"] == "public").to_numpy()
-    chart = full.chart[public]
-    chart.attrs["build"] = full.chart.attrs.get("build")
-    ids = pd.Index(full.frame["id"].to_numpy(dtype=object)[public])
-    names = _names_in(chart)
-    entities = full.entities[full.entities["name"].isin(names).to_numpy()].reset_index(drop=True)
-    counts = chart["ledger_file"].astype("str").value_counts()
-    ledgers = [{"file": ledger["file"], "rows": int(counts[ledger["file"]])}
-               for ledger in full.report.get("ledgers", []) if counts.get(ledger["file"], 0) > 0]
-    report = {"built_at": full.report.get("built_at", ""), "ledgers": ledgers}
-    return Dataset(full.frame, chart, entities, report, full.folder, _alias_table(entities), PUBLIC, ids)
+    entities, report, aliases = parts if parts is not None else derive_public_parts(full)
+    return Dataset(full.frame, full.chart[_public_rows(full.chart)], entities, report, full.folder, aliases, PUBLIC)
 
 
 def _names_in(chart: pd.DataFrame) -> set[str]:
     """Every payer, recipient and intermediary named in the chart rows (per category, not per row)."""
-    names = set(chart["payer"].astype("str").unique()) | set(chart["recipient"].astype("str").unique())
-    for cell in chart["intermediary"].astype("str").unique():
+    def present(column: str) -> set[str]:
+        return {str(c) for c in chart[column].cat.remove_unused_categories().cat.categories}
+
+    names = present("payer") | present("recipient")
+    for cell in present("intermediary"):
         names |= {n.strip() for n in cell.split(";")}
     return names - {""}
 
@@ -190,7 +205,8 @@ def _snapshot(folder: Path | None, audience: str) -> Dataset:
         resolved = current_build(Path(folder)) if folder is not None else current_folder()
         try:
             stamp = (resolved / DATASET_PARQUET).stat().st_mtime_ns
-            return (_public if audience == PUBLIC else _load)(str(resolved), stamp)
+            full = _load(str(resolved), stamp)
+            return full if audience == INTERNAL else public_view(full, _public_parts(str(resolved), stamp))
         except FileNotFoundError:
             # The build was pruned between resolving and reading (several rebuilds in a moment): resolve again.
             if attempt == 2:
@@ -248,18 +264,34 @@ def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFram
         raise ValueError(f"rows of build {came_from} looked up in build {dataset.chart.attrs.get('build')}")
     out = dataset.frame.iloc[rows["row_key"].to_numpy()]
     if dataset.audience == PUBLIC or not may_see_internal():
-        out = hide_internal_references(out, dataset.visible_ids if dataset.visible_ids is not None else
-                                       pd.Index(dataset.frame["id"][dataset.chart["visibility"] == "public"]))
+        out = hide_internal_references(out, dataset.frame)
     return out
 
 
-def hide_internal_references(rows: pd.DataFrame, visible_ids: pd.Index) -> pd.DataFrame:
-    """Blank part_of/same_as that name a row the viewer may not see, and the totals note that names it."""
-    hidden = np.zeros(len(rows), dtype=bool)
+def hide_internal_references(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank part_of/same_as that name a row the viewer may not see, and the totals note that names it.
+
+    Only the ids the rows refer to are looked up (one Arrow is_in over the id column), so a page of rows costs a
+    single vectorised pass and nothing is kept between requests.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    referenced = pd.unique(np.concatenate([rows[c].astype("str").to_numpy(dtype=object) for c in REFERENCE_COLUMNS]))
+    referenced = [r for r in referenced if r]
+    if not referenced:
+        return rows
+    ids = frame["id"].array
+    ids = ids._pa_array if hasattr(ids, "_pa_array") else pa.array(frame["id"].astype("str"))
+    hit = pc.is_in(ids, value_set=pa.array(referenced, type=pa.string())).to_numpy(zero_copy_only=False)
+    found = np.flatnonzero(hit)
+    public = frame["visibility"].iloc[found].astype("str").eq("public").to_numpy()
+    visible = set(frame["id"].iloc[found].astype("str").to_numpy(dtype=object)[public])
     out = rows.copy(deep=False)
+    hidden = np.zeros(len(rows), dtype=bool)
     for column in REFERENCE_COLUMNS:
         values = rows[column].astype("str")
-        unseen = (values.ne("") & ~values.isin(visible_ids)).to_numpy()
+        unseen = (values.ne("") & ~values.isin(visible)).to_numpy()
         if unseen.any():
             out[column] = values.mask(unseen, "")
             hidden |= unseen

@@ -36,7 +36,7 @@ ENTITIES = [{"name": "Luca Volontè", "kind": "person", "country": "IT", "aliase
 
 def public_rows(with_internal: bool = True) -> list[dict]:
     # Without internal rows the child has no parent to be part of (the link would not resolve).
-    return [row(id="public-row", amount="1000"),
+    return [row(id="public-row", amount="1000"), row(id="public-nested", amount="100", part_of="public-row"),
             row(id="public-child", amount="500", part_of=INTERNAL_PARENT if with_internal else "")]
 
 
@@ -262,7 +262,7 @@ def anonymous_view(build, monkeypatch, what):
 def test_banner_and_excel_about_sheet_name_only_public_ledgers_and_rows(twin_builds, monkeypatch):
     with_internal, without = twin_builds
     assert anonymous_view(with_internal, monkeypatch, "banner") == anonymous_view(without, monkeypatch, "banner")
-    assert anonymous_view(with_internal, monkeypatch, "banner") == "ledgers: public.csv (2 rows)"
+    assert anonymous_view(with_internal, monkeypatch, "banner") == "ledgers: public.csv (3 rows)"
     assert anonymous_view(with_internal, monkeypatch, "about") == anonymous_view(without, monkeypatch, "about")
 
 
@@ -275,9 +275,11 @@ def test_an_entity_known_only_from_internal_rows_answers_like_an_unknown_name(tw
 def test_a_public_row_part_of_an_internal_one_does_not_name_it(twin_builds, monkeypatch):
     with_internal, _ = twin_builds
     rows = {r["id"]: r for r in anonymous_view(with_internal, monkeypatch, "rows")}
-    assert set(rows) == {"public-row", "public-child"}
+    assert set(rows) == {"public-row", "public-nested", "public-child"}
     assert rows["public-child"]["part_of"] == ""
     assert INTERNAL_PARENT not in json.dumps(rows)
+    # A reference to a row the viewer may see stays, with its note.
+    assert rows["public-nested"]["part_of"] == "public-row" and "public-row" in rows["public-nested"]["totals_note"]
     # Those who may see internal rows still see the link.
     monkeypatch.setenv(data.BUILD_DIR_ENV, str(with_internal))
     from dashboard import views
