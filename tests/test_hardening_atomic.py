@@ -130,3 +130,35 @@ def test_killed_append_leaves_the_ledger_intact(tmp_path):
     rerun = subprocess.run([sys.executable, "-c", APPEND_SCRIPT, str(ledger), str(root)], cwd=PROJECT)
     assert rerun.returncode == 0
     assert read_ledger(ledger, root).frame["id"].tolist() == ["r1", "r2", "appended-1"]
+
+
+def test_the_dashboard_start_tidies_leftovers_unless_a_build_is_running(tmp_path):
+    from filelock import FileLock
+
+    from etl.builds import tidy
+
+    root = ledger_folder(tmp_path, [row()])
+    out = tmp_path / "build"
+    for _ in range(KEEP_VERSIONS + 1):
+        run_build(root, out)
+    published = current_build(out)
+    left = out / VERSIONS / f"{INCOMPLETE_PREFIX}killed"
+    left.mkdir()
+    (left / "transfers.csv").write_text("half a file", encoding="utf-8")
+    stray = out / ".transfers.arrow.abc.tmp"
+    stray.write_bytes(b"temp")
+    # While another process builds (it holds the lock), its folder is not a leftover: nothing is touched.
+    with FileLock(str(out / LOCK_NAME)):
+        assert tidy_in_another_process(out) == 0
+    assert left.exists() and stray.exists()
+    assert sorted(p.name for p in tidy(out)) == sorted([left.name, stray.name])
+    assert not left.exists() and not stray.exists()
+    assert current_build(out) == published
+    assert len(list((out / VERSIONS).iterdir())) == KEEP_VERSIONS
+
+
+def tidy_in_another_process(out: Path) -> int:
+    done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from etl.builds import tidy; "
+                           "print(len(tidy(Path(sys.argv[1]))))", str(out)], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return int(done.stdout.strip())
