@@ -8,6 +8,7 @@ Run: python benchmarks/dashboard_callbacks.py --rows 1000000
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -24,6 +25,7 @@ import plotly.io as pio  # noqa: E402
 
 from benchmarks import peak_memory_mb  # noqa: E402
 from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
+from etl.builds import publish  # noqa: E402
 from etl.emit import write_arrow  # noqa: E402
 from etl.pipeline import build  # noqa: E402
 
@@ -73,15 +75,20 @@ def main() -> None:
     print(f"SYNTHETIC dataset: {len(result.dataset):,} rows built in {time.perf_counter() - started:.1f} s "
           f"({len(result.errors)} errors)")
     out = tmp / "build"
-    out.mkdir()
-    write_arrow(result.dataset, out / "transfers.arrow")
-    result.dataset.to_parquet(out / "transfers.parquet", index=False)
-    result.entities.to_csv(out / "entities.csv", index=False)
-    (out / "report.json").write_text(json.dumps({"built_at": result.built_at, "ledgers": [
-        {"file": "synthetic.csv", "rows": len(result.dataset)}]}))
+    # Published like a build, so the worker reads it through build/current as the dashboard does.
+    publish(out, functools.partial(write_dashboard_files, result))
     del result
     # A fresh process plays one dashboard worker, so its peak memory is the worker's alone.
     subprocess.run([sys.executable, __file__, "--worker", str(out), "--filters", str(args.filters)], check=True)
+
+
+def write_dashboard_files(result, folder: Path) -> None:
+    """What the dashboard reads (Arrow, parquet, entities, report), without the CSV a full build also writes."""
+    write_arrow(result.dataset, folder / "transfers.arrow")
+    result.dataset.to_parquet(folder / "transfers.parquet", index=False)
+    result.entities.to_csv(folder / "entities.csv", index=False)
+    (folder / "report.json").write_text(json.dumps({"built_at": result.built_at, "ledgers": [
+        {"file": "synthetic.csv", "rows": len(result.dataset)}]}))
 
 
 def time_callbacks(out: Path, filters: int) -> None:

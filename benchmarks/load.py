@@ -1,8 +1,11 @@
 """Load benchmark: the dashboard under gunicorn (2 workers, 127.0.0.1) on a SYNTHETIC 100,000-row dataset.
 
 N simulated users (N = 1, 5, 20) change filters and download for --seconds each: every step posts the callbacks
-the flows page fires on a filter change (Sankey, table) and, one step in ten, a CSV download. Prints requests/s,
-p50/p95/p99 latency and errors per N. Loopback only; the user count and duration are bounded.
+the flows page fires on a filter change (Sankey, table) and, one step in ten, a CSV download. Meanwhile the dataset
+is rebuilt every --rebuild-every seconds (`python -m etl build` in its own process, a new SYNTHETIC generation each
+time, so the internal rows move). A login is configured and the users are anonymous, so an error is a failed or
+non-200 request, or a response holding an internal row. Prints requests/s, p50/p95/p99 latency, rebuilds and errors
+per N. Loopback only; the user count and duration are bounded.
 Run: python benchmarks/load.py --seconds 60
 """
 from __future__ import annotations
@@ -30,6 +33,17 @@ from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
 
 MAX_USERS = 50
 MAX_SECONDS = 600
+INTERNAL_MARKER = "internal-benchmark-row"
+
+
+def write_generation(folder: Path, rows: int, seed: int) -> None:
+    """A SYNTHETIC ledger generation whose internal rows say so in their notes (to spot one in a response)."""
+    import pandas as pd
+
+    path = write_synthetic(folder, rows, seed=seed, bad_share=0.0)
+    frame = pd.read_csv(path, dtype="str", keep_default_na=False)
+    frame.loc[frame["visibility"] == "internal", "notes"] = INTERNAL_MARKER
+    frame.to_csv(path, index=False)
 
 
 def free_port() -> int:
@@ -57,43 +71,72 @@ def dash_payload(kind: str, query: str) -> dict:
             "changedPropIds": ["flows-csv-button.n_clicks"], "state": [url]}
 
 
-def post(base: str, payload: dict) -> tuple[float, bool]:
+def post(base: str, payload: dict) -> tuple[float, bool, bool]:
+    """(seconds, answered 200, response held an internal row)."""
+    import base64
+
     request = urllib.request.Request(base + "/_dash-update-component", data=json.dumps(payload).encode(),
                                      headers={"Content-Type": "application/json"})
     started = time.perf_counter()
+    leaked = False
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
+            body = response.read().decode("utf-8")
             ok = response.status == 200
-    except (urllib.error.URLError, OSError):
+        if ok and payload["output"] == "flows-download.data":
+            body = base64.b64decode(json.loads(body)["response"]["flows-download"]["data"]["content"]).decode(
+                "utf-8-sig")
+        leaked = INTERNAL_MARKER in body
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
         ok = False
-    return time.perf_counter() - started, ok
+    return time.perf_counter() - started, ok, leaked
 
 
-def run_users(base: str, users: int, seconds: float, queries: list[str]) -> dict:
+def rebuild_loop(ledgers: Path, build: Path, rows: int, every: float, stop: threading.Event,
+                 done: list[int]) -> None:
+    """Rebuild the dataset every `every` seconds until stopped, each time a new generation."""
+    generation = len(done)
+    while not stop.wait(every):
+        generation += 1
+        write_generation(ledgers, rows, seed=11 + generation)
+        subprocess.run([sys.executable, "-m", "etl", "build", "--ledgers", str(ledgers), "--out", str(build)],
+                       cwd=PROJECT, check=True, stdout=subprocess.DEVNULL)
+        done.append(generation)
+
+
+def run_users(base: str, users: int, seconds: float, queries: list[str], rebuild=None) -> dict:
     latencies: list[float] = []
-    errors = 0
+    failed = leaks = 0
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
     def user(seed: int) -> None:
-        nonlocal errors
+        nonlocal failed, leaks
         rng = random.Random(seed)
         while time.monotonic() < stop:
             query = rng.choice(queries)
             kinds = ["flows", "table"] + (["download"] if rng.random() < 0.1 else [])
             for kind in kinds:
-                elapsed, ok = post(base, dash_payload(kind, query))
+                elapsed, ok, leaked = post(base, dash_payload(kind, query))
                 with lock:
                     latencies.append(elapsed)
-                    errors += 0 if ok else 1
+                    failed += 0 if ok else 1
+                    leaks += 1 if leaked else 0
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+    rebuilds: list[int] = []
+    stop_rebuilds = threading.Event()
+    rebuilder = threading.Thread(target=rebuild_loop, args=(*rebuild, stop_rebuilds, rebuilds)) if rebuild else None
     started = time.perf_counter()
+    if rebuilder:
+        rebuilder.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    stop_rebuilds.set()
+    if rebuilder:
+        rebuilder.join()
     wall = time.perf_counter() - started
     ordered = sorted(latencies)
 
@@ -101,7 +144,8 @@ def run_users(base: str, users: int, seconds: float, queries: list[str]) -> dict
         return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000 if ordered else float("nan")
 
     return {"users": users, "requests": len(latencies), "rps": len(latencies) / wall, "p50": pct(0.50),
-            "p95": pct(0.95), "p99": pct(0.99), "errors": errors}
+            "p95": pct(0.95), "p99": pct(0.99), "errors": failed + leaks, "failed": failed, "leaks": leaks,
+            "rebuilds": len(rebuilds)}
 
 
 def main() -> None:
@@ -109,16 +153,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--users", type=int, nargs="*", default=[1, 5, 20])
+    parser.add_argument("--rebuild-every", type=float, default=10.0,
+                        help="seconds between rebuilds during each level (0: no rebuilds)")
     args = parser.parse_args()
     seconds = min(args.seconds, MAX_SECONDS)
     users = [min(max(u, 1), MAX_USERS) for u in args.users]
 
+    from werkzeug.security import generate_password_hash
+
     from etl.pipeline import run_build
     tmp = Path(tempfile.mkdtemp(prefix="influence-ledger-load-"))
-    write_synthetic(tmp / "ledgers", args.rows, seed=11, bad_share=0.0)
+    write_generation(tmp / "ledgers", args.rows, seed=11)
     run_build(tmp / "ledgers", tmp / "build")
+    # A login is configured and nobody signs in: no response may hold an internal row.
+    users_file = tmp / "users.json"
+    users_file.write_text(json.dumps({"editor": generate_password_hash(os.urandom(16).hex())}), encoding="utf-8")
     port = free_port()
-    env = {**os.environ, "INFLUENCE_LEDGER_BUILD_DIR": str(tmp / "build")}
+    env = {**os.environ, "INFLUENCE_LEDGER_BUILD_DIR": str(tmp / "build"), "INFLUENCE_LEDGER_USERS": str(users_file),
+           "INFLUENCE_LEDGER_SECRET_KEY": os.urandom(32).hex()}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "dashboard.app:server", "--workers", "2",
                                "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning"],
                               cwd=PROJECT, env=env)
@@ -134,12 +186,16 @@ def main() -> None:
         queries = random_queries(__import__("numpy").random.default_rng(5), 40)
         for query in queries[:4]:  # warm both workers' dataset caches
             post(base, dash_payload("flows", query))
-        print(f"gunicorn, 2 workers, SYNTHETIC dataset of {args.rows:,} rows, {seconds:.0f} s per level")
+        rebuild = (tmp / "ledgers", tmp / "build", args.rows, args.rebuild_every) if args.rebuild_every > 0 else None
+        print(f"gunicorn, 2 workers, SYNTHETIC dataset of {args.rows:,} rows (5 % internal), anonymous users, "
+              f"{seconds:.0f} s per level, " + (f"rebuilt every {args.rebuild_every:g} s" if rebuild else
+                                                "no rebuilds"))
         for count in users:
-            result = run_users(base, count, seconds, queries)
+            result = run_users(base, count, seconds, queries, rebuild)
             print(f"  N={result['users']:>2}: {result['rps']:6.1f} requests/s  p50 {result['p50']:7.1f} ms  "
-                  f"p95 {result['p95']:7.1f} ms  p99 {result['p99']:7.1f} ms  errors {result['errors']} "
-                  f"of {result['requests']}")
+                  f"p95 {result['p95']:7.1f} ms  p99 {result['p99']:7.1f} ms  rebuilds {result['rebuilds']}  "
+                  f"errors {result['errors']} of {result['requests']} ({result['failed']} failed, "
+                  f"{result['leaks']} with internal rows)")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

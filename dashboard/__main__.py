@@ -5,15 +5,18 @@ import argparse
 import os
 import sys
 
+from etl.builds import tidy
 from etl.errors import EtlError, LedgerInvalid
 from etl.pipeline import dataset_is_stale, run_build
 from etl.schema import LEDGER_DIR
 
+from . import auth
 from .data import BUILD_DIR_ENV, PUBLIC_MODE_ENV, build_dir
 
 
 def ensure_dataset() -> bool:
     """Build when the dataset is missing or older than a ledger; print every issue and refuse on bad ledgers."""
+    tidy(build_dir())
     if not dataset_is_stale(LEDGER_DIR, build_dir()):
         return True
     print("Building the dataset from ledgers/ …")
@@ -40,10 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.public:
         os.environ[PUBLIC_MODE_ENV] = "1"
     os.environ.setdefault(BUILD_DIR_ENV, str(build_dir()))
+    try:
+        # Before anything else: a login that is configured but unusable must stop the start, not weaken it.
+        auth.check_configuration()
+    except auth.LoginConfigError as exc:
+        print(f"error: the login is configured but cannot be used: {exc}")
+        return 1
     if not ensure_dataset():
         return 1
     from .app import app
 
+    # app prints who sees what (local mode, login, public) when it is imported.
     print(f"Influence Ledger: http://127.0.0.1:{args.port}/")
     # Bound to loopback: without a login, the app must not be reachable from other machines.
     app.run(host="127.0.0.1", port=args.port, debug=args.debug)

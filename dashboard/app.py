@@ -1,6 +1,7 @@
 """The Dash app: page shell, shared filters kept in the URL, and `server` for gunicorn."""
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
-from . import auth, data
+from . import access, auth, data
 from .filters import FilterState, from_query
 
 HERE = Path(__file__).resolve().parent
@@ -20,7 +21,14 @@ app = dash.Dash(__name__, use_pages=True, pages_folder=str(HERE / "pages"), asse
                 title="Influence Ledger", suppress_callback_exceptions=True,
                 meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
 server = app.server
-auth.install(server)
+try:
+    auth.install(server)
+except auth.LoginConfigError as exc:
+    # Under gunicorn this stops the worker before it serves anything; never a fallback to a weaker mode.
+    print(f"error: the login is configured but cannot be used: {exc}", file=sys.stderr)
+    raise
+access.install(app)
+print(auth.startup_note(data.public_mode()), file=sys.stderr)
 
 
 def _country_options(frame, side: str) -> list[dict]:
@@ -35,7 +43,24 @@ def access_note() -> str:
     if auth.login_configured():
         return ("Signed in: internal rows are shown." if auth.current_user_is_authenticated()
                 else "Internal rows are hidden: sign in to see them.")
-    return "Local mode: no login is configured, so this server listens on 127.0.0.1 only and shows every row."
+    if auth.request_is_local():
+        return ("Local mode: no login is configured, so this server listens on 127.0.0.1 only and shows every row "
+                "to this machine.")
+    return ("Internal rows and the import page are hidden: no login is configured, so they are shown only to "
+            "requests made directly on the server's machine, never through a proxy. " + auth.HOW_TO_CONFIGURE)
+
+
+def account_links():
+    """Sign in, or the signed-in user and a sign-out button (a POST with the session's form token)."""
+    if data.public_mode() or not auth.login_configured():
+        return None
+    if auth.current_user_is_authenticated():
+        return html.Form(className="account", method="post", action="/logout", children=[
+            html.Span(f"Signed in as {auth.signed_in_name()}", className="account-name"),
+            dcc.Input(type="hidden", name="csrf_token", value=auth.csrf_token(), id="account-csrf"),
+            html.Button("Sign out", type="submit", className="link", id="account-sign-out")])
+    return html.Div(html.A("Sign in", href="/login", className="nav-link", id="account-sign-in"),
+                    className="account")
 
 
 def data_as_of() -> str:
@@ -94,6 +119,7 @@ def serve_layout() -> html.Div:
                       html.P("Documented influence and lobbying money, every figure with its source.",
                              className="tagline")]),
             html.Nav(nav, className="nav"),
+            account_links(),
         ]),
         html.P(data_as_of(), id="data-as-of", className="as-of"),
         html.P(access_note(), id="access-note", className="access"),

@@ -1,4 +1,10 @@
-"""Load the dataset the ETL wrote, once per process and read-only, plus the entity register and build report."""
+"""Load the dataset the ETL wrote, read-only, and the visibility gate: what the current request may see.
+
+One request sees one build from start to end: the first load() of a request resolves build/current once, and the
+Dataset it gets (cached per build folder, never changed) is pinned to the request in flask.g. A rebuild while the
+request runs switches the pointer for later requests only. Each snapshot comes in two audiences: every row, or the
+public rows alone with only what they reveal (entity register, ledger names and counts, references to other rows).
+"""
 from __future__ import annotations
 
 import json
@@ -11,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from etl.builds import current_build
 from etl.emit import read_dataset
 
 # Where a transfer's rest is not yet traced to anyone, the diagram says so instead of naming the vague recipient.
@@ -20,7 +27,7 @@ from etl.schema import BUILD_DIR, DATASET_ARROW, DATASET_PARQUET, ENTITIES_OUTPU
 BUILD_DIR_ENV = "INFLUENCE_LEDGER_BUILD_DIR"
 PUBLIC_MODE_ENV = "INFLUENCE_LEDGER_PUBLIC"
 CATEGORY_COLUMNS = ("payer", "recipient", "intermediary", "payer_country", "recipient_country", "confidence",
-                    "amount_kind", "ledger_file", "currency", "visibility", "drawn_role", "date_raw")
+                    "amount_kind", "ledger_file", "currency", "visibility", "date_raw")
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,18 @@ class Dataset:
     report: dict
     folder: Path
     aliases: pd.DataFrame
-    # id → (short, long) label of every transfer that has documented parts (see parent_labels).
+    # "internal": every row of the build; "public": public rows only (see public_view).
+    audience: str = "internal"
+    # id → (short, long) label of every transfer that has documented parts (see parent_labels), and of those
+    # the public rows alone show.
     parents: dict = field(default_factory=dict)
+    public_parents: dict = field(default_factory=dict)
+
+
+INTERNAL, PUBLIC = "internal", "public"
+SNAPSHOT_KEY = "influence_ledger_snapshot"
+REFERENCE_COLUMNS = ("part_of", "same_as")
+HIDDEN_REFERENCE_NOTE = "not counted in totals"
 
 
 def build_dir() -> Path:
@@ -96,8 +113,6 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         "counts_in_totals": full["counts_in_totals"].astype(bool),
         # What the row reported (its total, or its amount when it has none): shown when every report is listed.
         "value_usd": total.where(total.notna(), amount),
-        # What the row draws when each dollar is counted once (the ETL's allocation).
-        "drawn_usd": to_float(full["drawn_usd"]),
         "total_amount_f": to_float(full["total_amount"]),
         "amount_f": to_float(full["amount"]),
         "date_start": full["date_start"], "date_end": full["date_end"], "date_plot": full["date_plot"],
@@ -117,26 +132,7 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         chart[side + "_label"] = recode(chart[side], lambda c: name_of.get(c, "") if c else "Country not stated")
     for level in ("payer", "intermediary", "recipient"):
         chart[level + "_label"] = chart[level]
-    untraced = (chart["drawn_role"] == "untraced").to_numpy()
-    if untraced.any():
-        for column in ("recipient_label", "recipient_country_label"):
-            labels = chart[column].cat.add_categories([UNTRACED_LABEL]) \
-                if UNTRACED_LABEL not in chart[column].cat.categories else chart[column]
-            labels[untraced] = UNTRACED_LABEL
-            chart[column] = labels
     chart["converted"] = (chart["currency"] != "USD").to_numpy()
-    # What a row draws in its own currency, for hovers' "as sourced" sums: the whole total when it draws its own
-    # value, the same share of it as in dollars when it draws only a rest, nothing when it draws nothing.
-    share = np.where(chart["value_usd"].to_numpy() > 0, chart["drawn_usd"].to_numpy() /
-                     np.where(chart["value_usd"].to_numpy() > 0, chart["value_usd"].to_numpy(), 1), np.nan)
-    own = (full["drawn_role"] == "own").to_numpy()
-    draws_nothing = full["drawn_role"].isin(["covered", "restated", "no_total"]).to_numpy()
-    # The ETL allocates in dollars and euros exactly, so rows in those currencies take its figures as they are.
-    currency = full["currency"].to_numpy()
-    rest = np.where(currency == "USD", chart["drawn_usd"].to_numpy(),
-                    np.where(currency == "EUR", to_float(full["drawn_eur"]).to_numpy(),
-                             chart["total_amount_f"].to_numpy() * share))
-    chart["drawn_amount_f"] = np.where(own, chart["total_amount_f"], np.where(draws_nothing, 0.0, rest))
     # The row a restated report restates (its row_key, -1 for none): a search that finds one finds both.
     preferred = np.full(len(full), -1, dtype="int64")
     restated = full["same_as"].ne("").to_numpy()
@@ -146,29 +142,69 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         found = ids.get_indexer(full["same_as"].to_numpy()[restated])
         preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
     chart["preferred_key"] = preferred
-    parents = parent_labels(full)
-    codes = pd.Index(list(parents)).get_indexer(full["tree_root"].to_numpy()) if parents else \
-        np.full(len(full), -1)
-    names = [short for short, _ in parents.values()]
-    chart["tree_label"] = pd.Categorical.from_codes(codes.astype("int32"), pd.Index(names, dtype="str"))
-    # The larger transfer a row is a direct part of, as hovers name it.
-    codes = pd.Index(list(parents)).get_indexer(full["part_of"].to_numpy()) if parents else np.full(len(full), -1)
-    chart["parent_label"] = pd.Categorical.from_codes(codes.astype("int32"),
-                                                      pd.Index([long for _, long in parents.values()], dtype="str"))
+    for name, values in allocation_columns(full, chart, "", parent_labels(full)).items():
+        chart[name] = values
+    # The public rows' own allocation, kept beside the whole one: public_view swaps it in.
+    public = (full["visibility"] == "public").to_numpy()
+    if not public.all():
+        for name, values in allocation_columns(full, chart, "public_", parent_labels(full, public)).items():
+            chart["public_" + name] = values
     return full, chart
 
 
-def parent_labels(full: pd.DataFrame) -> dict[str, tuple[str, str]]:
+ALLOCATION_COLUMNS = ("drawn_usd", "drawn_role", "drawn_amount_f", "recipient_label", "recipient_country_label",
+                      "tree_label", "parent_label")
+
+
+def allocation_columns(full: pd.DataFrame, chart: pd.DataFrame, prefix: str,
+                       parents: dict[str, tuple[str, str]]) -> dict[str, pd.Series]:
+    """The chart columns that follow from one allocation of the ETL (prefix "" for every row, "public_" for the
+    public rows' own): what each row draws, its role, the untraced rest's label, its tree and its parent."""
+    drawn = to_float(full[prefix + "drawn_usd"])
+    role = as_category(full[prefix + "drawn_role"])
+    out = {"drawn_usd": drawn, "drawn_role": role}
+    untraced = (role == "untraced").to_numpy()
+    for column in ("recipient_label", "recipient_country_label"):
+        labels = chart[column]
+        if untraced.any():
+            labels = labels.cat.add_categories([UNTRACED_LABEL]) if UNTRACED_LABEL not in labels.cat.categories \
+                else labels.copy()
+            labels[untraced] = UNTRACED_LABEL
+        out[column] = labels
+    # What a row draws in its own currency, for hovers' "as sourced" sums: the whole total when it draws its own
+    # value, the same share of it as in dollars when it draws only a rest, nothing when it draws nothing. The ETL
+    # allocates in dollars and euros exactly, so rows in those currencies take its figures as they are.
+    value = chart["value_usd"].to_numpy()
+    share = np.where(value > 0, drawn.to_numpy() / np.where(value > 0, value, 1), np.nan)
+    own = (full[prefix + "drawn_role"] == "own").to_numpy()
+    draws_nothing = full[prefix + "drawn_role"].isin(["covered", "restated", "no_total", ""]).to_numpy()
+    currency = full["currency"].to_numpy()
+    rest = np.where(currency == "USD", drawn.to_numpy(),
+                    np.where(currency == "EUR", to_float(full[prefix + "drawn_eur"]).to_numpy(),
+                             chart["total_amount_f"].to_numpy() * share))
+    out["drawn_amount_f"] = pd.Series(np.where(own, chart["total_amount_f"], np.where(draws_nothing, 0.0, rest)),
+                                      index=chart.index)
+    index = pd.Index(list(parents))
+    for column, source, pick in (("tree_label", prefix + "tree_root", 0), ("parent_label", "part_of", 1)):
+        codes = index.get_indexer(full[source].to_numpy()) if parents else np.full(len(full), -1)
+        names = pd.Index([labels[pick] for labels in parents.values()], dtype="str")
+        out[column] = pd.Series(pd.Categorical.from_codes(codes.astype("int32"), names), index=chart.index)
+    return out
+
+
+def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[str, tuple[str, str]]:
     """id → (short, long) label of every row that has documented parts: 'Inside $2.9 bn from Azerbaijani
     elite-linked sources' for the diagram's grouping column, and '$2.9 bn from … to …, 2012/2014 (id)' for hovers.
-    Only rows with parts are labelled, so this costs one vectorised membership test plus the (few) parents."""
+    `among` limits parents and parts to some rows (the public ones). Only rows with parts are labelled, so this
+    costs one vectorised membership test plus the (few) parents."""
     from .formatting import date_as_written, figure
 
-    wanted = full["part_of"].ne("").to_numpy()
+    among = np.ones(len(full), dtype=bool) if among is None else among
+    wanted = full["part_of"].ne("").to_numpy() & among
     if not wanted.any():
         return {}
     ids = pd.unique(full.loc[wanted, "part_of"].to_numpy())
-    rows = full.loc[full["id"].isin(ids).to_numpy(), ["id", "amount", "currency", "amount_kind", "payer", "recipient",
+    rows = full.loc[full["id"].isin(ids).to_numpy() & among, ["id", "amount", "currency", "amount_kind", "payer", "recipient",
                                                       "date_raw"]].drop_duplicates("id")
     labels: dict[str, tuple[str, str]] = {}
     seen: set[str] = set()
@@ -183,24 +219,113 @@ def parent_labels(full: pd.DataFrame) -> dict[str, tuple[str, str]]:
     return labels
 
 
-@lru_cache(maxsize=4)
-def _load(folder: str, stamp: float) -> Dataset:
+# Two builds: the current one and the one requests still running may have pinned; older ones are let go.
+@lru_cache(maxsize=2)
+def _load(folder: str, stamp: int) -> Dataset:
     path = Path(folder)
     arrow = path / DATASET_ARROW
     frame, chart = prepare(read_dataset(arrow if arrow.exists() else path / DATASET_PARQUET))
+    # Row keys are positions in this build's frame: a chart row may only be looked up in the build it came from.
+    chart.attrs["build"] = folder
     entities_path = path / ENTITIES_OUTPUT
     entities = pd.read_csv(entities_path, dtype="str", keep_default_na=False) if entities_path.exists() else \
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])
     report_path = path / REPORT_JSON
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
-    return Dataset(frame, chart, entities, report, path, _alias_table(entities), parent_labels(frame))
+    public = (frame["visibility"] == "public").to_numpy()
+    return Dataset(frame, chart, entities, report, path, _alias_table(entities), parents=parent_labels(frame),
+                   public_parents=parent_labels(frame, public))
+
+
+def _public_rows(chart: pd.DataFrame) -> np.ndarray:
+    return (chart["visibility"] == "public").to_numpy()
+
+
+PublicParts = tuple[pd.DataFrame, dict, pd.DataFrame]
+
+
+def derive_public_parts(full: Dataset) -> PublicParts:
+    """(entities, report, aliases) as the public rows of a build reveal them."""
+    public = full.chart[_public_rows(full.chart)]
+    names = _names_in(public)
+    entities = full.entities[full.entities["name"].isin(names).to_numpy()].reset_index(drop=True)
+    counts = {str(k): int(v) for k, v in public["ledger_file"].value_counts().items()}
+    ledgers = [{"file": ledger["file"], "rows": counts[ledger["file"]]}
+               for ledger in full.report.get("ledgers", []) if counts.get(ledger["file"], 0) > 0]
+    report = {"built_at": full.report.get("built_at", ""), "ledgers": ledgers}
+    return entities, report, _alias_table(entities)
+
+
+@lru_cache(maxsize=2)
+def _public_parts(folder: str, stamp: int) -> PublicParts:
+    # Small (a register and a report), so kept per build.
+    return derive_public_parts(_load(folder, stamp))
+
+
+def public_view(full: Dataset, parts: PublicParts | None = None) -> Dataset:
+    """The build as someone who may not see internal rows sees it: nothing in it tells that internal rows exist.
+
+    The chart holds public rows only; the entity register only names that occur in them (a name known only from
+    internal rows answers like a name never heard of); the report only names ledgers with public rows and counts
+    those rows. The full frame is shared, reached only through full_rows with chart rows of this view. The chart
+    is filtered per request (as visible_rows always did) rather than kept: a second chart per worker would cost
+    nearly as much memory as the first.
+    """
+    entities, report, aliases = parts if parts is not None else derive_public_parts(full)
+    chart = full.chart[_public_rows(full.chart)]
+    if "public_drawn_usd" in chart:
+        # The public rows' own allocation: no figure drawn for the public is lessened by internal parts, and no
+        # tree or parent label names an internal transfer.
+        chart = chart.assign(**{c: chart["public_" + c] for c in ALLOCATION_COLUMNS})
+        chart.attrs = full.chart.attrs
+    return Dataset(full.frame, chart, entities, report, full.folder, aliases, PUBLIC, full.public_parents)
+
+
+def _names_in(chart: pd.DataFrame) -> set[str]:
+    """Every payer, recipient and intermediary named in the chart rows (per category, not per row)."""
+    def present(column: str) -> set[str]:
+        return {str(c) for c in chart[column].cat.remove_unused_categories().cat.categories}
+
+    names = present("payer") | present("recipient")
+    for cell in present("intermediary"):
+        names |= {n.strip() for n in cell.split(";")}
+    return names - {""}
+
+
+def current_folder() -> Path:
+    """The folder of the current build (resolved through build/current)."""
+    return current_build(build_dir())
+
+
+def _snapshot(folder: Path | None, audience: str) -> Dataset:
+    for attempt in (1, 2):
+        resolved = current_build(Path(folder)) if folder is not None else current_folder()
+        try:
+            stamp = (resolved / DATASET_PARQUET).stat().st_mtime_ns
+            full = _load(str(resolved), stamp)
+            return full if audience == INTERNAL else public_view(full, _public_parts(str(resolved), stamp))
+        except FileNotFoundError:
+            # The build was pruned between resolving and reading (several rebuilds in a moment): resolve again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def load(folder: Path | None = None) -> Dataset:
-    """The dataset of the given build folder; reloaded only when the ETL has written a new one."""
-    folder = Path(folder or build_dir())
-    parquet = folder / DATASET_PARQUET
-    return _load(str(folder), parquet.stat().st_mtime)
+    """The dataset this request may see, the same object for the whole request; a new build shows from the next.
+
+    Outside a request (the command line, tests calling functions) each call resolves the current build.
+    """
+    import flask
+
+    audience = INTERNAL if may_see_internal() else PUBLIC
+    if folder is not None or not flask.has_request_context():
+        return _snapshot(folder, audience)
+    pinned = flask.g.get(SNAPSHOT_KEY)
+    if pinned is None or pinned.audience != audience:
+        pinned = _snapshot(None, audience)
+        setattr(flask.g, SNAPSHOT_KEY, pinned)
+    return pinned
 
 
 def public_mode() -> bool:
@@ -214,7 +339,7 @@ def may_see_internal() -> bool:
     from . import auth
 
     if not auth.login_configured():
-        # Without a login, internal rows are for the machine's own user only.
+        # Without a login, internal rows are for the machine's own user only (never through a proxy).
         return auth.request_is_local()
     return auth.current_user_is_authenticated()
 
@@ -223,7 +348,7 @@ def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
     """The (chart) rows the current request may see. Every callback and download starts from this function."""
     dataset = dataset or load()
     chart = dataset.chart
-    if may_see_internal():
+    if dataset.audience == PUBLIC or may_see_internal():
         return chart
     return chart[(chart["visibility"] == "public").to_numpy()]
 
@@ -231,7 +356,50 @@ def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
 def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFrame:
     """The complete dataset rows (exact amounts, sources, notes) behind chart rows, in the same order."""
     dataset = dataset or load()
-    return dataset.frame.iloc[rows["row_key"].to_numpy()]
+    came_from = rows.attrs.get("build")
+    if came_from is not None and came_from != dataset.chart.attrs.get("build"):
+        raise ValueError(f"rows of build {came_from} looked up in build {dataset.chart.attrs.get('build')}")
+    out = dataset.frame.iloc[rows["row_key"].to_numpy()]
+    if dataset.audience == PUBLIC or not may_see_internal():
+        out = hide_internal_references(out, dataset.frame)
+        # Downloads and tables show the public rows' own allocation under the usual names.
+        out = out.assign(**{c: out["public_" + c] for c in PUBLIC_DATASET_COLUMNS if "public_" + c in out})
+    return out
+
+
+PUBLIC_DATASET_COLUMNS = ("tree_root", "drawn_role", "drawn_usd", "drawn_eur")
+
+
+def hide_internal_references(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank part_of/same_as that name a row the viewer may not see, and the totals note that names it.
+
+    Only the ids the rows refer to are looked up (one Arrow is_in over the id column), so a page of rows costs a
+    single vectorised pass and nothing is kept between requests.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    referenced = pd.unique(np.concatenate([rows[c].astype("str").to_numpy(dtype=object) for c in REFERENCE_COLUMNS]))
+    referenced = [r for r in referenced if r]
+    if not referenced:
+        return rows
+    ids = frame["id"].array
+    ids = ids._pa_array if hasattr(ids, "_pa_array") else pa.array(frame["id"].astype("str"))
+    hit = pc.is_in(ids, value_set=pa.array(referenced, type=pa.string())).to_numpy(zero_copy_only=False)
+    found = np.flatnonzero(hit)
+    public = frame["visibility"].iloc[found].astype("str").eq("public").to_numpy()
+    visible = set(frame["id"].iloc[found].astype("str").to_numpy(dtype=object)[public])
+    out = rows.copy(deep=False)
+    hidden = np.zeros(len(rows), dtype=bool)
+    for column in REFERENCE_COLUMNS:
+        values = rows[column].astype("str")
+        unseen = (values.ne("") & ~values.isin(visible)).to_numpy()
+        if unseen.any():
+            out[column] = values.mask(unseen, "")
+            hidden |= unseen
+    if hidden.any():
+        out["totals_note"] = out["totals_note"].astype("str").mask(hidden, HIDDEN_REFERENCE_NOTE)
+    return out
 
 
 def alias_index(dataset: Dataset) -> pd.DataFrame:

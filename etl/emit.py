@@ -1,4 +1,4 @@
-"""Write the dataset, the entity table and the report under build/, each file atomically (temp file + rename)."""
+"""Write the dataset, the entity table and the report as one new build under build/, published in one switch."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
+from .builds import publish
 from .errors import LedgerIssue
 from .pipeline import BuildResult
 from .safety import csv_bytes, write_csv
@@ -89,18 +89,21 @@ def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: 
 
 
 def write_outputs(result: BuildResult, build_dir: Path) -> dict:
-    """Write every output; each file appears whole or not at all, the parquet (what the dashboard reads) last."""
-    build_dir.mkdir(parents=True, exist_ok=True)
+    """Write every output into a new build folder and make it current; readers see all of it or none of it."""
     # First, while nothing else of the write holds memory.
     one_chunk_per_column(result.dataset)
     summary = summarise(result)
-    atomic_write_bytes(build_dir / ENTITIES_OUTPUT, csv_bytes(result.entities))
-    # Streamed to the file: the dataset's CSV text is as large as the dataset, and a bytes copy would be twice that.
-    atomic_write_with(build_dir / DATASET_CSV, lambda tmp: write_csv(result.dataset, tmp))
-    atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
-    atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
-    atomic_write_with(build_dir / DATASET_ARROW, lambda tmp: write_arrow(result.dataset, tmp))
-    atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))
+
+    def write(folder: Path) -> None:
+        (folder / ENTITIES_OUTPUT).write_bytes(csv_bytes(result.entities))
+        # Streamed to the file: the dataset's CSV text is as large as the dataset, and a bytes copy would be twice.
+        write_csv(result.dataset, folder / DATASET_CSV)
+        (folder / REPORT_TEXT).write_text(readable_report(summary, result.issues), encoding="utf-8")
+        (folder / REPORT_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_arrow(result.dataset, folder / DATASET_ARROW)
+        result.dataset.to_parquet(folder / DATASET_PARQUET, index=False)
+
+    publish(Path(build_dir), write)
     return summary
 
 

@@ -85,8 +85,28 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
     return cents_decimal(*cent_ints(scaled, rate), scaled.index)
 
 
+def drawn_columns(result: allocation.Allocation, ids: pd.Series, index: pd.Index, rows: np.ndarray, prefix: str
+                  ) -> dict[str, pd.Series]:
+    """The allocation of `rows` (positions in the dataset; result indexed like them) as dataset columns; rows
+    outside it draw a known zero with no role and no tree."""
+    n = len(index)
+    root = np.full(n, "", dtype=object)
+    root[rows] = ids.to_numpy()[rows][result.root]
+    role = np.full(n, "", dtype=object)
+    role[rows] = np.asarray(DRAWN_ROLES, dtype=object)[result.role]
+    out = {f"{prefix}tree_root": pd.Series(root, index=index, dtype="str"),
+           f"{prefix}drawn_role": pd.Series(role, index=index, dtype="str")}
+    for currency in ("usd", "eur"):
+        cents = np.zeros(n, dtype=np.int64)
+        cents[rows] = result.drawn[currency]
+        known = np.ones(n, dtype=bool)
+        known[rows] = result.drawn_known[currency]
+        out[f"{prefix}drawn_{currency}"] = cents_decimal(cents, known, index)
+    return out
+
+
 def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rates: pd.DataFrame,
-                   recipient: pd.Series) -> tuple[dict[str, pd.Series], list[LedgerIssue]]:
+                   recipient: pd.Series, visibility: pd.Series) -> tuple[dict[str, pd.Series], list[LedgerIssue]]:
     """tree_root, drawn_role, drawn_usd and drawn_eur per row (etl/allocation.py), and a warning for every row whose
     parts add up to more than the row itself."""
     links = validate.resolve_links(raw, ids)
@@ -95,15 +115,22 @@ def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rat
     for currency, rate in (("usd", rates["fx_rate_usd"]), ("eur", rates["fx_rate_eur"])):
         values[currency], known[currency] = cent_ints(counted["total_scaled"], rate)
     recipient_codes, _ = pd.factorize(recipient)
-    result = allocation.allocate(links.positions["part_of"], links.positions["same_as"], values, known, has_total,
-                                 recipient_codes)
-    columns = {
-        "tree_root": pd.Series(ids.to_numpy()[result.root], index=raw.index, dtype="str"),
-        "drawn_role": pd.Series(pd.Categorical.from_codes(result.role, DRAWN_ROLES), index=raw.index)
-        .astype("str"),
-        "drawn_usd": cents_decimal(result.drawn["usd"], result.drawn_known["usd"], raw.index),
-        "drawn_eur": cents_decimal(result.drawn["eur"], result.drawn_known["eur"], raw.index),
-    }
+    part_of, same_as = links.positions["part_of"], links.positions["same_as"]
+    result = allocation.allocate(part_of, same_as, values, known, has_total, recipient_codes)
+    columns = drawn_columns(result, ids, raw.index, np.arange(len(raw)), "")
+    # The public rows' own allocation, as if the internal rows did not exist: what a parent draws for the public
+    # must not tell that internal parts were subtracted from it.
+    public = (visibility == "public").to_numpy()
+    if public.all():
+        columns |= {f"public_{name}": values for name, values in columns.items()}
+    else:
+        rows = np.flatnonzero(public)
+        position = np.full(len(raw) + 1, -1)
+        position[rows] = np.arange(len(rows))
+        sub = allocation.allocate(position[part_of[rows]], position[same_as[rows]],
+                                  {c: v[rows] for c, v in values.items()}, {c: k[rows] for c, k in known.items()},
+                                  has_total[rows], recipient_codes[rows])
+        columns |= drawn_columns(sub, ids, raw.index, rows, "public_")
     issues: list[LedgerIssue] = []
     if len(result.exceeded):
         # Named once per parent with its first few parts; built only for the rows that need it.
@@ -194,14 +221,14 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     issues += found
     intermediary, found = entities.resolve_intermediaries(raw["intermediary"], lookups.register, raw)
     issues += found
-    drawn, found = allocate_drawn(raw, strip(raw["id"]), counted, rates, recipient)
+    visibility = enums["visibility"]
+    if not visibility.ne("").all():  # where() would copy the column even when nothing is empty
+        visibility = visibility.where(visibility.ne(""), "public")
+    drawn, found = allocate_drawn(raw, strip(raw["id"]), counted, rates, recipient, visibility)
     issues += found
 
     usd_rate = rates["fx_rate_usd"]
     usd_real_rate = usd_rate * deflator
-    visibility = enums["visibility"]
-    if not visibility.ne("").all():  # where() would copy the column even when nothing is empty
-        visibility = visibility.where(visibility.ne(""), "public")
     dataset = pd.DataFrame({
         ROW_FILE: raw[ROW_FILE].astype("str"),
         ROW_NUMBER: raw[ROW_NUMBER].astype("int64"),
@@ -334,8 +361,13 @@ def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup
 
 
 def dataset_is_stale(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR) -> bool:
-    """True when the dataset is missing or older than any ledger or lookup table."""
-    dataset = Path(build_dir) / DATASET_PARQUET
+    """True when there is no current build or it is older than any ledger or lookup table."""
+    from .builds import NoBuild, current_build
+
+    try:
+        dataset = current_build(Path(build_dir)) / DATASET_PARQUET
+    except NoBuild:
+        return True
     if not dataset.exists():
         return True
     built = dataset.stat().st_mtime

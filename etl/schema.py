@@ -190,6 +190,12 @@ NORMALISED_COLUMNS: dict[str, str] = {
                  "row with documented parts the rest they leave (never below zero), or 0; empty when it has no "
                  "conversion. Summed over any rows, each dollar is counted once.",
     "drawn_eur": "The same in euros.",
+    "public_tree_root": "tree_root as the public rows alone see it: the same allocation run as if internal rows did "
+                        "not exist (a public part of an internal transfer is then a transfer of its own).",
+    "public_drawn_role": "drawn_role in the public rows' own allocation ('' for internal rows).",
+    "public_drawn_usd": "drawn_usd in the public rows' own allocation, so nothing public reveals internal parts "
+                        "(0 for internal rows).",
+    "public_drawn_eur": "The same in euros.",
     # status and sources
     "confidence": "confirmed | official_record | reported | alleged | admitted.",
     "status_note": "Legal status.",

@@ -11,6 +11,7 @@ import pytest
 
 from etl.__main__ import main
 from etl.emit import read_dataset
+from etl.builds import current_build
 from etl.pipeline import build, check, dataset_is_stale, run_build
 from ledger_factory import ledger_folder, row, write_csv, write_lookups
 
@@ -111,7 +112,8 @@ def test_build_writes_everything_or_nothing(tmp_path):
     root = ledger_folder(tmp_path, [row()])
     out = tmp_path / "build"
     run_build(root, out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    published = current_build(out)
+    before = {p.name: p.read_bytes() for p in published.iterdir()}
     assert set(before) == {"transfers.parquet", "transfers.arrow", "transfers.csv", "entities.csv", "report.json",
                            "report.txt"}
     assert not dataset_is_stale(root, out)
@@ -119,7 +121,8 @@ def test_build_writes_everything_or_nothing(tmp_path):
     assert dataset_is_stale(root, out)
     code = main(["build", "--ledgers", str(root), "--out", str(out)])
     assert code == 1
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert current_build(out) == published
+    assert {p.name: p.read_bytes() for p in current_build(out).iterdir()} == before
 
 
 def test_dataset_round_trips_with_exact_types(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from dashboard import data
+from etl.builds import current_build, publish
 from etl.emit import read_dataset, write_arrow
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
@@ -25,10 +26,17 @@ def hostile_build(tmp_path, monkeypatch):
     run_build(root, out)
     # The ETL refuses non-http sources, so they are planted in the dataset directly: the dashboard must not
     # rely on the ETL for its own safety.
-    dataset = read_dataset(out / "transfers.parquet")
+    built = current_build(out)
+    dataset = read_dataset(built / "transfers.parquet")
     dataset["sources"] = BAD_SOURCES
-    write_arrow(dataset, out / "transfers.arrow")
-    dataset.to_parquet(out / "transfers.parquet", index=False)
+
+    def planted(folder):
+        for name in ("entities.csv", "report.json"):
+            (folder / name).write_bytes((built / name).read_bytes())
+        write_arrow(dataset, folder / "transfers.arrow")
+        dataset.to_parquet(folder / "transfers.parquet", index=False)
+
+    publish(out, planted)
     monkeypatch.setenv(data.BUILD_DIR_ENV, str(out))
     return out
 

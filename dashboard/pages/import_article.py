@@ -13,7 +13,7 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import data
+from dashboard import access, data
 from etl.errors import ERROR, EtlError, LedgerInvalid, LedgerIssue
 from etl.extract.append import append_rows
 from etl.extract.candidates import CANDIDATE_COLUMNS, STATUS, STATUS_ACCEPTED, STATUS_KNOWN, extract_candidates
@@ -24,8 +24,9 @@ from etl.extract.text import ArticleError, article_from_text, article_kind, deco
 from etl.load import discover_ledgers, ledger_label
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS, LEDGER_DIR
 
+# Internal: the access gate refuses this page's callbacks to anyone who may not see internal rows.
 dash.register_page(__name__, path="/import", name="Import article", title="Import article · Influence Ledger",
-                   order=9)
+                   order=9, access=access.INTERNAL)
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -121,6 +122,9 @@ def read_upload(contents: str, filename: str) -> tuple[str, str]:
 def find_candidates(text: str | None, upload: str | None, filename: str | None, source_url: str | None,
                     use_upload: bool, ledger_dir: Path = LEDGER_DIR) -> tuple[list[dict], str]:
     """Rows for the grid (each with a row_key) and a message; never raises on user input."""
+    if not may_add_rows():
+        # Matching against ledgers tells which rows they hold: only for those who may see every ledger row.
+        return [], "Finding money mentions is switched off here (public mode, or you are not signed in)."
     source_url = (source_url or "").strip()
     try:
         if use_upload and upload:
@@ -169,8 +173,8 @@ def may_add_rows() -> bool:
     """Writing to ledgers needs the same standing as seeing internal rows: never in public mode, and signed in
     when a login is configured."""
     # The same rule as internal rows: never in public mode; signed in when a login is configured; and
-    # without a login, only from this machine.
-    return data.may_see_internal()
+    # without a login, only from this machine and not through a proxy.
+    return access.may_use(access.page_access(__name__))
 
 
 def add_to_ledger(selected: list[dict] | None, ledger: str | None, ledger_dir: Path = LEDGER_DIR,
@@ -233,7 +237,8 @@ def issue_list(issues: list[LedgerIssue]) -> html.Ul:
           State("imp-text", "value"), State("imp-upload", "filename"), State("imp-source", "value"),
           prevent_initial_call=True)
 def on_extract(_clicks, upload, text, filename, source_url):
-    rows, message = find_candidates(text, upload, filename, source_url, ctx.triggered_id == "imp-upload")
+    rows, message = find_candidates(text, upload, filename, source_url, ctx.triggered_id == "imp-upload",
+                                    ledger_dir=LEDGER_DIR)
     return rows, quote_items(rows), message, []
 
 
@@ -242,4 +247,4 @@ def on_extract(_clicks, upload, text, filename, source_url):
 def on_append(_clicks, selected, ledger):
     if not _clicks:
         return no_update
-    return add_to_ledger(selected, ledger)
+    return add_to_ledger(selected, ledger, ledger_dir=LEDGER_DIR)
