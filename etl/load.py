@@ -137,14 +137,86 @@ def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[L
     try:
         table = pd.read_csv(io.BytesIO(raw), sep=delimiter, dtype="str", keep_default_na=False, header=None,
                             skip_blank_lines=False, engine="c", encoding="utf-8-sig", encoding_errors="strict")
+        issues: list[LedgerIssue] = []
     except UnicodeDecodeError:
         return _decode(raw, label)
-    except pd.errors.ParserError:
+    except pd.errors.ParserError as exc:
         text, issues = _decode(raw, label)
-        return (None, issues) if text is None else read_ragged_csv(text, delimiter, label)
+        if text is None:
+            return None, issues
+        table, issues = read_ragged_csv(text, delimiter, label)
+        unclosed = unclosed_quote_issues(str(exc), label)
+        if table is None or unclosed:
+            # Everything after an unclosed quote sits in one cell: counting its lines would only repeat the issue.
+            return table, unclosed + issues
     except pd.errors.EmptyDataError:
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
-    return table, []
+    return table, issues + physical_line_issues(raw, table, delimiter, label)
+
+
+# pandas' C tokenizer names the record where a quote opened and the file ended before it closed.
+_EOF_IN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def unclosed_quote_issues(parser_message: str, label: str) -> list[LedgerIssue]:
+    """The issue for a quote that never closes, from the CSV parser's message (none for other parse errors)."""
+    found = _EOF_IN_QUOTE.search(parser_message)
+    if found is None:
+        return []
+    # The tokenizer counts records from 0 (the header), the spreadsheet from 1.
+    return [LedgerIssue(label, int(found.group(1)) + 1, "", "", "unclosed_quote",
+                        "a quote (\") opens in this row and never closes, so every line below it would be read as "
+                        "one cell: remove the stray quote, or close it")]
+
+
+def _line_breaks(data: bytes) -> int:
+    # \r\n, \r and \n each end a line, as the CSV parsers read them.
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label: str) -> list[LedgerIssue]:
+    """Check the records read against the file's physical lines: every line is a record or a line break inside a
+    quoted cell. A quoted cell whose later lines look like ledger rows (about half the header's delimiters or more)
+    is a stray quote that swallowed those rows; other line breaks in cells (an address, a note in paragraphs) are
+    kept. Linear: the file's breaks are counted in C, the cells' by Arrow; only cells that look wrong are read in
+    Python."""
+    import pyarrow.compute as pc
+
+    from .uniques import arrow_strings
+
+    lines = _line_breaks(raw) + (0 if raw.endswith((b"\n", b"\r")) else 1)
+    if lines == len(table):
+        return []
+    width = table.shape[1]
+    row_like = max(2, (width - 1) // 2)
+    swallowing = r"(?:\r\n|\r|\n)(?:[^\r\n" + re.escape(delimiter) + r"]*" + re.escape(delimiter) + "){" + \
+        str(row_like) + "}"
+    in_cells = 0
+    issues: list[LedgerIssue] = []
+    for position in table.columns:
+        cells = pc.fill_null(arrow_strings(table[position]), "")
+        breaks = pc.count_substring_regex(cells, r"\r\n|\r|\n")
+        count = pc.sum(breaks).as_py() or 0
+        if not count:
+            continue
+        in_cells += count
+        suspicious = pc.match_substring_regex(cells, swallowing).to_numpy(zero_copy_only=False)
+        for record in np.flatnonzero(suspicious):
+            text = str(table.iat[record, position])
+            later = re.split(r"\r\n|\r|\n", text)[1:]
+            rows = sum(1 for line in later if line.count(delimiter) >= row_like)
+            header = str(table.iat[0, position]).strip() or f"column {position + 1}"
+            column = header_aliases().get(canonical_header(header), header)
+            issues.append(LedgerIssue(label, int(record) + 1, column,
+                                      re.split(r"\r\n|\r|\n", text, maxsplit=1)[0], "rows_inside_cell",
+                                      f"a quote (\") opens in this cell and only closes {len(later)} line(s) later; "
+                                      f"{rows} of those lines look like ledger rows, which would be read as this "
+                                      "cell's text: remove the stray quote, or close it where the cell ends"))
+    if not issues and len(table) + in_cells != lines:
+        issues.append(LedgerIssue(label, None, "", "", "row_count_mismatch",
+                                  f"the file has {lines} lines but {len(table)} records were read, with {in_cells} "
+                                  "line break(s) inside cells: save the file again as 'CSV UTF-8' and check it"))
+    return issues
 
 
 def read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
