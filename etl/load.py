@@ -5,7 +5,6 @@ import csv
 import io
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -241,7 +240,17 @@ def read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame
     return pd.DataFrame(padded, dtype="str"), issues
 
 
+def ledger_sheet(names: list[str]) -> str | None:
+    """The sheet a workbook ledger is read from: the one named 'ledger' (any case), else the first tab."""
+    return next((n for n in names if n.strip().lower() == LEDGER_SHEET_NAME), names[0] if names else None)
+
+
 def _read_xlsx_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+    from .xlsx_guard import guarded_sheet
+
+    guarded, issues = guarded_sheet(path, label, ledger_sheet)
+    if issues:
+        return None, issues
     try:
         from python_calamine import CalamineWorkbook
 
@@ -250,11 +259,14 @@ def _read_xlsx_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[
         return None, [LedgerIssue(label, None, "", "", "unreadable",
                                   f"not a readable .xlsx workbook ({type(exc).__name__}): save it again from Excel")]
     names = workbook.sheet_names
-    if not names:
+    if not names or guarded is None:
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the workbook has no sheets")]
-    sheet = next((n for n in names if n.strip().lower() == LEDGER_SHEET_NAME), names[0])
+    sheet = ledger_sheet(names)
+    if sheet != guarded.name:  # only the sheet the guard measured may be read
+        return None, [LedgerIssue(label, None, "", "", "unreadable",
+                                  "the workbook's sheet list is inconsistent: save it again from Excel")]
     rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    issues = _xlsx_structure_issues(path, label, names.index(sheet))
+    issues = xlsx_structure_issues(guarded.xml, label)
     if not rows or not any(str(c).strip() for c in rows[0]):
         issues.append(LedgerIssue(label, None, "", "", "empty_file",
                                   f"sheet {sheet!r} is empty or its first row is blank: it needs a header row"))
@@ -283,28 +295,22 @@ def excel_cell_text(value: object) -> str:
     return str(value)
 
 
-_CELL_REF = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*?>(?:(?!</c>).)*?<f[ >/]', re.S)
+# A self-closing <c .../> holds no formula, so the scan for <f> never runs on into the next cell.
+_CELL_REF = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*(?<!/)>(?:(?!</c>).)*?<f[ >/]', re.S)
 _MERGE_REF = re.compile(r'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+\d+)"')
 
 
-def _xlsx_structure_issues(path: Path, label: str, sheet_index: int) -> list[LedgerIssue]:
-    """Formulas and merged cells hide what a cell really says: find them in the sheet XML without a full parse."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = sorted((n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
-                           key=lambda n: int(re.search(r"(\d+)", n.rsplit("/", 1)[1]).group(1)))
-            if sheet_index >= len(names):
-                return []
-            xml = archive.read(names[sheet_index]).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return []
+def xlsx_structure_issues(sheet_xml: bytes, label: str) -> list[LedgerIssue]:
+    """Formulas and merged cells hide what a cell really says: find them in the XML of the sheet that is read,
+    without a full parse."""
+    xml = sheet_xml.decode("utf-8", "replace")
     issues = []
     for col, row in _CELL_REF.findall(xml):
         issues.append(LedgerIssue(label, int(row), f"cell {col}{row}", "", "formula",
                                   "the cell holds a formula: paste its value instead, so the ledger states the "
                                   "figure the source gives"))
     for col, row, end in _MERGE_REF.findall(xml):
-        issues.append(LedgerIssue(label, int(row), f"cells {col}{row}:{end}", "", "merged_cells",
+        issues.append(LedgerIssue(label, int(row), f"cells {col}{row} to {end}", "", "merged_cells",
                                   "merged cells: unmerge them and fill in every row"))
     return issues
 

@@ -170,6 +170,12 @@ def _combined_xlsx(ledger: Path, new_rows: list[dict[str, str]], accepted: list[
     if not ledger.exists():
         return b"", 0, [LedgerIssue(ledger.name, None, "", "", "no_ledger",
                                     "no such Excel ledger: create it with 'python -m etl template' first")]
+    from ..load import ledger_sheet
+    from ..xlsx_guard import guarded_sheet
+
+    _, problems = guarded_sheet(ledger, ledger.name, ledger_sheet)
+    if problems:
+        return b"", 0, problems
     try:
         workbook = load_workbook(ledger)
     except Exception as exc:  # openpyxl raises many types for broken workbooks

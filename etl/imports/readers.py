@@ -160,6 +160,15 @@ def _read_csv_with_arrow(raw: bytes, delimiter: str, options: ReadOptions) -> pd
 
 
 def _read_xlsx(options: ReadOptions, label: str) -> tuple[SourceTable | None, list[LedgerIssue]]:
+    from ..xlsx_guard import guarded_sheet
+
+    def chosen(names: list[str]) -> str | None:
+        wanted = options.sheet or (names[0] if names else None)
+        return wanted if wanted in names else None
+
+    guarded, issues = guarded_sheet(options.path, label, chosen)
+    if issues:
+        return None, issues
     try:
         from python_calamine import CalamineWorkbook
 
@@ -171,6 +180,9 @@ def _read_xlsx(options: ReadOptions, label: str) -> tuple[SourceTable | None, li
     if sheet not in names:
         return None, [_file_issue(label, f"no sheet named {sheet!r}; the workbook has: {', '.join(names)}",
                                   "missing_sheet")]
+    if guarded is None or guarded.name != sheet:  # only the sheet the guard measured may be read
+        return None, [_file_issue(label, "the workbook's sheet list is inconsistent: save it again from Excel",
+                                  "unreadable")]
     cells = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     if len(cells) < options.header_row:
         return None, [_file_issue(label, f"sheet {sheet!r} has no row {options.header_row} for the header",
