@@ -6,7 +6,7 @@ import io
 import pandas as pd
 from openpyxl import Workbook
 
-from etl.safety import csv_bytes, neutralise_text
+from etl.safety import csv_bytes, neutralise_text, xlsx_safe_text
 from etl.schema import OUTPUT_COLUMNS
 
 XLSX_MAX_ROWS = 1_000_000  # Excel's sheet limit is 1,048,576 rows
@@ -44,7 +44,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     text_columns = [c for c in data.columns if c not in DECIMAL_COLUMNS and data[c].dtype != bool
                     and c not in ("ledger_row", "cpi_base_year", "fx_rate_usd", "fx_rate_eur")]
     for column in text_columns:
-        data[column] = neutralise_text(data[column].astype("str"))
+        data[column] = neutralise_text(xlsx_safe_text(data[column].astype("str")))
     book = Workbook(write_only=True)
     sheet = book.create_sheet("transfers")
     sheet.append(list(data.columns))
@@ -54,7 +54,8 @@ def to_xlsx_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
                       for v, c in zip(values, columns)])
     info = book.create_sheet("about")
     for key, value in about:
-        info.append([neutralise_text(pd.Series([key])).iloc[0], neutralise_text(pd.Series([str(value)])).iloc[0]])
+        cells = neutralise_text(xlsx_safe_text(pd.Series([str(key), str(value)], dtype="str")))
+        info.append(cells.tolist())
     if len(frame) > XLSX_MAX_ROWS:
         info.append(["note", f"Only the first {XLSX_MAX_ROWS:,} of {len(frame):,} rows fit in Excel; use the CSV."])
     buffer = io.BytesIO()

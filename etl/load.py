@@ -122,11 +122,24 @@ def sniff_delimiter(text: str | bytes) -> str:
     return ";" if header.count(semicolon) > header.count(comma) else ","
 
 
+# Zip (an .xlsx or .docx), OLE (an old .xls), PDF and gzip files renamed to .csv.
+BINARY_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b")
+BINARY_NULS = 8
+
+
+def _looks_binary(raw: bytes) -> bool:
+    """A binary file, not a CSV: a known signature, or NUL bytes all over its start (UTF-16 is told apart by its
+    byte order mark). A stray NUL or two in a text file is reported on its cell instead."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    return raw.startswith(BINARY_SIGNATURES) or raw.count(b"\x00", 0, 4096) > BINARY_NULS
+
+
 def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
     raw = path.read_bytes()
     if not raw or raw.isspace():
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if _looks_binary(raw):
         return None, [LedgerIssue(label, None, "", "", "not_text",
                                   "this is not a text CSV file (is it an Excel file renamed to .csv?)")]
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -14,7 +14,9 @@ from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE
                      VISIBILITIES)
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]*"
-URL_PATTERN = r"https?://[^\s|<>\"']+\.[^\s|<>\"']*"
+# No whitespace, separator (\p{Z}: no-break spaces, U+2028, U+2029) or control, format or unassigned character
+# (\p{C}: NUL, NEL, bidi overrides, zero-width spaces) anywhere in an address.
+URL_PATTERN = r"https?://[^\s|<>\"'\p{Z}\p{C}]+\.[^\s|<>\"'\p{Z}\p{C}]*"
 # Columns checked elsewhere with a more precise message.
 _CHECKED_BY_PARSERS = ("amount",)
 ENUM_COLUMNS = {"amount_kind": AMOUNT_KINDS, "confidence": CONFIDENCE_LEVELS, "visibility": VISIBILITIES}
