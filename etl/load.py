@@ -69,10 +69,35 @@ def ledger_label(path: Path, root: Path | None) -> str:
     return path.name
 
 
+def _lexically_inside(path: Path, root: Path) -> bool:
+    try:
+        Path(path).absolute().relative_to(Path(root).absolute())
+        return True
+    except ValueError:
+        return False
+
+
+def leaves_root(path: Path, root: Path) -> bool:
+    """True for a path inside root (as written) that a symlink, of the file or of a folder on the way, leads out
+    of root. A file named on the command line from elsewhere is not inside root to begin with."""
+    if not _lexically_inside(path, root):
+        return False
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return False
+    except ValueError:
+        return True
+
+
 def read_ledger(path: Path, root: Path | None = None) -> LoadedLedger:
     """Read one ledger file; never raises on bad content, every problem becomes an issue."""
     label = ledger_label(path, root)
     suffix = path.suffix.lower()
+    if root is not None and leaves_root(path, root):
+        # The target is never opened, so nothing of it (not even a first line in an issue) reaches the output.
+        return _failed(path, Path(path).absolute().relative_to(Path(root).absolute()).as_posix(),
+                       "a link to a file outside the ledger folder: ledgers are read only from inside it; copy the "
+                       "file in instead", "outside_ledgers")
     try:
         if suffix == ".csv":
             table, issues = _read_csv_cells(path, label)
