@@ -385,7 +385,9 @@ def test_every_file_level_issue_prints_in_the_shape(tmp_path):
             "missing_column"} <= kinds
     merged = [p for p in printed if "merged" in p]
     assert merged and SHAPE.match(merged[0]).group("column") != "cells C2"
+    write_lookups(tmp_path / "none")
     nothing = build(tmp_path / "none")  # no ledgers at all
+    assert [i.code for i in nothing.issues] == ["no_ledgers"]
     assert all(SHAPE.match(str(i)) for i in nothing.issues)
 
 
