@@ -62,6 +62,31 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     issues += issues_from_mask(raw, undated, "date_note", raw["date_note"], "date_note_missing",
                                "the date is missing: say why in date_note (e.g. 'not given in the source')", WARNING)
     issues += link_issues(raw, ids, links)
+    issues += public_links_to_internal(raw, enums["visibility"], links)
+    return issues
+
+
+def public_links_to_internal(raw: pd.DataFrame, visibility: pd.Series, links: Links) -> list[LedgerIssue]:
+    """A public row part_of (or same_as) an internal row: the public view would show an id it otherwise hides,
+    and the money would be counted only in the hidden row, so the public totals show none of it."""
+    internal = visibility.eq("internal").to_numpy(dtype=bool)
+    issues: list[LedgerIssue] = []
+    for column, positions in links.positions.items():
+        linked = positions >= 0
+        bad = ~internal & linked & internal[np.where(linked, positions, 0)]
+        if not bad.any():
+            continue
+        # The message names the target row, so it is only built for the (few) rows concerned.
+        at = positions[bad]
+        where = raw[ROW_FILE].iloc[at].astype("str").to_numpy(object) + ":" + \
+            raw[ROW_NUMBER].iloc[at].astype("str").to_numpy(object)
+        message = pd.Series("", index=raw.index, dtype="str")
+        message[bad] = (f"this public row is {column} a row that is internal (" + pd.Series(where, dtype="str")
+                        + "): the public view would show the internal row's id, and the money is counted only in "
+                          "that hidden row, so public totals show none of it; make both rows public or both "
+                          "internal").to_numpy(object)
+        issues += issues_from_mask(raw, pd.Series(bad, index=raw.index), column, raw[column],
+                                   "public_links_internal", message, WARNING)
     return issues
 
 
