@@ -195,13 +195,14 @@ def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[L
 _EOF_IN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
-def unclosed_quote_issues(parser_message: str, label: str) -> list[LedgerIssue]:
-    """The issue for a quote that never closes, from the CSV parser's message (none for other parse errors)."""
+def unclosed_quote_issues(parser_message: str, label: str, first_row: int = 1) -> list[LedgerIssue]:
+    """The issue for a quote that never closes, from the CSV parser's message (none for other parse errors);
+    first_row is the spreadsheet row of the first record the parser read."""
     found = _EOF_IN_QUOTE.search(parser_message)
     if found is None:
         return []
-    # The tokenizer counts records from 0 (the header), the spreadsheet from 1.
-    return [LedgerIssue(label, int(found.group(1)) + 1, "", "", "unclosed_quote",
+    # The tokenizer counts records from 0.
+    return [LedgerIssue(label, int(found.group(1)) + first_row, "", "", "unclosed_quote",
                         "a quote (\") opens in this row and never closes, so every line below it would be read as "
                         "one cell: remove the stray quote, or close it")]
 
@@ -211,27 +212,34 @@ def _line_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
-def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label: str) -> list[LedgerIssue]:
+def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label: str,
+                         header: list[str] | None = None, lines_before: int = 0, first_row: int = 1
+                         ) -> list[LedgerIssue]:
     """Check the records read against the file's physical lines: every line is a record or a line break inside a
     quoted cell. A quoted cell whose later lines look like ledger rows (about half the header's delimiters or more)
     is a stray quote that swallowed those rows; other line breaks in cells (an address, a note in paragraphs) are
     kept. Linear: the file's breaks are counted in C, the cells' by Arrow; only cells that look wrong are read in
-    Python."""
+    Python.
+
+    For a ledger, table holds every record, the header first. A source table (the importer's) passes its header
+    names, the lines above its first record (title lines and the header) and the spreadsheet row of that record.
+    """
     import pyarrow.compute as pc
 
     from .uniques import arrow_strings
 
-    lines = _line_breaks(raw) + (0 if raw.endswith((b"\n", b"\r")) else 1)
+    lines = _line_breaks(raw) + (0 if raw.endswith((b"\n", b"\r")) else 1) - lines_before
     if lines == len(table):
         return []
-    width = table.shape[1]
-    row_like = max(2, (width - 1) // 2)
+    ledger = header is None
+    names = [str(h) for h in (table.iloc[0].tolist() if ledger else header)]
+    row_like = max(2, (len(names) - 1) // 2)
     swallowing = r"(?:\r\n|\r|\n)(?:[^\r\n" + re.escape(delimiter) + r"]*" + re.escape(delimiter) + "){" + \
         str(row_like) + "}"
     in_cells = 0
     issues: list[LedgerIssue] = []
-    for position in table.columns:
-        cells = pc.fill_null(arrow_strings(table[position]), "")
+    for position in range(table.shape[1]):
+        cells = pc.fill_null(arrow_strings(table.iloc[:, position]), "")
         breaks = pc.count_substring_regex(cells, r"\r\n|\r|\n")
         count = pc.sum(breaks).as_py() or 0
         if not count:
@@ -242,17 +250,19 @@ def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label:
             text = str(table.iat[record, position])
             later = re.split(r"\r\n|\r|\n", text)[1:]
             rows = sum(1 for line in later if line.count(delimiter) >= row_like)
-            header = str(table.iat[0, position]).strip() or f"column {position + 1}"
-            column = header_aliases().get(canonical_header(header), header)
-            issues.append(LedgerIssue(label, int(record) + 1, column,
+            name = names[position].strip() if position < len(names) else ""
+            name = name or f"column {position + 1}"
+            column = header_aliases().get(canonical_header(name), name) if ledger else name
+            issues.append(LedgerIssue(label, int(record) + first_row, column,
                                       re.split(r"\r\n|\r|\n", text, maxsplit=1)[0], "rows_inside_cell",
-                                      f"a quote (\") opens in this cell and only closes {len(later)} line(s) later; "
-                                      f"{rows} of those lines look like ledger rows, which would be read as this "
-                                      "cell's text: remove the stray quote, or close it where the cell ends"))
+                                      f"a quote (\") opens in this cell and runs over {len(later)} more line(s); "
+                                      f"{rows} of those lines look like rows of the table, which would be read as "
+                                      "this cell's text: remove the stray quote, or close it where the cell ends"))
     if not issues and len(table) + in_cells != lines:
         issues.append(LedgerIssue(label, None, "", "", "row_count_mismatch",
-                                  f"the file has {lines} lines but {len(table)} records were read, with {in_cells} "
-                                  "line break(s) inside cells: save the file again as 'CSV UTF-8' and check it"))
+                                  f"the file has {lines + lines_before} lines but {len(table)} records were read "
+                                  f"after line {lines_before}, with {in_cells} line break(s) inside cells: save "
+                                  "the file again as 'CSV UTF-8' and check it"))
     return issues
 
 

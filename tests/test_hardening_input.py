@@ -448,3 +448,33 @@ def test_an_append_keeps_the_ledger_mode(tmp_path):
     result = append_rows([ReviewedRow(2, cells)], ledger, root, "reviewed.csv")
     assert not result.errors, result.errors
     assert stat.S_IMODE(ledger.stat().st_mode) == 0o644 and "new-1" in ledger.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("broken", ["closed_later", "unclosed"])
+def test_the_importer_refuses_a_stray_quote_in_a_source_csv(tmp_path, broken):
+    from etl.imports.run import run_import
+
+    root = ledger_folder(tmp_path, [row()])
+    (root / "imports").mkdir()
+    lines = ["Register export", "who,whom,sum,when,note"] + [f"Alpha,Beta,{n}00,2013,plain" for n in range(1, 6)]
+    lines[3] = lines[3].replace("plain", '"opens here')  # source row 4
+    if broken == "closed_later":
+        lines[5] = lines[5].replace("plain", 'closes here"')
+    (root / "imports" / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = root / "imports" / "data.mapping.yml"
+    mapping.write_text(textwrap.dedent("""\
+        source: {file: data.csv, header_row: 2, url: "https://example.org/dataset"}
+        columns:
+          date: when
+          amount: sum
+          currency: {constant: EUR}
+          amount_kind: {constant: payment}
+          payer: who
+          recipient: whom
+          confidence: {constant: reported}
+          notes: note
+        """), encoding="utf-8")
+    result = run_import(mapping, root, write=False)
+    # Arrow's reader takes an unclosed quote to the end of the file, so either issue names the row.
+    assert {("rows_inside_cell", 4), ("unclosed_quote", 4)} & codes(result.issues), result.issues
+    assert result.errors
