@@ -1,6 +1,7 @@
 """Make exported spreadsheets inert: text that a spreadsheet would run as a formula gets a leading quote."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,15 @@ def neutralise_text(values: pd.Series) -> pd.Series:
 # The soft breaks among them (vertical tab from Word, form feed) become line breaks; any other shows as U+FFFD.
 _XLSX_SOFT_BREAKS = r"[\x0b\x0c]"
 _XLSX_ILLEGAL = r"[\x00-\x08\x0e-\x1f]"
+
+
+# The characters xlsx_safe_text shows as U+FFFD (every one that is not a soft line break).
+XLSX_UNWRITABLE = re.compile("[\x00-\x08\x0e-\x1f]")
+
+
+def xlsx_safe_value(text: str) -> str:
+    """One cell's text as xlsx_safe_text makes it, for writers that fill cells one at a time."""
+    return XLSX_UNWRITABLE.sub("\ufffd", re.sub("[\x0b\x0c]", "\n", text))
 
 
 def xlsx_safe_text(values: pd.Series) -> pd.Series:

@@ -18,6 +18,7 @@ import pytest
 from etl.errors import LedgerIssue
 from etl.load import read_ledger
 from etl.pipeline import build, check
+from etl.schema import LEDGER_COLUMNS
 from ledger_factory import ledger_folder, row, write_csv, write_lookups
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -91,8 +92,8 @@ def ledger_workbook(path: Path, extra=None) -> Path:
     sheet = book.active
     sheet.title = "ledger"
     base = row()
-    sheet.append(list(base))
-    sheet.append(list(base.values()))
+    sheet.append(list(LEDGER_COLUMNS))
+    sheet.append([base.get(column, "") for column in LEDGER_COLUMNS])
     if extra:
         extra(book, sheet)
     book.save(path)
@@ -478,3 +479,20 @@ def test_the_importer_refuses_a_stray_quote_in_a_source_csv(tmp_path, broken):
     # Arrow's reader takes an unclosed quote to the end of the file, so either issue names the row.
     assert {("rows_inside_cell", 4), ("unclosed_quote", 4)} & codes(result.issues), result.issues
     assert result.errors
+
+
+def test_an_append_to_a_workbook_ledger_refuses_a_control_character_instead_of_crashing(tmp_path):
+    from etl.extract.append import append_rows
+    from etl.extract.review import ReviewedRow
+
+    root = tmp_path / "ledgers"
+    write_lookups(root)
+    ledger = ledger_workbook(root / "book.xlsx")
+    before = ledger.read_bytes()
+    cells = dict(status="accepted", id="new-1", date="2013-05", amount="1000", currency="USD",
+                 amount_kind="payment", payer="Metastar Invest LLP", recipient="Luca Volontè", confidence="reported",
+                 sources="https://example.org/story", notes="bad\x00byte")
+    result = append_rows([ReviewedRow(2, cells)], ledger, root, "reviewed.csv")
+    assert [(i.code, i.file, i.row, i.column) for i in result.errors] == [("control_character", "reviewed.csv", 2,
+                                                                           "notes")]
+    assert ledger.read_bytes() == before

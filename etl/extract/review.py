@@ -9,7 +9,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import LedgerIssue
 from ..load import sniff_delimiter
-from ..safety import FORMULA_TRIGGERS, NEUTRALISING_PREFIX
+from ..safety import FORMULA_TRIGGERS, NEUTRALISING_PREFIX, xlsx_safe_value
 from .candidates import CANDIDATE_COLUMNS, STATUS, STATUSES
 from .text import ArticleError, decode_article
 
@@ -76,7 +76,7 @@ def restore(text: str) -> str:
 def text_cell(sheet, row: int, column: int, value: str) -> None:
     """Write an Excel cell as text: never a formula, a float (253150) or a date (2012-07)."""
     cell = sheet.cell(row=row, column=column)
-    cell.value = value
+    cell.value = xlsx_safe_value(value)  # an article's stray control character must not break the file
     cell.data_type = "s"
     cell.number_format = "@"
 
