@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
@@ -20,6 +21,39 @@ SOFT_BREAK_PATTERN = r"[\x0b\x0c\x{85}\x{2028}\x{2029}]"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# Per byte of UTF-8: 1 for a C0 control (tab, line feed, carriage return aside) or DEL, 2 for 0xC2 (which leads
+# the C1 controls), 3 for 0xE2 (which leads U+2028 and U+2029), 0 for every other byte.
+_BYTE_CLASS = np.zeros(256, dtype=np.uint8)
+_BYTE_CLASS[[b for b in range(0x20) if b not in (0x09, 0x0A, 0x0D)] + [0x7F]] = 1
+_BYTE_CLASS[0xC2] = 2
+_BYTE_CLASS[0xE2] = 3
+
+
+def may_hold_controls(values: pd.Series) -> bool:
+    """Whether any cell may hold a control character, from the column's UTF-8 bytes: one table look-up per byte
+    and a look at the (few) bytes after 0xC2 and 0xE2, several times faster than a regex over every cell. A True
+    can be a false alarm (bytes outside a sliced array); the regex then decides."""
+    array = arrow_strings(values)
+    for chunk in getattr(array, "chunks", [array]):
+        buffer = chunk.buffers()[2] if len(chunk) else None
+        if buffer is None:
+            continue
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        at = np.flatnonzero(_BYTE_CLASS[data])
+        if not len(at):
+            continue
+        kind = _BYTE_CLASS[data[at]]
+        if (kind == 1).any():
+            return True
+        padded = np.concatenate([data, np.zeros(2, dtype=np.uint8)])
+        lead_c2, lead_e2 = at[kind == 2], at[kind == 3]
+        if ((padded[lead_c2 + 1] >= 0x80) & (padded[lead_c2 + 1] <= 0x9F)).any():
+            return True
+        if ((padded[lead_e2 + 1] == 0x80) & ((padded[lead_e2 + 2] == 0xA8) | (padded[lead_e2 + 2] == 0xA9))).any():
+            return True
+    return False
+
+
 def _matches(values: pd.Series, pattern: str) -> pd.Series:
     found = pc.fill_null(pc.match_substring_regex(arrow_strings(values), pattern), False)
     return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
@@ -33,7 +67,8 @@ def clean_controls(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[LedgerIssue]]:
     cleaned: dict[str, pd.Series] = {}
     for column in LEDGER_COLUMNS:
         values = raw[column]
-        if not pc.any(pc.match_substring_regex(arrow_strings(values), CONTROL_PATTERN)).as_py():
+        if not may_hold_controls(values) or \
+                not pc.any(pc.match_substring_regex(arrow_strings(values), CONTROL_PATTERN)).as_py():
             continue
         if column in PROSE_COLUMNS:
             soft = _matches(values, SOFT_BREAK_PATTERN)

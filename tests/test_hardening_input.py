@@ -496,3 +496,13 @@ def test_an_append_to_a_workbook_ledger_refuses_a_control_character_instead_of_c
     assert [(i.code, i.file, i.row, i.column) for i in result.errors] == [("control_character", "reviewed.csv", 2,
                                                                            "notes")]
     assert ledger.read_bytes() == before
+
+
+@pytest.mark.parametrize("text,expected", [("plain", False), ("tab\tline\nreturn\r", False),
+                                           ("é £ \u00a0 ’ – “”", False), ("a\x00b", True), ("a\x7fb", True),
+                                           ("a\x85b", True), ("a\x9fb", True), ("a\u2028b", True),
+                                           ("a\u2029b", True), ("\x1b", True)])
+def test_the_byte_scan_finds_every_control_character_and_nothing_else(text, expected):
+    from etl.controls import may_hold_controls
+
+    assert may_hold_controls(pd.Series(["ordinary", text, "text"], dtype="str")) is expected
