@@ -23,7 +23,8 @@ from etl.validate import link_issues  # noqa: E402
 
 
 def chain(rows: int, shape: str) -> pd.DataFrame:
-    """Synthetic rows c0 → c1 → … → c(N-1); 'loop' points the last back at the middle, 'mixed' alternates columns."""
+    """Synthetic rows c0 → c1 → … → c(N-1): 'loop' points the last back at the middle, 'mixed' alternates the
+    link columns."""
     raw = pd.DataFrame({c: pd.Series([""] * rows, dtype="str") for c in LEDGER_COLUMNS})
     raw["id"] = pd.Series([f"c{k}" for k in range(rows)], dtype="str")
     targets = pd.Series([f"c{k + 1}" for k in range(rows - 1)] + [f"c{rows // 2}" if shape == "loop" else ""],

@@ -506,3 +506,23 @@ def test_the_byte_scan_finds_every_control_character_and_nothing_else(text, expe
     from etl.controls import may_hold_controls
 
     assert may_hold_controls(pd.Series(["ordinary", text, "text"], dtype="str")) is expected
+
+
+def test_a_far_cell_is_found_from_its_reference_when_the_dimension_is_missing_or_lies(tmp_path):
+    from etl.load import ledger_sheet
+    from etl.xlsx_guard import guarded_sheet
+
+    path = ledger_workbook(tmp_path / "far.xlsx", lambda book, sheet: sheet.cell(row=1048576, column=16384,
+                                                                                  value="x"))
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    sheet = members["xl/worksheets/sheet1.xml"]
+    members["xl/worksheets/sheet1.xml"] = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:V2"/>', sheet)
+    assert members["xl/worksheets/sheet1.xml"] != sheet
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    guarded, issues = guarded_sheet(path, "far.xlsx", ledger_sheet)
+    assert guarded is None and [i.code for i in issues] == ["xlsx_too_large"] and "XFD1048576" in issues[0].message
+    guarded, issues = guarded_sheet(ledger_workbook(tmp_path / "fine.xlsx"), "fine.xlsx", ledger_sheet)
+    assert issues == [] and guarded.name == "ledger" and guarded.member == "xl/worksheets/sheet1.xml"
