@@ -526,3 +526,13 @@ def test_a_far_cell_is_found_from_its_reference_when_the_dimension_is_missing_or
     assert guarded is None and [i.code for i in issues] == ["xlsx_too_large"] and "XFD1048576" in issues[0].message
     guarded, issues = guarded_sheet(ledger_workbook(tmp_path / "fine.xlsx"), "fine.xlsx", ledger_sheet)
     assert issues == [] and guarded.name == "ledger" and guarded.member == "xl/worksheets/sheet1.xml"
+
+
+def test_build_outputs_get_the_mode_open_would_give(tmp_path, umask_027):
+    from etl.pipeline import run_build
+
+    root = ledger_folder(tmp_path, [row()])
+    out = tmp_path / "build"
+    run_build(root, out)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
+    assert len(modes) >= 6 and set(modes.values()) == {0o640}, modes
