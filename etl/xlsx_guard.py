@@ -18,11 +18,12 @@ from typing import Callable
 
 from .errors import LedgerIssue
 
-# Far above any ledger or register export (a million-row, twenty-column sheet is about 700 MB of XML), far below
-# what would exhaust the machine.
-MAX_UNCOMPRESSED_BYTES = 1 << 30
-# Cells in the rectangle from A1 to the last used cell, which readers fill in: 1,048,576 rows × 24 columns.
-MAX_CELLS = 25_000_000
+# Readers hold every cell of the rectangle from A1 to the last used cell as a Python object (about 200 bytes each
+# once it is a table), so five million cells (227,000 rows of every ledger column) is about a gigabyte: far above
+# a ledger kept by hand, and a larger export belongs in a CSV, which is read without that cost. The XML of such a
+# sheet is below 256 MB.
+MAX_UNCOMPRESSED_BYTES = 256 << 20
+MAX_CELLS = 5_000_000
 MAX_MEMBERS = 10_000
 CHUNK_BYTES = 1 << 20
 
