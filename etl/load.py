@@ -195,14 +195,13 @@ def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[L
 _EOF_IN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
-def unclosed_quote_issues(parser_message: str, label: str, first_row: int = 1) -> list[LedgerIssue]:
-    """The issue for a quote that never closes, from the CSV parser's message (none for other parse errors);
-    first_row is the spreadsheet row of the first record the parser read."""
+def unclosed_quote_issues(parser_message: str, label: str) -> list[LedgerIssue]:
+    """The issue for a quote that never closes, from the CSV parser's message (none for other parse errors)."""
     found = _EOF_IN_QUOTE.search(parser_message)
     if found is None:
         return []
-    # The tokenizer counts records from 0.
-    return [LedgerIssue(label, int(found.group(1)) + first_row, "", "", "unclosed_quote",
+    # The tokenizer counts records from 0, at the start of the file (rows it was told to skip included).
+    return [LedgerIssue(label, int(found.group(1)) + 1, "", "", "unclosed_quote",
                         "a quote (\") opens in this row and never closes, so every line below it would be read as "
                         "one cell: remove the stray quote, or close it")]
 

@@ -95,7 +95,7 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
         delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
     encoding = "utf-8-sig" if options.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else options.encoding
     # Line breaks are counted in the raw bytes, which is exact for encodings where a byte 0x0A is always "\n".
-    count_lines = "\n".encode(encoding) == b"\n"
+    count_lines = encoding == "utf-8-sig" or "\n".encode(encoding) == b"\n"
     fast = _read_csv_with_arrow(raw, delimiter, options) if encoding == "utf-8-sig" else None
     if fast is not None:
         swallowed = physical_line_issues(raw, fast, delimiter, label, list(fast.columns), options.header_row,
@@ -113,7 +113,8 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
     except UnicodeDecodeError:
         return None, [_decoding_issue(raw, options, label)]
     except pd.errors.ParserError as exc:
-        unclosed = unclosed_quote_issues(str(exc), label, options.header_row)
+        # pandas numbers records from the start of the file, skipped title lines included.
+        unclosed = unclosed_quote_issues(str(exc), label)
         if unclosed:
             return None, unclosed
         table, issues = _read_ragged(raw, encoding, delimiter, options, label)
