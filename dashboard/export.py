@@ -6,7 +6,7 @@ import io
 import pandas as pd
 from openpyxl import Workbook
 
-from etl.safety import csv_bytes, neutralise_text
+from etl.safety import csv_bytes, neutralise_text, xlsx_safe_text
 from etl.schema import OUTPUT_COLUMNS
 
 XLSX_MAX_ROWS = 1_000_000  # Excel's sheet limit is 1,048,576 rows
@@ -56,7 +56,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     text_columns = [c for c in data.columns if c not in DECIMAL_COLUMNS and data[c].dtype != bool
                     and c not in ("ledger_row", "cpi_base_year", "fx_rate_usd", "fx_rate_eur")]
     for column in text_columns:
-        data[column] = neutralise_text(safe_cells(data[column].astype("str")))
+        data[column] = neutralise_text(xlsx_safe_text(data[column].astype("str")))
     book = Workbook(write_only=True)
     sheet = book.create_sheet("transfers")
     columns = list(data.columns)
@@ -86,16 +86,10 @@ def to_xlsx_bytes(frame: pd.DataFrame, about: list[tuple[str, str]]) -> bytes:
     info.column_dimensions["A"].width = 24
     info.column_dimensions["B"].width = 100
     for key, value in about:
-        info.append([neutralise_text(pd.Series([key])).iloc[0],
-                     neutralise_text(safe_cells(pd.Series([str(value)]))).iloc[0]])
+        cells = neutralise_text(xlsx_safe_text(pd.Series([str(key), str(value)], dtype="str")))
+        info.append(cells.tolist())
     if len(frame) > XLSX_MAX_ROWS:
         info.append(["note", f"Only the first {XLSX_MAX_ROWS:,} of {len(frame):,} rows fit in Excel; use the CSV."])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def safe_cells(values: pd.Series) -> pd.Series:
-    """Text an XLSX cell can hold: control characters other than tab and line breaks make openpyxl refuse the
-    whole file, so each one becomes U+FFFD (shown, never silently dropped)."""
-    return values.str.replace(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "\ufffd", regex=True)

@@ -62,6 +62,8 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     per_cell = {name: pd.Series(column.to_numpy()[shape_codes], index=text.index)
                 for name, column in by_shape.items() if name not in ("pre", "post")}
     matched, ambiguous, malformed = per_cell["matched"], per_cell["ambiguous"], per_cell["malformed"]
+    zero_comma = _leading_zero_comma(text, shapes, shape_codes) & matched & ~malformed
+    ambiguous = ambiguous | zero_comma
     exponent, fraction_len = per_cell["exponent"], per_cell["fraction_len"]
     empty, negative = per_cell["empty"], per_cell["negative"]
     digit_len, value = _significant_digits(cells, text.index)
@@ -103,7 +105,10 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     not_number = ~empty & ~negative & (~matched | malformed)
     issues += issues_from_mask(label_frame, not_number, "amount", text, "amount_unreadable",
                                "expected a number such as 2900000000, 2.9 billion, 253,150, 7,6 Mio. or €2.39m")
-    issues += issues_from_mask(label_frame, matched & ambiguous, "amount", text, "amount_ambiguous",
+    issues += issues_from_mask(label_frame, zero_comma, "amount", text, "amount_ambiguous",
+                               "ambiguous: a comma before three digits after a leading 0 may be a decimal comma "
+                               "(0,123 = 0.123) or a thousands separator (123); write 0.123 or 123")
+    issues += issues_from_mask(label_frame, matched & ambiguous & ~zero_comma, "amount", text, "amount_ambiguous",
                                "ambiguous: a single dot before three digits may be a decimal point (English) or a "
                                "thousands separator (German); write 1234 or 1.234,00 or 1.234 thousand")
     issues += issues_from_mask(label_frame, (too_long | overflow | too_large) & matched, "amount", text,
@@ -120,6 +125,21 @@ def parse_amounts(raw: pd.Series, label_frame: pd.DataFrame) -> tuple[pd.Series,
     issues += issues_from_mask(label_frame, both & matched, "amount", text, "amount_two_currencies",
                                "currency written both before and after the number; keep one")
     return scaled, currency_in_cell, issues
+
+
+# A number whose first group is zeros, then a comma and three digits ("0,123", "00,500"): nobody groups thousands
+# after a 0, but nor is a comma before exactly three digits a safe decimal mark.
+_ZERO_COMMA = r"(?:^|[^0-9.,'’])0+,[0-9]{3}(?:[^0-9]|$)"
+
+
+def _leading_zero_comma(text: pd.Series, shapes: pa.Array, shape_codes: np.ndarray) -> pd.Series:
+    """Cells written like 0,123: only cells whose shape could be one (digits as 0) are searched one by one."""
+    candidate_shapes = pc.match_substring_regex(shapes, _ZERO_COMMA).to_numpy(zero_copy_only=False)
+    candidates = candidate_shapes[shape_codes]
+    found = pd.Series(False, index=text.index)
+    if candidates.any():
+        found[candidates] = contains(text[candidates], _ZERO_COMMA).to_numpy()
+    return found
 
 
 def _structure(text: pd.Series) -> pd.DataFrame:

@@ -28,6 +28,20 @@ DOLLAR_CURRENCIES = ("USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "BZD", "BS
                      "NAD", "SBD", "SRD", "TTD", "XCD", "BMD", "KYD", "GYD", "BND", "ZWL")
 
 
+# ISO 4217 codes that are not money a payer hands a recipient: the testing and "no currency" codes, precious metals,
+# units of account (SDR, bond-market and development-bank units, the Sucre, the Arab Accounting Dinar) and the fund
+# codes (index-linked units, next-day dollars, WIR). ISO lists them beside currencies; a ledger row needs the
+# currency the money moved in.
+NOT_MONEY: dict[str, str] = {
+    "XXX": "the ISO code for 'no currency involved'", "XTS": "the ISO code reserved for testing",
+    **{code: "a precious metal (troy ounces), not a currency" for code in ("XAU", "XAG", "XPT", "XPD")},
+    **{code: "a unit of account, not a currency money is paid in"
+       for code in ("XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA", "XAD")},
+    **{code: "an ISO fund code (an index-linked or settlement unit), not a currency"
+       for code in ("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW")},
+}
+
+
 @lru_cache(maxsize=1)
 def iso_currency_codes() -> frozenset[str]:
     """Every ISO 4217 alphabetic code pycountry knows."""
@@ -54,7 +68,14 @@ def resolve_currencies(currency_cell: pd.Series, marker_in_amount: pd.Series, la
     cell_bad, cell_ambiguous = spread("cell_bad"), spread("cell_ambiguous")
     marker_bad, marker_ambiguous, conflict = spread("marker_bad"), spread("marker_ambiguous"), spread("conflict")
     missing = spread("missing")
+    not_money_cell, not_money_marker = spread("not_money_cell"), spread("not_money_marker")
     issues: list[LedgerIssue] = []
+    for flags, column, values in ((not_money_cell, "currency", cell), (not_money_marker & ~not_money_cell, "amount",
+                                                                      marker)):
+        if flags.any():  # the message names each row's code, so it is only built when some row needs it
+            issues += issues_from_mask(label_frame, flags, column, values, "currency_not_money",
+                                       values.str.upper() + " is " + values.str.upper().map(NOT_MONEY).fillna("")
+                                       + ": give the amount in the currency the source says was paid")
     issues += issues_from_mask(label_frame, cell_bad, "currency", cell, "currency_unknown",
                                "not an ISO 4217 currency code or a known symbol (examples: USD, EUR, GBP, AZN, $, €)")
     issues += issues_from_mask(label_frame, cell_ambiguous, "currency", cell, "currency_ambiguous",
@@ -88,8 +109,13 @@ def _resolve_pairs(cell: pd.Series, marker: pd.Series) -> pd.DataFrame:
     code = from_cell.where(from_cell.ne(""), from_marker)
     conflict = from_cell.ne("") & from_marker.ne("") & from_cell.ne(from_marker)
     missing = cell.eq("") & marker.eq("")
-    bad = cell_bad | cell_ambiguous | marker_bad | marker_ambiguous | conflict | missing
-    return pd.DataFrame({"code": code.where(~bad, "").astype("str"), "cell_bad": cell_bad,
+    not_money_cell, not_money_marker = from_cell.isin(NOT_MONEY), from_marker.isin(NOT_MONEY)
+    # A non-money code is reported on its own, not also as a conflict with the other cell.
+    conflict &= ~not_money_cell & ~not_money_marker
+    bad = cell_bad | cell_ambiguous | marker_bad | marker_ambiguous | conflict | missing | not_money_cell | \
+        not_money_marker
+    return pd.DataFrame({"code": code.where(~bad, "").astype("str"), "not_money_cell": not_money_cell,
+                         "not_money_marker": not_money_marker, "cell_bad": cell_bad,
                          "cell_ambiguous": cell_ambiguous, "marker_bad": marker_bad,
                          "marker_ambiguous": marker_ambiguous, "conflict": conflict, "missing": missing})
 

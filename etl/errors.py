@@ -9,6 +9,10 @@ import pandas as pd
 ERROR = "error"
 WARNING = "warning"
 ISSUE_COLUMNS = ("file", "row", "column", "value", "code", "message", "severity")
+# Printed for the row or the column of an issue about a whole file (or a whole row).
+WHOLE = "—"
+# Shown instead of a colon inside a column name (a source's "Amount: USD"), which looks the same and splits nothing.
+RATIO = "\u2236"
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,13 @@ class LedgerIssue:
     severity: str = ERROR
 
     def __str__(self) -> str:
-        row = "" if self.row is None else str(self.row)
+        # Always file:row:column, so a line can be split on its first two colons: a whole-file or whole-row
+        # problem says so with a dash, and a colon inside the column text would shift the fields.
+        row = WHOLE if self.row is None else str(self.row)
+        column = self.column.replace(":", RATIO) if self.column.strip() else WHOLE
         value = self.value if len(self.value) <= 80 else self.value[:77] + "..."
         level = "" if self.severity == ERROR else "warning: "
-        return f"{self.file}:{row}:{self.column}: {value!r} — {level}{self.message}"
+        return f"{self.file}:{row}:{column}: {value!r} — {level}{self.message}"
 
     def as_dict(self) -> dict:
         # Every field is a str, int or None, so asdict's recursive copy (slow for a hundred thousand warnings)

@@ -5,7 +5,6 @@ import csv
 import io
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -70,10 +69,35 @@ def ledger_label(path: Path, root: Path | None) -> str:
     return path.name
 
 
+def _lexically_inside(path: Path, root: Path) -> bool:
+    try:
+        Path(path).absolute().relative_to(Path(root).absolute())
+        return True
+    except ValueError:
+        return False
+
+
+def leaves_root(path: Path, root: Path) -> bool:
+    """True for a path inside root (as written) that a symlink, of the file or of a folder on the way, leads out
+    of root. A file named on the command line from elsewhere is not inside root to begin with."""
+    if not _lexically_inside(path, root):
+        return False
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return False
+    except ValueError:
+        return True
+
+
 def read_ledger(path: Path, root: Path | None = None) -> LoadedLedger:
     """Read one ledger file; never raises on bad content, every problem becomes an issue."""
     label = ledger_label(path, root)
     suffix = path.suffix.lower()
+    if root is not None and leaves_root(path, root):
+        # The target is never opened, so nothing of it (not even a first line in an issue) reaches the output.
+        return _failed(path, Path(path).absolute().relative_to(Path(root).absolute()).as_posix(),
+                       "a link to a file outside the ledger folder: ledgers are read only from inside it; copy the "
+                       "file in instead", "outside_ledgers")
     try:
         if suffix == ".csv":
             table, issues = _read_csv_cells(path, label)
@@ -123,11 +147,24 @@ def sniff_delimiter(text: str | bytes) -> str:
     return ";" if header.count(semicolon) > header.count(comma) else ","
 
 
+# Zip (an .xlsx or .docx), OLE (an old .xls), PDF and gzip files renamed to .csv.
+BINARY_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b")
+BINARY_NULS = 8
+
+
+def _looks_binary(raw: bytes) -> bool:
+    """A binary file, not a CSV: a known signature, or NUL bytes all over its start (UTF-16 is told apart by its
+    byte order mark). A stray NUL or two in a text file is reported on its cell instead."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    return raw.startswith(BINARY_SIGNATURES) or raw.count(b"\x00", 0, 4096) > BINARY_NULS
+
+
 def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
     raw = path.read_bytes()
     if not raw or raw.isspace():
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if _looks_binary(raw):
         return None, [LedgerIssue(label, None, "", "", "not_text",
                                   "this is not a text CSV file (is it an Excel file renamed to .csv?)")]
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -137,14 +174,95 @@ def _read_csv_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[L
     try:
         table = pd.read_csv(io.BytesIO(raw), sep=delimiter, dtype="str", keep_default_na=False, header=None,
                             skip_blank_lines=False, engine="c", encoding="utf-8-sig", encoding_errors="strict")
+        issues: list[LedgerIssue] = []
     except UnicodeDecodeError:
         return _decode(raw, label)
-    except pd.errors.ParserError:
+    except pd.errors.ParserError as exc:
         text, issues = _decode(raw, label)
-        return (None, issues) if text is None else read_ragged_csv(text, delimiter, label)
+        if text is None:
+            return None, issues
+        table, issues = read_ragged_csv(text, delimiter, label)
+        unclosed = unclosed_quote_issues(str(exc), label)
+        if table is None or unclosed:
+            # Everything after an unclosed quote sits in one cell: counting its lines would only repeat the issue.
+            return table, unclosed + issues
     except pd.errors.EmptyDataError:
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the file is empty: it needs a header row")]
-    return table, []
+    return table, issues + physical_line_issues(raw, table, delimiter, label)
+
+
+# pandas' C tokenizer names the record where a quote opened and the file ended before it closed.
+_EOF_IN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def unclosed_quote_issues(parser_message: str, label: str) -> list[LedgerIssue]:
+    """The issue for a quote that never closes, from the CSV parser's message (none for other parse errors)."""
+    found = _EOF_IN_QUOTE.search(parser_message)
+    if found is None:
+        return []
+    # The tokenizer counts records from 0, at the start of the file (rows it was told to skip included).
+    return [LedgerIssue(label, int(found.group(1)) + 1, "", "", "unclosed_quote",
+                        "a quote (\") opens in this row and never closes, so every line below it would be read as "
+                        "one cell: remove the stray quote, or close it")]
+
+
+def _line_breaks(data: bytes) -> int:
+    # \r\n, \r and \n each end a line, as the CSV parsers read them.
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label: str,
+                         header: list[str] | None = None, lines_before: int = 0, first_row: int = 1
+                         ) -> list[LedgerIssue]:
+    """Check the records read against the file's physical lines: every line is a record or a line break inside a
+    quoted cell. A quoted cell whose later lines look like ledger rows (about half the header's delimiters or more)
+    is a stray quote that swallowed those rows; other line breaks in cells (an address, a note in paragraphs) are
+    kept. Linear: the file's breaks are counted in C, the cells' by Arrow; only cells that look wrong are read in
+    Python.
+
+    For a ledger, table holds every record, the header first. A source table (the importer's) passes its header
+    names, the lines above its first record (title lines and the header) and the spreadsheet row of that record.
+    """
+    import pyarrow.compute as pc
+
+    from .uniques import arrow_strings
+
+    lines = _line_breaks(raw) + (0 if raw.endswith((b"\n", b"\r")) else 1) - lines_before
+    if lines == len(table):
+        return []
+    ledger = header is None
+    names = [str(h) for h in (table.iloc[0].tolist() if ledger else header)]
+    row_like = max(2, (len(names) - 1) // 2)
+    swallowing = r"(?:\r\n|\r|\n)(?:[^\r\n" + re.escape(delimiter) + r"]*" + re.escape(delimiter) + "){" + \
+        str(row_like) + "}"
+    in_cells = 0
+    issues: list[LedgerIssue] = []
+    for position in range(table.shape[1]):
+        cells = pc.fill_null(arrow_strings(table.iloc[:, position]), "")
+        breaks = pc.count_substring_regex(cells, r"\r\n|\r|\n")
+        count = pc.sum(breaks).as_py() or 0
+        if not count:
+            continue
+        in_cells += count
+        suspicious = pc.match_substring_regex(cells, swallowing).to_numpy(zero_copy_only=False)
+        for record in np.flatnonzero(suspicious):
+            text = str(table.iat[record, position])
+            later = re.split(r"\r\n|\r|\n", text)[1:]
+            rows = sum(1 for line in later if line.count(delimiter) >= row_like)
+            name = names[position].strip() if position < len(names) else ""
+            name = name or f"column {position + 1}"
+            column = header_aliases().get(canonical_header(name), name) if ledger else name
+            issues.append(LedgerIssue(label, int(record) + first_row, column,
+                                      re.split(r"\r\n|\r|\n", text, maxsplit=1)[0], "rows_inside_cell",
+                                      f"a quote (\") opens in this cell and runs over {len(later)} more line(s); "
+                                      f"{rows} of those lines look like rows of the table, which would be read as "
+                                      "this cell's text: remove the stray quote, or close it where the cell ends"))
+    if not issues and len(table) + in_cells != lines:
+        issues.append(LedgerIssue(label, None, "", "", "row_count_mismatch",
+                                  f"the file has {lines + lines_before} lines but {len(table)} records were read "
+                                  f"after line {lines_before}, with {in_cells} line break(s) inside cells: save "
+                                  "the file again as 'CSV UTF-8' and check it"))
+    return issues
 
 
 def read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
@@ -169,7 +287,17 @@ def read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame
     return pd.DataFrame(padded, dtype="str"), issues
 
 
+def ledger_sheet(names: list[str]) -> str | None:
+    """The sheet a workbook ledger is read from: the one named 'ledger' (any case), else the first tab."""
+    return next((n for n in names if n.strip().lower() == LEDGER_SHEET_NAME), names[0] if names else None)
+
+
 def _read_xlsx_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
+    from .xlsx_guard import guarded_sheet
+
+    guarded, issues = guarded_sheet(path, label, ledger_sheet)
+    if issues:
+        return None, issues
     try:
         from python_calamine import CalamineWorkbook
 
@@ -178,11 +306,14 @@ def _read_xlsx_cells(path: Path, label: str) -> tuple[pd.DataFrame | None, list[
         return None, [LedgerIssue(label, None, "", "", "unreadable",
                                   f"not a readable .xlsx workbook ({type(exc).__name__}): save it again from Excel")]
     names = workbook.sheet_names
-    if not names:
+    if not names or guarded is None:
         return None, [LedgerIssue(label, None, "", "", "empty_file", "the workbook has no sheets")]
-    sheet = next((n for n in names if n.strip().lower() == LEDGER_SHEET_NAME), names[0])
+    sheet = ledger_sheet(names)
+    if sheet != guarded.name:  # only the sheet the guard measured may be read
+        return None, [LedgerIssue(label, None, "", "", "unreadable",
+                                  "the workbook's sheet list is inconsistent: save it again from Excel")]
     rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    issues = _xlsx_structure_issues(path, label, names.index(sheet))
+    issues = xlsx_structure_issues(guarded.xml, label)
     if not rows or not any(str(c).strip() for c in rows[0]):
         issues.append(LedgerIssue(label, None, "", "", "empty_file",
                                   f"sheet {sheet!r} is empty or its first row is blank: it needs a header row"))
@@ -211,28 +342,22 @@ def excel_cell_text(value: object) -> str:
     return str(value)
 
 
-_CELL_REF = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*?>(?:(?!</c>).)*?<f[ >/]', re.S)
+# A self-closing <c .../> holds no formula, so the scan for <f> never runs on into the next cell.
+_CELL_REF = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*(?<!/)>(?:(?!</c>).)*?<f[ >/]', re.S)
 _MERGE_REF = re.compile(r'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+\d+)"')
 
 
-def _xlsx_structure_issues(path: Path, label: str, sheet_index: int) -> list[LedgerIssue]:
-    """Formulas and merged cells hide what a cell really says: find them in the sheet XML without a full parse."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = sorted((n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
-                           key=lambda n: int(re.search(r"(\d+)", n.rsplit("/", 1)[1]).group(1)))
-            if sheet_index >= len(names):
-                return []
-            xml = archive.read(names[sheet_index]).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return []
+def xlsx_structure_issues(sheet_xml: bytes, label: str) -> list[LedgerIssue]:
+    """Formulas and merged cells hide what a cell really says: find them in the XML of the sheet that is read,
+    without a full parse."""
+    xml = sheet_xml.decode("utf-8", "replace")
     issues = []
     for col, row in _CELL_REF.findall(xml):
         issues.append(LedgerIssue(label, int(row), f"cell {col}{row}", "", "formula",
                                   "the cell holds a formula: paste its value instead, so the ledger states the "
                                   "figure the source gives"))
     for col, row, end in _MERGE_REF.findall(xml):
-        issues.append(LedgerIssue(label, int(row), f"cells {col}{row}:{end}", "", "merged_cells",
+        issues.append(LedgerIssue(label, int(row), f"cells {col}{row} to {end}", "", "merged_cells",
                                   "merged cells: unmerge them and fill in every row"))
     return issues
 

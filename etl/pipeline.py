@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import allocation, amounts, countries, currency, dates, dedupe, entities, fx, validate
+from . import allocation, amounts, controls, countries, currency, dates, dedupe, entities, fx, validate
 from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
 from .uniques import first_occurrences, per_unique, strip
 from .load import LoadedLedger, discover_ledgers, read_ledger
@@ -175,9 +175,9 @@ def rates_by_pair(raw: pd.DataFrame, code: pd.Series, period: pd.DataFrame, fx_r
 
 def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
     """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised dataset and every issue."""
-    raw = raw.reset_index(drop=True)
+    raw, issues = controls.clean_controls(raw.reset_index(drop=True))
     enums = validate.normalise_enums(raw)
-    issues = validate.validate_rows(raw, enums)
+    issues += validate.validate_rows(raw, enums)
 
     # Amounts are nearly all distinct, and the parser already works per shape, so a per-value pass would only
     # add a factorize and a spread.

@@ -1,6 +1,7 @@
 """Make exported spreadsheets inert: text that a spreadsheet would run as a formula gets a leading quote."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,34 @@ def neutralise_text(values: pd.Series) -> pd.Series:
     if not risky.any():
         return values
     return values.where(~risky, NEUTRALISING_PREFIX + text)
+
+
+# XML 1.0, and so every .xlsx writer, refuses C0 control characters other than tab, line feed and carriage return.
+# The soft breaks among them (vertical tab from Word, form feed) become line breaks; any other shows as U+FFFD.
+_XLSX_SOFT_BREAKS = r"[\x0b\x0c]"
+_XLSX_ILLEGAL = r"[\x00-\x08\x0e-\x1f]"
+
+
+# The characters xlsx_safe_text shows as U+FFFD (every one that is not a soft line break).
+XLSX_UNWRITABLE = re.compile("[\x00-\x08\x0e-\x1f]")
+
+
+def xlsx_safe_value(text: str) -> str:
+    """One cell's text as xlsx_safe_text makes it, for writers that fill cells one at a time."""
+    return XLSX_UNWRITABLE.sub("\ufffd", re.sub("[\x0b\x0c]", "\n", text))
+
+
+def xlsx_safe_text(values: pd.Series) -> pd.Series:
+    """Text a spreadsheet file can hold: never an exception from the writer, whatever a cell contains."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values.fillna("").astype("str").to_numpy(dtype=object), type=pa.large_string())
+    if not pc.any(pc.match_substring_regex(text, r"[\x00-\x08\x0b\x0c\x0e-\x1f]")).as_py():
+        return values
+    text = pc.replace_substring_regex(pc.replace_substring_regex(text, _XLSX_SOFT_BREAKS, "\n"), _XLSX_ILLEGAL,
+                                      "\ufffd")
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=values.index, dtype="str")
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -109,6 +109,8 @@ LEDGER_FIELDS: tuple[Field, ...] = (
 )
 
 LEDGER_COLUMNS: tuple[str, ...] = tuple(f.name for f in LEDGER_FIELDS)
+# Columns of prose, where a line break belongs to the text (everywhere else a cell is one line).
+PROSE_COLUMNS: tuple[str, ...] = ("date_note", "status_note", "purpose", "notes")
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in LEDGER_FIELDS if f.required)
 FIELD_BY_NAME = {f.name: f for f in LEDGER_FIELDS}
 

@@ -14,7 +14,9 @@ from .schema import (AMOUNT_KINDS, CONFIDENCE_LEVELS, REQUIRED_COLUMNS, ROW_FILE
                      VISIBILITIES)
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]*"
-URL_PATTERN = r"https?://[^\s|<>\"']+\.[^\s|<>\"']*"
+# No whitespace, separator (\p{Z}: no-break spaces, U+2028, U+2029) or control, format or unassigned character
+# (\p{C}: NUL, NEL, bidi overrides, zero-width spaces) anywhere in an address.
+URL_PATTERN = r"https?://[^\s|<>\"'\p{Z}\p{C}]+\.[^\s|<>\"'\p{Z}\p{C}]*"
 # Columns checked elsewhere with a more precise message.
 _CHECKED_BY_PARSERS = ("amount",)
 ENUM_COLUMNS = {"amount_kind": AMOUNT_KINDS, "confidence": CONFIDENCE_LEVELS, "visibility": VISIBILITIES}
@@ -60,6 +62,31 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     issues += issues_from_mask(raw, undated, "date_note", raw["date_note"], "date_note_missing",
                                "the date is missing: say why in date_note (e.g. 'not given in the source')", WARNING)
     issues += link_issues(raw, ids, links)
+    issues += public_links_to_internal(raw, enums["visibility"], links)
+    return issues
+
+
+def public_links_to_internal(raw: pd.DataFrame, visibility: pd.Series, links: Links) -> list[LedgerIssue]:
+    """A public row part_of (or same_as) an internal row: the public view would show an id it otherwise hides,
+    and the money would be counted only in the hidden row, so the public totals show none of it."""
+    internal = visibility.eq("internal").to_numpy(dtype=bool)
+    issues: list[LedgerIssue] = []
+    for column, positions in links.positions.items():
+        linked = positions >= 0
+        bad = ~internal & linked & internal[np.where(linked, positions, 0)]
+        if not bad.any():
+            continue
+        # The message names the target row, so it is only built for the (few) rows concerned.
+        at = positions[bad]
+        where = raw[ROW_FILE].iloc[at].astype("str").to_numpy(object) + ":" + \
+            raw[ROW_NUMBER].iloc[at].astype("str").to_numpy(object)
+        message = pd.Series("", index=raw.index, dtype="str")
+        message[bad] = (f"this public row is {column} a row that is internal (" + pd.Series(where, dtype="str")
+                        + "): the public view would show the internal row's id, and the money is counted only in "
+                          "that hidden row, so public totals show none of it; make both rows public or both "
+                          "internal").to_numpy(object)
+        issues += issues_from_mask(raw, pd.Series(bad, index=raw.index), column, raw[column],
+                                   "public_links_internal", message, WARNING)
     return issues
 
 
@@ -158,17 +185,36 @@ def link_issues(raw: pd.DataFrame, ids: pd.Series, links: Links | None = None) -
 def rows_in_cycles(first: np.ndarray, part_of: np.ndarray, same_as: np.ndarray) -> np.ndarray:
     """Rows on (or leading into) a loop of links, given each row's target row positions (-1 for none).
 
-    Each round settles rows all of whose targets are settled; what never settles loops. Rounds are bounded by the
-    longest chain, and each round is a numpy gather. Self-links and unknown targets end a chain here (they are
-    reported on their own).
+    The links form a graph with at most two edges out of each row. Its strongly connected components of more than
+    one row are the loops (scipy's csgraph, linear in rows and links); a breadth-first search from all of them
+    along the reversed links finds the rows that lead into one. Self-links and unknown targets end a chain here
+    (they are reported on their own); a repeated id's later rows are never a target and are not followed.
     """
-    own = np.arange(len(first))
-    p = np.where(part_of == own, -1, part_of)
-    s = np.where(same_as == own, -1, same_as)
-    settled = ((p < 0) & (s < 0)) | ~first
-    while True:
-        now = settled | ((p < 0) | settled[np.clip(p, 0, None)]) & ((s < 0) | settled[np.clip(s, 0, None)])
-        if now.sum() == settled.sum():
-            break
-        settled = now
-    return ~settled
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+    rows = len(first)
+    own = np.arange(rows)
+    sources, targets = [], []
+    for target in (part_of, same_as):
+        followed = (target >= 0) & (target != own) & first
+        sources.append(own[followed])
+        targets.append(target[followed])
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    in_cycle = np.zeros(rows, dtype=bool)
+    if not len(source):
+        return in_cycle
+    graph = csr_matrix((np.ones(len(source), dtype=np.int8), (source, target)), shape=(rows, rows))
+    _, component = connected_components(graph, directed=True, connection="strong")
+    looping = np.bincount(component)[component] > 1
+    if not looping.any():
+        return in_cycle
+    # One extra node with an edge to every looping row starts the search from all loops at once.
+    start = rows
+    loops = np.flatnonzero(looping)
+    reverse = csr_matrix((np.ones(len(source) + len(loops), dtype=np.int8),
+                          (np.concatenate([target, np.full(len(loops), start)]), np.concatenate([source, loops]))),
+                         shape=(rows + 1, rows + 1))
+    reached = breadth_first_order(reverse, start, directed=True, return_predecessors=False)
+    in_cycle[reached[reached != start]] = True
+    return in_cycle

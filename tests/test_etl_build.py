@@ -153,7 +153,7 @@ def test_cli_never_prints_a_traceback_on_user_data(tmp_path):
                            str(tmp_path / "out")], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "broken.csv::" in proc.stdout and "x.xlsx::" in proc.stdout
+    assert "broken.csv:—:—:" in proc.stdout and "x.xlsx:—:—:" in proc.stdout
     assert not (tmp_path / "out").exists()
 
 

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from ..atomic import atomic_write_bytes
 from ..errors import ERROR, EtlError, LedgerIssue, sort_issues
 from ..load import discover_ledgers, ledger_label, sniff_delimiter
+from ..safety import XLSX_UNWRITABLE
 from ..schema import LEDGER_COLUMNS, LEDGER_SHEET_NAME, LOOKUP_DIR, canonical_header, header_aliases
 from .candidates import SOURCE_REQUIRED_NOTE, STATUS, STATUS_ACCEPTED
 from .review import ReviewedRow, read_reviewed, text_cell
@@ -170,6 +171,12 @@ def _combined_xlsx(ledger: Path, new_rows: list[dict[str, str]], accepted: list[
     if not ledger.exists():
         return b"", 0, [LedgerIssue(ledger.name, None, "", "", "no_ledger",
                                     "no such Excel ledger: create it with 'python -m etl template' first")]
+    from ..load import ledger_sheet
+    from ..xlsx_guard import guarded_sheet
+
+    _, problems = guarded_sheet(ledger, ledger.name, ledger_sheet)
+    if problems:
+        return b"", 0, problems
     try:
         workbook = load_workbook(ledger)
     except Exception as exc:  # openpyxl raises many types for broken workbooks
@@ -183,6 +190,11 @@ def _combined_xlsx(ledger: Path, new_rows: list[dict[str, str]], accepted: list[
     for line in sheet.iter_rows(min_row=1):
         if any(c.value not in (None, "") for c in line):
             last = line[0].row
+    for row, reviewed in zip(new_rows, accepted):
+        # A workbook cannot hold these characters; a CSV ledger can, and its check refuses them the same way.
+        issues += [LedgerIssue(reviewed_label, reviewed.number, column, row[column], "control_character",
+                               "the cell holds an invisible control character: delete it")
+                   for column in LEDGER_COLUMNS if XLSX_UNWRITABLE.search(row[column])]
     for offset, row in enumerate(new_rows, start=1):
         for position, column in enumerate(order, start=1):
             if column and row[column]:

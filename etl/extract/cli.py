@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import TextIO
+
+import pandas as pd
 
 from .. import errors as errors_module
 from ..errors import EtlError, LedgerIssue
 from ..load import NON_LEDGER_DIRS
 from ..schema import LEDGER_DIR
+from ..uniques import fullmatch
 from ..validate import URL_PATTERN
 from .append import append_reviewed
 from .candidates import STATUS, STATUS_KNOWN, Candidate, extract_candidates
@@ -71,7 +73,7 @@ def main(argv: list[str]) -> int:
 def run_extract(article_path: Path, source_url: str, output: str | None, ledger_dir: Path,
                 out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if source_url and not re.fullmatch(URL_PATTERN, source_url):
+    if source_url and not fullmatch(pd.Series([source_url], dtype="str"), URL_PATTERN).iloc[0]:
         print(f"--source-url must be a full http(s) address, not {source_url!r}", file=out)
         return 1
     target = Path(output) if output else article_path.with_name(article_path.stem + ".candidates.csv")

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import LedgerIssue
 from ..load import sniff_delimiter
-from ..safety import FORMULA_TRIGGERS, NEUTRALISING_PREFIX
+from ..safety import FORMULA_TRIGGERS, NEUTRALISING_PREFIX, xlsx_safe_value
 from .candidates import CANDIDATE_COLUMNS, STATUS, STATUSES
 from .text import ArticleError, decode_article
 
@@ -76,7 +76,7 @@ def restore(text: str) -> str:
 def text_cell(sheet, row: int, column: int, value: str) -> None:
     """Write an Excel cell as text: never a formula, a float (253150) or a date (2012-07)."""
     cell = sheet.cell(row=row, column=column)
-    cell.value = value
+    cell.value = xlsx_safe_value(value)  # an article's stray control character must not break the file
     cell.data_type = "s"
     cell.number_format = "@"
 
@@ -136,6 +136,14 @@ def _xlsx_table(raw: bytes, name: str) -> list[list[str]]:
     from ..load import excel_cell_text  # one rendering of typed Excel cells for ledgers and reviewed files
     from python_calamine import CalamineWorkbook
 
+    from ..xlsx_guard import guarded_sheet
+
+    def chosen(names: list[str]) -> str | None:
+        return next((n for n in names if n.strip().lower() == CANDIDATE_SHEET), names[0] if names else None)
+
+    guarded, problems = guarded_sheet(raw, name, chosen)
+    if problems:
+        raise ReviewFileError(f"{name}: {problems[0].message}")
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(raw))
     except Exception as exc:  # calamine has its own error type for every kind of broken workbook
@@ -143,5 +151,7 @@ def _xlsx_table(raw: bytes, name: str) -> list[list[str]]:
     names = workbook.sheet_names
     if not names:
         raise ReviewFileError(f"{name}: the workbook has no sheets")
-    sheet = next((n for n in names if n.strip().lower() == CANDIDATE_SHEET), names[0])
+    sheet = chosen(names)
+    if guarded is None or sheet != guarded.name:  # only the sheet the guard measured may be read
+        raise ReviewFileError(f"{name}: the workbook's sheet list is inconsistent: save it again from Excel")
     return [[excel_cell_text(c) for c in row] for row in workbook.get_sheet_by_name(sheet).to_python()]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LedgerIssue
-from ..load import blank_rows, excel_cell_text, read_ragged_csv
+from ..load import blank_rows, excel_cell_text, physical_line_issues, read_ragged_csv, unclosed_quote_issues
 from .mapping import ReadOptions
 
 SNIFF_BYTES = 65536
@@ -94,8 +94,14 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
         counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
         delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
     encoding = "utf-8-sig" if options.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else options.encoding
+    # Line breaks are counted in the raw bytes, which is exact for encodings where a byte 0x0A is always "\n".
+    count_lines = encoding == "utf-8-sig" or "\n".encode(encoding) == b"\n"
     fast = _read_csv_with_arrow(raw, delimiter, options) if encoding == "utf-8-sig" else None
     if fast is not None:
+        swallowed = physical_line_issues(raw, fast, delimiter, label, list(fast.columns), options.header_row,
+                                         options.header_row + 1)
+        if swallowed:
+            return None, swallowed
         rows = np.arange(options.header_row + 1, options.header_row + 1 + len(fast), dtype="int64")
         return SourceTable(label, _text_frame(fast), rows), []
     try:
@@ -106,14 +112,23 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
                             encoding=encoding, encoding_errors="strict")
     except UnicodeDecodeError:
         return None, [_decoding_issue(raw, options, label)]
-    except pd.errors.ParserError:
+    except pd.errors.ParserError as exc:
+        # pandas numbers records from the start of the file, skipped title lines included.
+        unclosed = unclosed_quote_issues(str(exc), label)
+        if unclosed:
+            return None, unclosed
         table, issues = _read_ragged(raw, encoding, delimiter, options, label)
         if table is None:
             return None, issues
     except pd.errors.EmptyDataError:
         return None, [_file_issue(label, "no header row where source.header_row says", "empty_file")]
-    del raw
     header = _unique_header([str(c) if isinstance(c, str) else "" for c in table.iloc[0].tolist()])
+    if count_lines:
+        swallowed = physical_line_issues(raw, table, delimiter, label, header, options.header_row - 1,
+                                         options.header_row)
+        if swallowed:
+            return None, swallowed
+    del raw
     frame = table.iloc[1:].reset_index(drop=True)
     frame.columns = header
     rows = np.arange(options.header_row + 1, options.header_row + 1 + len(frame), dtype="int64")
@@ -160,6 +175,15 @@ def _read_csv_with_arrow(raw: bytes, delimiter: str, options: ReadOptions) -> pd
 
 
 def _read_xlsx(options: ReadOptions, label: str) -> tuple[SourceTable | None, list[LedgerIssue]]:
+    from ..xlsx_guard import guarded_sheet
+
+    def chosen(names: list[str]) -> str | None:
+        wanted = options.sheet or (names[0] if names else None)
+        return wanted if wanted in names else None
+
+    guarded, issues = guarded_sheet(options.path, label, chosen)
+    if issues:
+        return None, issues
     try:
         from python_calamine import CalamineWorkbook
 
@@ -171,6 +195,9 @@ def _read_xlsx(options: ReadOptions, label: str) -> tuple[SourceTable | None, li
     if sheet not in names:
         return None, [_file_issue(label, f"no sheet named {sheet!r}; the workbook has: {', '.join(names)}",
                                   "missing_sheet")]
+    if guarded is None or guarded.name != sheet:  # only the sheet the guard measured may be read
+        return None, [_file_issue(label, "the workbook's sheet list is inconsistent: save it again from Excel",
+                                  "unreadable")]
     cells = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     if len(cells) < options.header_row:
         return None, [_file_issue(label, f"sheet {sheet!r} has no row {options.header_row} for the header",
