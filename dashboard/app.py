@@ -8,7 +8,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
-from . import auth, data
+from . import auth, compression, data
 from .filters import FilterState, from_query
 
 HERE = Path(__file__).resolve().parent
@@ -20,6 +20,7 @@ app = dash.Dash(__name__, use_pages=True, pages_folder=str(HERE / "pages"), asse
                 meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
 server = app.server
 auth.install(server)
+compression.install(server)
 
 
 def _country_options(frame, side: str) -> list[dict]:
