@@ -9,9 +9,11 @@ the flows page and records
   before the page's own scripts, first sees `#sankey .sankey .sankey-node`.
 Measurements run interleaved in pairs (A B A B …) so that the shared machine's drift hits both sides alike, and are
 printed as medians, min–max and the per-pair ratio. `--network` adds DevTools throttling to stand in for a
-reporter's connection; the default is plain loopback. The dataset is the shipped example (the visit's bytes are
+reporter's connection; the default is plain loopback. `--server warm` (the default) lets one visitor and a few
+bundle fetches come first, so the server holds its compressed bundles, as one that has been up a while does;
+`--server cold` measures the very first visit after a start. The dataset is the shipped example (the visit's bytes are
 the JavaScript bundles, whatever the rows).
-Run: python benchmarks/first_visit.py --pairs 3 [--network loopback|fast|slow]
+Run: python benchmarks/first_visit.py --pairs 3 [--network loopback|fast|slow] [--server warm|cold]
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ SANKEY = "#sankey .sankey .sankey-node"
 # DevTools throttling profiles (bytes per second, round-trip latency in ms); None is plain loopback.
 NETWORKS = {"loopback": None, "fast": (50_000_000 / 8, 20), "slow": (10_000_000 / 8, 40)}
 MODES = ("compressed", "uncompressed")
+WARM_UP_FETCHES = 8
 # Recorded before any page script runs, so the Sankey's first node is seen the moment it is inserted.
 OBSERVER = """
 (function () {
@@ -88,10 +91,41 @@ def start_browser():
     return webdriver.Chrome(options=options)
 
 
-def measure_once(build: Path, compressed: bool, network: str, timeout: float = 120.0) -> dict:
-    """One first visit in this process: fresh server, fresh browser, nothing cached."""
-    server, base = start_server(build, compressed)
+def warm_up(base: str, timeout: float = 120.0) -> int:
+    """Visit once and fetch every bundle again several times, so both workers hold their compressed copies (as on
+    a server that has been up for a while); returns the number of bundle URLs."""
     driver = start_browser()
+    try:
+        driver.get(base + "/")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not driver.find_elements("css selector", SANKEY):
+            time.sleep(0.1)
+        time.sleep(1.0)
+        urls = {json.loads(e["message"])["message"]["params"]["request"]["url"]
+                for e in driver.get_log("performance")
+                if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"}
+    finally:
+        driver.quit()
+    bundles = sorted(u for u in urls if "/_dash-component-suites/" in u)
+    for _ in range(WARM_UP_FETCHES):  # gunicorn hands each new connection to either worker
+        for url in bundles:
+            request = urllib.request.Request(url, headers={"Accept-Encoding": "br, gzip"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                response.read()
+    return len(bundles)
+
+
+def measure_once(build: Path, compressed: bool, network: str, warm: bool, timeout: float = 120.0) -> dict:
+    """One first visit of a browser with nothing cached, to a server started in this process (cold, or warmed by
+    an earlier visitor)."""
+    server, base = start_server(build, compressed)
+    try:
+        if warm:
+            warm_up(base)
+        driver = start_browser()
+    except BaseException:
+        server.kill()
+        raise
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
@@ -143,12 +177,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="loopback")
+    parser.add_argument("--server", choices=("cold", "warm"), default="warm",
+                        help="cold: the visit is the server's first; warm: another visitor came first (default)")
     parser.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)  # a single measurement, as a child
     parser.add_argument("--build", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:
-        print(json.dumps(measure_once(Path(args.build), args.one == "compressed", args.network)))
+        print(json.dumps(measure_once(Path(args.build), args.one == "compressed", args.network,
+                                      args.server == "warm")))
         return
 
     from etl.pipeline import run_build
@@ -158,12 +195,13 @@ def main() -> None:
     run_build(LEDGER_DIR, build)
     pairs = min(max(args.pairs, 1), MAX_PAIRS)
     results: dict[str, list[dict]] = {mode: [] for mode in MODES}
-    print(f"first visit of / on the shipped example, gunicorn 2 workers on 127.0.0.1, network {args.network}, "
-          f"{pairs} pairs (A = compressed, B = uncompressed, run A B A B …, one process each)")
+    print(f"first visit of / on the shipped example, gunicorn 2 workers on 127.0.0.1 ({args.server} server), "
+          f"network {args.network}, {pairs} pairs (A = compressed, B = uncompressed, run A B A B …, one process each)")
     for pair in range(1, pairs + 1):
         for mode in MODES:
             done = subprocess.run([sys.executable, __file__, "--one", mode, "--build", str(build), "--network",
-                                   args.network], cwd=PROJECT, capture_output=True, text=True, check=False)
+                                   args.network, "--server", args.server], cwd=PROJECT, capture_output=True,
+                                  text=True, check=False)
             if done.returncode != 0:
                 raise SystemExit(f"{mode} run {pair} failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout.strip().splitlines()[-1])

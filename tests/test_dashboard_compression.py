@@ -84,3 +84,21 @@ def test_compression_can_be_switched_off(monkeypatch):
     compression.install(server)
     response = server.test_client().get("/big", headers={"Accept-Encoding": "br, gzip"})
     assert "Content-Encoding" not in response.headers and len(response.get_data()) == 10_000
+
+
+def test_bundles_are_compressed_once_but_callback_answers_never_come_from_the_cache(client):
+    url = bundle_url(client, "dash_html_components")
+    first = client.get(url, headers={"Accept-Encoding": "br"}).get_data()
+    assert client.get(url, headers={"Accept-Encoding": "br"}).get_data() == first
+    answers = []
+    for query in ("?view=all", "?recipient_country=DE&view=all"):
+        payload = {"output": "..sankey.figure...flow-left-out.children...flow-focus.children..",
+                   "outputs": [{"id": "sankey", "property": "figure"},
+                               {"id": "flow-left-out", "property": "children"},
+                               {"id": "flow-focus", "property": "children"}],
+                   "inputs": [{"id": "url", "property": "search", "value": query}],
+                   "changedPropIds": ["url.search"], "state": []}
+        response = client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "br"})
+        answers.append(json.loads(brotli.decompress(response.get_data()))["response"]["sankey"]["figure"])
+    labels = [set(a["data"][0]["node"]["label"]) for a in answers]
+    assert labels[0] != labels[1] and "United States" not in str(labels[1])
