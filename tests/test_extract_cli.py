@@ -208,6 +208,25 @@ def test_two_processes_appending_at_once_lose_no_row(tmp_path, root):
     assert sorted(ids) == ["left-0", "left-1", "r1", "right-0", "right-1"]
 
 
+def test_an_append_leaves_no_lock_file_in_the_ledger_folder(tmp_path, root, capsys):
+    from etl.extract.append import lock_path
+
+    _, _, candidates = extract(tmp_path, root, capsys)
+    reviewed = tmp_path / "reviewed.csv"
+    accept(candidates, reviewed)
+    ledger = root / "test.csv"
+    code, out = run(["--append", str(reviewed), "--ledger", str(ledger), "--ledgers", str(root)], capsys)
+    assert code == 0, out
+    left_behind = sorted(p.name for p in root.rglob("*") if p.is_file() and "lock" in p.name.lower())
+    assert left_behind == []
+    # The same file reached through a symlinked folder takes the same lock, so the two still exclude each other.
+    link = tmp_path / "linked-ledgers"
+    link.symlink_to(root, target_is_directory=True)
+    assert lock_path(link / "test.csv") == lock_path(ledger)
+    assert lock_path(root / "other.csv") != lock_path(ledger)
+    assert root.resolve() not in lock_path(ledger).resolve().parents
+
+
 @pytest.mark.parametrize("output", ["candidates.csv", "candidates.xlsx"])
 def test_a_quote_that_looks_like_a_formula_stays_inert_text(tmp_path, root, capsys, output):
     text = '=HYPERLINK("http://evil.example","x") Metastar paid $5,000 to Luca Volonte.\n'

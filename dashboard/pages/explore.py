@@ -9,12 +9,12 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import figures, views
 from dashboard.filters import from_query
 from dashboard.formatting import money
+from dashboard.graph_config import graph_config, standalone_html
 from dashboard.table import register_callbacks, table_section
 
 dash.register_page(__name__, path="/explore", name="Timeline & map", title="Timeline & map · Influence Ledger",
                    order=1)
 
-CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 CHARTS = ("timeline", "map", "top-recipients", "top-payers")
 
 
@@ -42,12 +42,14 @@ def layout(**query):
         html.P("A transfer dated by a range (2012/2014), a month or a year is spread evenly over the periods it "
                "covers: USD 2.9 bn over 2012/2014 counts USD 0.97 bn in each of the three years. Undated transfers are "
                "not on the timeline.", className="note"),
-        dcc.Loading(dcc.Graph(id="timeline", config=CONFIG, className="chart")),
+        dcc.Loading(dcc.Graph(id="timeline", config=graph_config("influence-ledger-timeline"), className="chart")),
         html.H2("Where the money went"),
-        dcc.Loading(dcc.Graph(id="map", config=CONFIG, className="chart")),
+        dcc.Loading(dcc.Graph(id="map", config=graph_config("influence-ledger-map"), className="chart")),
         html.Div(className="two-columns", children=[
-            html.Div([html.H2("Top recipients"), dcc.Graph(id="top-recipients", config=CONFIG)]),
-            html.Div([html.H2("Top payers"), dcc.Graph(id="top-payers", config=CONFIG)]),
+            html.Div([html.H2("Top recipients"),
+                      dcc.Graph(id="top-recipients", config=graph_config("influence-ledger-top-recipients"))]),
+            html.Div([html.H2("Top payers"),
+                      dcc.Graph(id="top-payers", config=graph_config("influence-ledger-top-payers"))]),
         ]),
         html.Div(className="chart-actions", children=[
             html.Button("Download timeline as HTML", id="timeline-html-button", className="secondary"),
@@ -149,4 +151,4 @@ def explore_clicks(t_click, m_click, r_click, p_click, _clear, _prev, _next, per
 def explore_html(_t, _m, search, period, side):
     timeline, world, *_ = explore_outputs(search)
     fig, name = (timeline, "timeline") if ctx.triggered_id == "timeline-html-button" else (world, "map")
-    return dcc.send_string(fig.to_html(include_plotlyjs=True, full_html=True), f"influence-ledger-{name}.html")
+    return dcc.send_string(standalone_html(fig, f"influence-ledger-{name}"), f"influence-ledger-{name}.html")

@@ -9,12 +9,11 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import figures, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
+from dashboard.graph_config import graph_config, standalone_html
 from dashboard.table import register_callbacks, table_page, table_section
 
 dash.register_page(__name__, path="/", name="Flows", title="Flows · Influence Ledger", order=0)
 
-GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "influence-ledger-flows",
-                                                               "scale": 2}}
 DEFAULT_WIDTH = 1246  # px the chart has on a wide screen (see the viewport callback)
 PRESETS = {"recipient": list(figures.PRESETS["recipient"]), "country": list(figures.PRESETS["country"])}
 
@@ -50,7 +49,7 @@ def layout(**query):
             html.Span(id="flow-focus"),
             html.Button("Clear drill-down", id="focus-clear", className="link")]),
         dcc.Store(id="viewport"),
-        dcc.Loading(dcc.Graph(id="sankey", config=GRAPH_CONFIG, className="chart")),
+        dcc.Loading(dcc.Graph(id="sankey", config=graph_config("influence-ledger-flows"), className="chart")),
         html.Div(className="chart-actions", children=[
             html.Button("Download chart as HTML", id="sankey-html-button", className="secondary"),
             html.Span("PNG: use the camera icon above the chart.", className="hint"),
@@ -228,4 +227,4 @@ def country_code_for(name: str, level: str) -> str:
           prevent_initial_call=True)
 def download_sankey_html(_clicks, search):
     fig = flows_outputs(search)[0]
-    return dcc.send_string(fig.to_html(include_plotlyjs=True, full_html=True), "influence-ledger-flows.html")
+    return dcc.send_string(standalone_html(fig, "influence-ledger-flows"), "influence-ledger-flows.html")

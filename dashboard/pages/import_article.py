@@ -16,13 +16,14 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import access, data
 from etl.errors import ERROR, EtlError, LedgerInvalid, LedgerIssue
 from etl.extract.append import append_rows
-from etl.extract.candidates import CANDIDATE_COLUMNS, STATUS, STATUS_ACCEPTED, STATUS_KNOWN, extract_candidates
+from etl.extract.candidates import (CANDIDATE_COLUMNS, DEFAULT_VISIBILITY, STATUS, STATUS_ACCEPTED, STATUS_KNOWN,
+                                    extract_candidates)
 from etl.extract.known import known_rows, mark_known
 from etl.extract.parties import gazetteer_for
 from etl.extract.review import ReviewedRow
 from etl.extract.text import ArticleError, article_from_text, article_kind, decode_article
 from etl.load import discover_ledgers, ledger_label
-from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS, LEDGER_DIR
+from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS, LEDGER_DIR, VISIBILITIES
 
 # Internal: the access gate refuses this page's callbacks to anyone who may not see internal rows.
 dash.register_page(__name__, path="/import", name="Import article", title="Import article · Influence Ledger",
@@ -45,6 +46,9 @@ GRID_COLUMNS = [
     dict(field="recipient", headerName="Recipient", editable=True, minWidth=170),
     dict(field="confidence", headerName="Confidence", editable=True, minWidth=120, cellEditor="agSelectCellEditor",
          cellEditorParams={"values": list(CONFIDENCE_LEVELS)}),
+    # Rows from an article start internal (unpublished); a reporter makes one public here, deliberately.
+    dict(field="visibility", headerName="Visibility", editable=True, minWidth=110, cellEditor="agSelectCellEditor",
+         cellEditorParams={"values": list(VISIBILITIES)}),
     dict(field="sources", headerName="Sources", editable=True, minWidth=200),
     dict(field="purpose", headerName="Purpose", editable=True, minWidth=160),
     dict(field="notes", headerName="Notes", editable=True, minWidth=220, wrapText=True, autoHeight=True),
@@ -192,7 +196,9 @@ def add_to_ledger(selected: list[dict] | None, ledger: str | None, ledger_dir: P
     if target not in {p.resolve() for p in discover_ledgers(ledger_dir)}:
         return [html.P(f"{ledger} is not a ledger under {ledger_dir}.", className="error")]
     reviewed = [ReviewedRow(int(row.get("row_key", i)) + 1,
-                            {**{c: str(row.get(c) or "") for c in CANDIDATE_COLUMNS}, STATUS: STATUS_ACCEPTED})
+                            {**{c: str(row.get(c) or "") for c in CANDIDATE_COLUMNS}, STATUS: STATUS_ACCEPTED,
+                             # An empty cell would mean public in a ledger: a row from an article fails closed.
+                             "visibility": str(row.get("visibility") or "").strip() or DEFAULT_VISIBILITY})
                 for i, row in enumerate(selected)]
     try:
         result = append_rows(reviewed, target, ledger_dir, TABLE_LABEL)
@@ -200,10 +206,11 @@ def add_to_ledger(selected: list[dict] | None, ledger: str | None, ledger_dir: P
         return [html.P(str(exc), className="error")]
     if result.errors:
         return [html.P(f"Nothing was added to {ledger}: fix these cells and try again.", className="error"),
-                issue_list(result.issues)]
-    done = [html.P(f"Added {len(result.appended)} row(s) to {ledger}: {', '.join(result.appended)}.")]
-    if result.issues:
-        done.append(issue_list(result.issues))
+                *issue_sections(result.issues)]
+    internal = sum(1 for r in reviewed if r.cells["visibility"] == "internal")
+    done = [html.P(f"Added {len(result.appended)} row(s) to {ledger}: {', '.join(result.appended)}"
+                   f" ({internal} internal, {len(reviewed) - internal} public).")]
+    done += issue_sections(result.issues)
     if not rebuild:
         return done
     from etl.pipeline import run_build
@@ -211,7 +218,8 @@ def add_to_ledger(selected: list[dict] | None, ledger: str | None, ledger_dir: P
     try:
         built = run_build(ledger_dir, Path(build_dir) if build_dir else data.build_dir())
     except LedgerInvalid as exc:
-        return done + [html.P("The dataset was not rebuilt:", className="error"), issue_list(exc.issues)]
+        return done + [html.P("The dataset was not rebuilt:", className="error"),
+                       *issue_sections(exc.issues, "stop the rebuild")]
     except EtlError as exc:
         return done + [html.P(f"The dataset was not rebuilt: {exc}", className="error")]
     return done + [html.P([f"Dataset rebuilt: {len(built.dataset)} transfers. ",
@@ -219,14 +227,35 @@ def add_to_ledger(selected: list[dict] | None, ledger: str | None, ledger_dir: P
                            dcc.Link("Explore the rows", href="/explore")])]
 
 
-def issue_list(issues: list[LedgerIssue]) -> html.Ul:
+def issue_sections(issues: list[LedgerIssue], blocking_note: str = "also stop any append") -> list:
+    """The issues of the rows being added first and alone; problems elsewhere that block the append next; the
+    warnings about rows already in the ledgers (dozens, for an imported dataset) only as a count that opens."""
+    own = [i for i in issues if i.file == TABLE_LABEL]
+    elsewhere = [i for i in issues if i.file != TABLE_LABEL]
+    blocking = [i for i in elsewhere if i.severity == ERROR]
+    warnings = [i for i in elsewhere if i.severity != ERROR]
+    sections: list = []
+    if own:
+        sections += [html.P("In the rows you are adding:", className="issues-own-title"),
+                     issue_list(own, "issues issues-own")]
+    if blocking:
+        sections += [html.P(f"{len(blocking)} problem(s) in the ledgers themselves {blocking_note}:",
+                            className="error"), issue_list(blocking, "issues issues-blocking")]
+    if warnings:
+        sections.append(html.Details(className="issues-elsewhere", children=[
+            html.Summary(f"{len(warnings)} warning(s) about rows already in the ledgers, not about these rows"),
+            issue_list(warnings, "issues issues-elsewhere-list")]))
+    return sections
+
+
+def issue_list(issues: list[LedgerIssue], class_name: str = "issues") -> html.Ul:
     def where(issue: LedgerIssue) -> str:
         if issue.file == TABLE_LABEL and issue.row is not None:
             return f"table row {issue.row}, {issue.column}"
         row = "" if issue.row is None else f" row {issue.row}"
         return f"{issue.file}{row}{', ' + issue.column if issue.column else ''}"
 
-    return html.Ul(className="issues", children=[
+    return html.Ul(className=class_name, children=[
         html.Li([html.Strong(where(i)), f": {i.value!r} — " if i.value else ": ",
                  ("" if i.severity == ERROR else "warning: ") + i.message]) for i in issues])
 

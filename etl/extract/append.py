@@ -1,7 +1,8 @@
 """Append reviewed candidates (status accepted) to a ledger: locked, validated like a build, written atomically.
 
-Flow: lock the ledger (a dot-file beside it), build the combined ledger in memory (existing bytes kept as they are,
-new rows in the file's own delimiter, line ending and column order), write it to a dot-named scratch copy, run
+Flow: lock the ledger (a lock file under the system temp folder, keyed by the ledger's resolved path, so no lock is
+ever left in the ledger folder), build the combined ledger in memory (existing bytes kept as they are, new rows in
+the file's own delimiter, line ending and column order), write it to a dot-named scratch copy, run
 etl.pipeline.check on every ledger under the ledger folder with the copy standing in for the ledger, and only
 without errors replace the ledger atomically. Issues in the new rows are reported against the reviewed file's
 rows. Nothing is written when any error remains.
@@ -9,6 +10,7 @@ rows. Nothing is written when any error remains.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -47,9 +49,21 @@ class AppendResult:
         return not self.errors and bool(self.appended)
 
 
+LOCK_DIR_NAME = "influence-ledger-locks"
+
+
 def lock_path(ledger: Path) -> Path:
-    """The lock file beside a ledger; a dot-file, so ledger discovery never sees it."""
-    return ledger.parent / f".{ledger.name}.lock"
+    """The lock file of a ledger, outside the ledger folder so it can never be committed with the ledgers.
+
+    Keyed by a hash of the ledger's resolved path, so every process (command line, dashboard workers) that appends
+    to the same file, under whatever relative path or symlink, takes the same lock; the name keeps the ledger's
+    file name so a stale lock can be recognised by eye.
+    """
+    resolved = str(Path(ledger).resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / LOCK_DIR_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{Path(ledger).name}.{digest}.lock"
 
 
 def ledger_root(ledger: Path) -> Path:

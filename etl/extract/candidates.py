@@ -5,7 +5,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ..schema import CONFIDENCE_LEVELS, LEDGER_COLUMNS
+from ..schema import CONFIDENCE_LEVELS, LEDGER_COLUMNS, VISIBILITIES
 from .dates import date_near
 from .money import MoneyMention, find_money, number_locale
 from .parties import Gazetteer, find_parties, party_roles
@@ -22,8 +22,12 @@ STATUSES = (STATUS_CANDIDATE, STATUS_ACCEPTED, STATUS_REJECTED, STATUS_KNOWN)
 EXTRA_COLUMNS = ("mention", "quote", "citation", "char_start", "char_end", "ledger_id")
 CANDIDATE_COLUMNS: tuple[str, ...] = (STATUS, *LEDGER_COLUMNS, *EXTRA_COLUMNS)
 DEFAULT_CONFIDENCE = "reported"
+# A row found in an article is unpublished material until a reporter says otherwise: it starts internal, so adding
+# it never puts it in public mode, a public download or a published package by default.
+DEFAULT_VISIBILITY = "internal"
 SOURCE_REQUIRED_NOTE = "a source URL is required before appending (fill in sources)"
 assert DEFAULT_CONFIDENCE in CONFIDENCE_LEVELS
+assert DEFAULT_VISIBILITY in VISIBILITIES
 _CITATION_RE = re.compile(CITATION)
 
 
@@ -85,6 +89,7 @@ def extract_candidates(article: Article, source_url: str = "", gazetteer: Gazett
                     "intermediary": roles.intermediary,
                     "recipient": roles.recipient,
                     "confidence": DEFAULT_CONFIDENCE,
+                    "visibility": DEFAULT_VISIBILITY,
                     "sources": source_url,
                     "notes": "; ".join(notes),
                     "mention": mention.text,
