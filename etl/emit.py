@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with
+from .datapackage import datapackage_json
 from .errors import LedgerIssue
 from .pipeline import BuildResult
 from .safety import csv_bytes, write_csv
-from .schema import (CPI_BASE_YEAR, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
+from .schema import (CPI_BASE_YEAR, DATAPACKAGE_JSON, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT,
+                     REPORT_JSON, REPORT_TEXT)
 
 
 def _decimal_text(value: object) -> str:
@@ -95,6 +97,7 @@ def write_outputs(result: BuildResult, build_dir: Path) -> dict:
     atomic_write_with(build_dir / DATASET_CSV, lambda tmp: write_csv(result.dataset, tmp))
     atomic_write_text(build_dir / REPORT_TEXT, readable_report(summary, result.issues))
     atomic_write_text(build_dir / REPORT_JSON, json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write_text(build_dir / DATAPACKAGE_JSON, datapackage_json(result.built_at))
     atomic_write_with(build_dir / DATASET_ARROW, lambda tmp: write_arrow(result.dataset, tmp))
     atomic_write_with(build_dir / DATASET_PARQUET, lambda tmp: result.dataset.to_parquet(tmp, index=False))
     return summary
