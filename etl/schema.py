@@ -51,8 +51,8 @@ class Field:
     choices: tuple[str, ...] = ()
     example: str = ""
     # Where the FollowTheMoney export puts the column (etl/ftm): a Payment property, "payer.country" (a property of
-    # the entity the Payment property points at), "proof.publishedAt" (of the source Documents), or
-    # FTM_DESCRIPTION: a "column: value" line of the Payment's description, for what FtM has no property for.
+    # the entity the Payment property points at), or FTM_DESCRIPTION: a "column: value" line of the Payment's
+    # description, for what FtM has no property for (or cannot hold exactly).
     ftm_property: str = ""
 
 
@@ -94,9 +94,9 @@ LEDGER_FIELDS: tuple[Field, ...] = (
           ("source", "source_url", "source_urls", "url", "urls"), example="https://www.occrp.org/...",
           ftm_property="sourceUrl"),
     Field("source_publisher", False, "Publishers of the sources, in the same order, separated by ' | '.",
-          ("publisher", "outlet"), example="OCCRP | The Guardian", ftm_property="publisher"),
+          ("publisher", "outlet"), example="OCCRP | The Guardian", ftm_property=FTM_DESCRIPTION),
     Field("source_date", False, "Publication dates of the sources, in the same order, separated by ' | '.",
-          ("published", "publication_date"), example="2017-09-04", ftm_property="proof.publishedAt"),
+          ("published", "publication_date"), example="2017-09-04", ftm_property=FTM_DESCRIPTION),
     Field("purpose", False, "What the money was for, as the sources describe it.",
           ("description", "reason"), example="consulting fee", ftm_property="purpose"),
     Field("notes", False, "Anything else: conflicting figures, caveats.", ("note", "comment", "comments"),
