@@ -305,8 +305,8 @@ def run_ftm_import(path: Path, ledger_dir: Path = LEDGER_DIR, name: str | None =
         if row.incomplete:
             missing = " and ".join(row.incomplete)
             severity = WARNING if skip_incomplete else ERROR
-            hint = "left out" if skip_incomplete else "a ledger row needs both; run with --skip-incomplete to " \
-                                                      "leave such payments out"
+            hint = "left out" if skip_incomplete else "a ledger row needs an amount, a payer and a beneficiary; " \
+                                                      "run with --skip-incomplete to leave such payments out"
             row.issue(row.incomplete[0], payment.id, "ftm_incomplete", f"no {missing}: {hint}", severity)
             if skip_incomplete:
                 result.skipped[INCOMPLETE] = result.skipped.get(INCOMPLETE, 0) + 1
