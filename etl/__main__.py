@@ -124,7 +124,7 @@ def cmd_import_ftm(args: argparse.Namespace) -> int:
 
     result = run_ftm_import(Path(args.file), Path(args.ledgers), name=args.name, confidence=args.confidence,
                             dataset_urls=tuple(args.source), skip_incomplete=args.skip_incomplete,
-                            write=not args.dry_run)
+                            write=not args.dry_run, visibility=args.visibility)
     print_issues(result.issues, None, None if args.all_warnings else MAX_WARNINGS_SHOWN,
                  "run with --all-warnings to list them")
     print(ftm_import_report(result), end="")
@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p_import_ftm.add_argument("--name", help="ledger name: writes ledgers/imported/NAME.csv (default: file name)")
     p_import_ftm.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
     p_import_ftm.add_argument("--confidence", default="", help="confidence of payments that do not state one")
+    p_import_ftm.add_argument("--visibility", default="internal", choices=["internal", "public"],
+                              help="visibility of payments that do not state one (default: internal)")
     p_import_ftm.add_argument("--source", action="append", default=[], help="URL of the dataset, added to every "
                                                                             "row's sources (repeatable)")
     p_import_ftm.add_argument("--skip-incomplete", action="store_true", help="leave out payments without amount "

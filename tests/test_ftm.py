@@ -200,6 +200,8 @@ def test_import_of_an_aleph_export_writes_rows_and_register_proposals(tmp_path):
     assert full["sources"] == "https://example.org/fictional/story | https://example.org/fictional/contract.pdf"
     assert (full["amount_kind"], full["confidence"], full["purpose"]) == ("payment", "reported", "consulting fee")
     assert full["x_source_row"] == "aleph.jsonl:6"
+    # Nothing in an Aleph collection says it is public: the rows stay behind the login.
+    assert set(ledger["visibility"]) == {"internal"}
     start_only = ledger.loc["aleph-pay-start-only"]
     assert (start_only["date"], start_only["amount"]) == ("2015-02/..", "2.9bn")
     assert start_only["date_note"] == "FtM gives a start date only"
@@ -218,6 +220,14 @@ def test_import_of_an_aleph_export_writes_rows_and_register_proposals(tmp_path):
     assert set(register.loc[0, "aliases"].split("|")) == {"Jana Kowalczykova", "J. Kowalczyk"}
     # The imported ledger builds.
     run_build(empty, tmp_path / "build")
+
+
+def test_import_asks_for_a_confidence_the_file_does_not_state(tmp_path):
+    result = run_ftm_import(ALEPH_FILE, copy_lookups(LEDGER_DIR, tmp_path / "ledgers"), skip_incomplete=True)
+    missing = [i for i in result.errors if i.code == "required"]
+    assert [(i.row, i.column) for i in missing] == [
+        (row, "Payment.description → confidence (or --confidence)") for row in (6, 7, 8)]
+    assert run_ftm_import(ALEPH_FILE, tmp_path / "ledgers", confidence="rumour").issues[0].code == "not_allowed"
 
 
 def test_import_rejects_a_file_that_is_not_ftm(tmp_path):

@@ -27,7 +27,7 @@ from ..imports.transform import SOURCE_ROW_COLUMN, slug
 from ..pipeline import load_lookups
 from ..safety import write_csv
 from ..schema import (CONFIDENCE_LEVELS, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OPEN_END_TOKEN, ROW_FILE, ROW_NUMBER,
-                      SOURCE_SEPARATOR)
+                      SOURCE_SEPARATOR, VISIBILITIES)
 from ..validate import ID_PATTERN
 from .model import (COUNTING_MARKER, DATE_COLUMN, DESCRIPTION_COLUMNS, LEDGER_DESCRIPTION_COLUMNS, LEDGER_FTM,
                     PARTY_COUNTRY_COLUMNS, PARTY_PROPERTIES, PAYMENT, PLAIN_PROPERTIES, kind_for_schema,
@@ -35,6 +35,7 @@ from .model import (COUNTING_MARKER, DATE_COLUMN, DESCRIPTION_COLUMNS, LEDGER_DE
 
 MERGES_DIR = "imports"
 DEFAULT_AMOUNT_KIND = "payment"  # an FtM Payment is one payment unless its description says otherwise
+DEFAULT_VISIBILITY = "internal"  # fail closed: what an FtM file does not mark public stays behind the login
 # Payment properties read on purpose: the build converts amounts itself, and the others are index metadata.
 IGNORED_PROPERTIES = frozenset({"amountUsd", "amountEur", "indexText", "modifiedAt", "retrievedAt"})
 HANDLED_PROPERTIES = frozenset({*PLAIN_PROPERTIES.values(), *PARTY_PROPERTIES.values(), "date", "startDate",
@@ -160,7 +161,8 @@ def _date_cell(row: _Row, ours: bool) -> tuple[str, str]:
 
 
 def payment_row(row: _Row, entities: dict[str, tuple[int, EntityProxy]], spellings: dict[str, str],
-                confidence: str, dataset_urls: tuple[str, ...], name: str) -> tuple[dict[str, str], dict]:
+                confidence: str, visibility: str, dataset_urls: tuple[str, ...], name: str
+                ) -> tuple[dict[str, str], dict]:
     """The ledger cells of one Payment, and its parties (canonical name, variants, country, kind)."""
     payment = row.payment
     description = "\n".join(payment.get("description"))
@@ -195,6 +197,8 @@ def payment_row(row: _Row, entities: dict[str, tuple[int, EntityProxy]], spellin
         cells["amount_kind"] = DEFAULT_AMOUNT_KIND
     if not cells["confidence"]:
         cells["confidence"] = confidence
+    if not cells["visibility"]:
+        cells["visibility"] = visibility
     summary = "" if ours else "; ".join(payment.get("summary"))
     cells["notes"] = "; ".join(filter(None, [cells["notes"], rest, summary]))
 
@@ -257,32 +261,32 @@ def ftm_proposals(parties: list[dict], register_keys: dict[str, str], label: str
 
 def _relabel(issues: list[LedgerIssue]) -> list[LedgerIssue]:
     """Issues of ledger columns restated against the FtM property the value came from."""
-    origin = {column: f"Payment.{prop}" for column, prop in LEDGER_FTM.items() if PAYMENT.get(prop) is not None}
-    origin.update({column: f"{prop}.country" for column, prop in PARTY_COUNTRY_COLUMNS.items()})
+    origin = {column: f"Payment.{prop}" + ("" if prop == column else f" → {column}")
+              for column, prop in LEDGER_FTM.items() if PAYMENT.get(prop) is not None}
+    origin.update({column: f"Payment.{prop}.country → {column}" for column, prop in PARTY_COUNTRY_COLUMNS.items()})
+    origin.update({column: f"Payment.description → {column}" for column in LEDGER_DESCRIPTION_COLUMNS})
     origin["confidence"] = "Payment.description → confidence (or --confidence)"
-    out = []
-    for issue in issues:
-        where = origin.get(issue.column)
-        if where is not None and where != issue.column:
-            issue = LedgerIssue(issue.file, issue.row, f"{where} → {issue.column}"
-                                if not where.endswith(issue.column) else where, issue.value, issue.code,
-                                issue.message, issue.severity)
-        out.append(issue)
-    return out
+    return [LedgerIssue(i.file, i.row, origin[i.column], i.value, i.code, i.message, i.severity)
+            if i.column in origin else i for i in issues]
 
 
 def run_ftm_import(path: Path, ledger_dir: Path = LEDGER_DIR, name: str | None = None, confidence: str = "",
                    dataset_urls: tuple[str, ...] = (), skip_incomplete: bool = False, write: bool = True,
-                   lookup_dir: Path | None = None) -> FtmImportResult:
-    """Import one FtM file. Never raises on bad data: everything is in result.issues."""
+                   lookup_dir: Path | None = None, visibility: str = DEFAULT_VISIBILITY) -> FtmImportResult:
+    """Import one FtM file. Never raises on bad data: everything is in result.issues. Payments that do not say
+    their visibility (anything but our own export) get `visibility`: internal unless asked otherwise, since an
+    Aleph collection is often not public."""
     path, ledger_dir = Path(path), Path(ledger_dir)
     label = file_label(path)
     name = slug(pd.Series([name or path.name.split(".")[0]])).iat[0] or "ftm"
     result = FtmImportResult(label, ledger_dir / IMPORTED_DIR / f"{name}.csv",
                              ledger_dir / MERGES_DIR / f"{name}.merges.csv")
-    if confidence and confidence not in CONFIDENCE_LEVELS:
-        result.issues.append(LedgerIssue("--confidence", None, "confidence", confidence, "not_allowed",
-                                         f"expected one of: {' | '.join(CONFIDENCE_LEVELS)}"))
+    for option, value, allowed in (("confidence", confidence, CONFIDENCE_LEVELS),
+                                   ("visibility", visibility, VISIBILITIES)):
+        if value and value not in allowed:
+            result.issues.append(LedgerIssue(f"--{option}", None, option, value, "not_allowed",
+                                             f"expected one of: {' | '.join(allowed)}"))
+    if result.issues:
         return result
     entities, issues = read_entities(path, label)
     result.entities_read = len(entities)
@@ -301,7 +305,7 @@ def run_ftm_import(path: Path, ledger_dir: Path = LEDGER_DIR, name: str | None =
             if prop not in HANDLED_PROPERTIES and prop not in IGNORED_PROPERTIES:
                 ignored[prop] = ignored.get(prop, 0) + 1
         row = _Row(label, line, payment, issues)
-        cells, parties = payment_row(row, entities, spellings, confidence, dataset_urls, name)
+        cells, parties = payment_row(row, entities, spellings, confidence, visibility, dataset_urls, name)
         if row.incomplete:
             missing = " and ".join(row.incomplete)
             severity = WARNING if skip_incomplete else ERROR
