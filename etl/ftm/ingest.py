@@ -161,8 +161,7 @@ def _date_cell(row: _Row, ours: bool) -> tuple[str, str]:
 
 
 def payment_row(row: _Row, entities: dict[str, tuple[int, EntityProxy]], spellings: dict[str, str],
-                confidence: str, visibility: str, dataset_urls: tuple[str, ...], name: str
-                ) -> tuple[dict[str, str], dict]:
+                confidence: str, visibility: str, dataset_urls: tuple[str, ...]) -> tuple[dict[str, str], dict]:
     """The ledger cells of one Payment, and its parties (canonical name, variants, country, kind)."""
     payment = row.payment
     description = "\n".join(payment.get("description"))
@@ -171,9 +170,8 @@ def payment_row(row: _Row, entities: dict[str, tuple[int, EntityProxy]], spellin
     cells = {column: "" for column in LEDGER_COLUMNS}
     cells.update({column: value for column, value in lines.items() if column in LEDGER_DESCRIPTION_COLUMNS})
 
-    record = row.one(PLAIN_PROPERTIES["id"])
-    cells["id"] = record if record and pd.Series([record]).str.fullmatch(ID_PATTERN).iat[0] else \
-        f"{name}-{slug(pd.Series([payment.id])).iat[0]}"
+    # The id is settled for all rows at once (ledger_ids): the recordId when it is a valid ledger id.
+    cells["id"] = row.one(PLAIN_PROPERTIES["id"])
     for column in ("amount", "currency"):
         cells[column] = row.one(PLAIN_PROPERTIES[column])
     if not cells["amount"]:
@@ -239,24 +237,33 @@ def payment_row(row: _Row, entities: dict[str, tuple[int, EntityProxy]], spellin
     return cells, parties
 
 
-def ftm_proposals(parties: list[dict], register_keys: dict[str, str], label: str) -> pd.DataFrame:
+def ledger_ids(records: pd.Series, ftm_ids: pd.Series, name: str) -> pd.Series:
+    """The Payment's recordId when it is a valid ledger id (our own export writes the row id there), else the
+    import's name and the FtM id, so importing the same file again gives the same ids."""
+    valid = records.ne("") & records.str.fullmatch(ID_PATTERN).fillna(False).astype(bool)
+    return records.where(valid, name + "-" + slug(ftm_ids)).astype("str")
+
+
+def ftm_proposals(parties: pd.DataFrame, register_keys: dict[str, str], label: str) -> pd.DataFrame:
     """Register proposals from the FtM parties themselves: every name and alias of a party the register does not
-    know, as a variant of the party's canonical name (a party without aliases is proposed as itself)."""
-    rows = []
-    for party in parties:
-        canonical = register_keys.get(name_key(pd.Series([party["canonical"]])).iat[0], party["canonical"])
-        known = canonical != party["canonical"] or party["canonical"] in register_keys.values()
-        for variant in dict.fromkeys(party["variants"]):
-            if register_keys.get(name_key(pd.Series([variant])).iat[0]) == canonical:
-                continue
-            what = "a name or alias" if variant != canonical else "the name"
-            kind_note = "" if party["kind"] else "; write its kind before confirming"
-            rows.append({"decision": "", "canonical": canonical, "variant": variant, "country": party["country"],
-                         "kind": party["kind"], "score": "100",
-                         "reason": f"{what} of an FtM {party['schema']} in {label}"
-                                   + (" (registered entity)" if known else "") + kind_note,
-                         "rows": str(party["rows"])})
-    return pd.DataFrame(rows, columns=list(MERGE_COLUMNS)).astype("str")
+    hold, as a variant of the party's canonical name (a party without aliases is proposed as itself).
+    parties: canonical, variants (list), country, kind, schema, rows; one row per distinct party."""
+    if parties.empty:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in MERGE_COLUMNS})
+    pairs = parties.explode("variants").rename(columns={"variants": "variant"})
+    pairs = pairs.drop_duplicates(["canonical", "variant", "country"]).reset_index(drop=True)
+    # As objects: with an empty register every lookup misses and map() would give floats.
+    registered = name_key(pairs["canonical"]).map(register_keys).astype("object")
+    canonical = registered.where(registered.notna(), pairs["canonical"]).astype("str")
+    already = name_key(pairs["variant"]).map(register_keys).eq(canonical)
+    what = pd.Series("a name or alias", index=pairs.index).where(pairs["variant"].ne(canonical), "the name")
+    reason = (what + " of an FtM " + pairs["schema"] + " in " + label
+              + pd.Series("", index=pairs.index).where(registered.isna(), " (registered entity)")
+              + pd.Series("", index=pairs.index).where(pairs["kind"].ne(""), "; write its kind before confirming"))
+    table = pd.DataFrame({"decision": "", "canonical": canonical, "variant": pairs["variant"],
+                          "country": pairs["country"], "kind": pairs["kind"], "score": "100", "reason": reason,
+                          "rows": pairs["rows"].astype("str")})
+    return table.loc[~already, list(MERGE_COLUMNS)].astype("str").reset_index(drop=True)
 
 
 def _relabel(issues: list[LedgerIssue]) -> list[LedgerIssue]:
@@ -299,13 +306,13 @@ def run_ftm_import(path: Path, ledger_dir: Path = LEDGER_DIR, name: str | None =
     if not payments and not issues:
         issues.append(LedgerIssue(label, None, "", "", "ftm_no_payments", "no Payment entities in the file"))
     ignored: dict[str, int] = {}
-    rows, row_files, row_lines, party_rows = [], [], [], []
+    rows, row_files, row_lines, row_ftm_ids, party_rows = [], [], [], [], []
     for line, payment in sorted(payments, key=lambda pair: pair[0]):
         for prop in payment.properties:
             if prop not in HANDLED_PROPERTIES and prop not in IGNORED_PROPERTIES:
                 ignored[prop] = ignored.get(prop, 0) + 1
         row = _Row(label, line, payment, issues)
-        cells, parties = payment_row(row, entities, spellings, confidence, visibility, dataset_urls, name)
+        cells, parties = payment_row(row, entities, spellings, confidence, visibility, dataset_urls)
         if row.incomplete:
             missing = " and ".join(row.incomplete)
             severity = WARNING if skip_incomplete else ERROR
@@ -318,12 +325,14 @@ def run_ftm_import(path: Path, ledger_dir: Path = LEDGER_DIR, name: str | None =
         rows.append(cells)
         row_files.append(label)
         row_lines.append(line)
+        row_ftm_ids.append(payment.id)
         party_rows += parties.values()
     for prop, count in sorted(ignored.items()):
         issues.append(LedgerIssue(label, None, f"{PAYMENT.name}.{prop}", "", "ftm_property_ignored",
                                   f"not imported ({count} payment(s)): the ledger has no column for it", WARNING))
 
     frame = pd.DataFrame(rows, columns=list(LEDGER_COLUMNS)).astype("str")
+    frame["id"] = ledger_ids(frame["id"], pd.Series(row_ftm_ids, dtype="str"), name)
     frame[ROW_FILE] = pd.Series(row_files, dtype="str")
     frame[ROW_NUMBER] = pd.Series(row_lines, dtype="int64")
     frame[SOURCE_ROW_COLUMN] = frame[ROW_FILE] + ":" + frame[ROW_NUMBER].astype("str")
@@ -334,11 +343,12 @@ def run_ftm_import(path: Path, ledger_dir: Path = LEDGER_DIR, name: str | None =
 
     register_keys = lookups.register.canonical_by_key
     if party_rows:
-        counts = pd.Series([p["canonical"] for p in party_rows]).value_counts()
-        distinct = {(p["canonical"], p["country"]): {**p, "rows": int(counts[p["canonical"]])} for p in party_rows}
-        table = ftm_proposals(list(distinct.values()), register_keys, label)
+        parties = pd.DataFrame(party_rows)
+        parties["rows"] = parties.groupby("canonical")["canonical"].transform("size")
+        parties = parties.drop_duplicates(["canonical", "country"])
+        table = ftm_proposals(parties, register_keys, label)
         fuzzy = propose_merges(frame, register_keys, DEFAULT_SIMILARITY, "").table
-        kinds = {p["canonical"]: p["kind"] for p in party_rows}
+        kinds = parties.drop_duplicates("canonical").set_index("canonical")["kind"]
         fuzzy["kind"] = fuzzy["canonical"].map(kinds).fillna(fuzzy["kind"]).astype("str")
         table = pd.concat([table, fuzzy], ignore_index=True).drop_duplicates(["canonical", "variant", "country"])
         table = keep_decisions(table.reset_index(drop=True), result.merges_path)
