@@ -20,6 +20,7 @@ from ..dates import DATE_PATTERN
 from ..emit import read_dataset
 from ..errors import EtlError
 from ..schema import ALIAS_SEPARATOR, DATASET_PARQUET, ENTITIES_OUTPUT, SOURCE_SEPARATOR
+from ..validate import split_sources
 from .model import (DESCRIPTION_COLUMNS, DOCUMENT, PARTY_COUNTRY_COLUMNS, PARTY_PROPERTIES, PAYMENT,
                     PAYMENT_KEY, PLAIN_PROPERTIES, SOURCE_KEY, description_line, schema_for_kind)
 
@@ -157,13 +158,14 @@ class _Builder:
         entity.id = entity_id
         return entity
 
-    def put(self, entity: EntityProxy, prop: str, values, where: str) -> None:
+    def put(self, entity: EntityProxy, prop: str, values: str | list[str], where: str) -> None:
+        found = entity.schema.properties[prop]
         for value in [values] if isinstance(values, str) else values:
             if value == "":
                 continue
-            if entity.unsafe_add(entity.schema.get(prop), value) is None:
+            if entity.unsafe_add(found, value) is None:
                 self.problems.append(f"{where}: {entity.schema.name}.{prop} {value!r} is not a valid "
-                                     f"{entity.schema.get(prop).type.name}")
+                                     f"{found.type.name}")
 
     def check(self, entity: EntityProxy, where: str) -> None:
         try:
@@ -194,31 +196,31 @@ def export_ftm(build_dir: Path, ftm3: bool = False, include_internal: bool = Fal
         result.entities.append(entity)
     result.parties = len(parties)
 
+    # Every value as a plain list, prepared for all rows at once; the loop only hands them to FtM.
     dates = ftm_dates(rows)
-    description = payment_description(rows, parties)
-    plain = {prop: _column_text(rows, column) for column, prop in PLAIN_PROPERTIES.items()}
-    sources = rows["sources"].astype("str").str.split(SOURCE_SEPARATOR, regex=False)
+    values: dict[str, list] = {prop: _column_text(rows, column).tolist() for column, prop in PLAIN_PROPERTIES.items()}
+    # Split as the ledger check splits them (' | ', or a bare '|').
+    urls = split_sources(rows["sources"].astype("str")).groupby(level=0).agg(list)
+    values["sourceUrl"] = urls.reindex(rows.index).map(lambda found: found if isinstance(found, list) else []).tolist()
+    values.update({prop: dates[prop].tolist() for prop in dates.columns})
+    values.update({prop: rows[f"{column}_id"].tolist() for column, prop in PARTY_PROPERTIES.items()})
+    values["description"] = payment_description(rows, parties).tolist()
+    publishers = rows["source_publisher"].astype("str").str.split(SOURCE_SEPARATOR, regex=False).tolist()
+    published = rows["source_date"].astype("str").str.split(SOURCE_SEPARATOR, regex=False).tolist()
     proofs: dict[str, EntityProxy] = {}
     link_proof = not ftm3 and PAYMENT.get("proof") is not None
-    publishers = rows["source_publisher"].astype("str").str.split(SOURCE_SEPARATOR, regex=False)
-    published = rows["source_date"].astype("str").str.split(SOURCE_SEPARATOR, regex=False)
+    published_at = DOCUMENT.get("publishedAt").type
 
     payments: list[EntityProxy] = []
     for position, row_id in enumerate(rows["id"].tolist()):
         where = f"row {row_id!r}"
         payment = build.entity(PAYMENT.name, make_entity_id(PAYMENT_KEY, row_id))
-        for prop, values in plain.items():
-            text = values.iat[position]
-            build.put(payment, prop, text.split(SOURCE_SEPARATOR) if prop == "sourceUrl" else text, where)
-        for prop in ("date", "startDate", "endDate"):
-            build.put(payment, prop, dates[prop].iat[position], where)
-        for column, prop in PARTY_PROPERTIES.items():
-            build.put(payment, prop, rows[f"{column}_id"].iat[position], where)
-        build.put(payment, "description", description.iat[position], where)
+        for prop, column in values.items():
+            build.put(payment, prop, column[position], where)
         if link_proof:
-            urls = [u.strip() for u in sources.iat[position]]
-            names = publishers.iat[position] if len(publishers.iat[position]) == len(urls) else [""] * len(urls)
-            days = published.iat[position] if len(published.iat[position]) == len(urls) else [""] * len(urls)
+            urls = values["sourceUrl"][position]
+            names = publishers[position] if len(publishers[position]) == len(urls) else [""] * len(urls)
+            days = published[position] if len(published[position]) == len(urls) else [""] * len(urls)
             for url, publisher, day in zip(urls, names, days):
                 document = proofs.get(url)
                 if document is None:
@@ -227,7 +229,7 @@ def export_ftm(build_dir: Path, ftm3: bool = False, include_internal: bool = Fal
                     build.put(document, "fileName", _file_name(url), f"source {url}")
                 build.put(document, "publisher", publisher.strip(), f"source {url}")
                 # "n.d." and other undated markers are kept in the Payment's source_date line only.
-                if model.get("Document").get("publishedAt").type.clean(day.strip()) is not None:
+                if published_at.clean(day.strip()) is not None:
                     build.put(document, "publishedAt", day.strip(), f"source {url}")
                 build.put(payment, "proof", document.id, where)
         build.check(payment, where)
