@@ -3,6 +3,8 @@ the round trip export -> import into an empty ledger folder -> build, on the shi
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -108,6 +110,17 @@ def test_export_of_the_shipped_ledgers_passes_ftm_validation(example_export):
     assert [e.id for e in again] == [e["id"] for e in entities]
 
 
+def test_ftm_validate_reparses_the_export_unchanged(example_export, tmp_path):
+    build, entities = example_export
+    source, checked = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entities), encoding="utf-8")
+    done = subprocess.run([str(Path(sys.executable).parent / "ftm"), "validate", "-i", str(source), "-o",
+                           str(checked)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # It writes FtM 4's empty referents/datasets beside each entity; the entities themselves come back unchanged.
+    assert [{key: e[key] for key in ("id", "schema", "properties")} for e in lines(checked)] == entities
+
+
 def test_an_ftm_consumer_can_count_each_transfer_once(example_export):
     build, entities = example_export
     counted = 0
@@ -181,6 +194,15 @@ def test_import_of_an_aleph_export_names_every_problem_and_writes_nothing(tmp_pa
     warnings = {(i.row, i.column, i.code) for i in result.issues if i.severity == "warning"}
     assert (None, "Payment.transactionNumber", "ftm_property_ignored") in warnings
     assert (7, "Payment.payer", "ftm_several_countries") in warnings
+
+
+def test_import_command_reports_and_exits_with_an_error(tmp_path, capsys):
+    empty = copy_lookups(LEDGER_DIR, tmp_path / "ledgers")
+    code = main(["import-ftm", str(ALEPH_FILE), "--ledgers", str(empty), "--confidence", "reported"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "aleph_payments.ftm.jsonl:8:Payment.currency: 'BTC'" in out
+    assert "Nothing was written" in out
 
 
 def test_import_of_an_aleph_export_writes_rows_and_register_proposals(tmp_path):
