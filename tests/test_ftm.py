@@ -252,6 +252,21 @@ def test_import_asks_for_a_confidence_the_file_does_not_state(tmp_path):
     assert run_ftm_import(ALEPH_FILE, tmp_path / "ledgers", confidence="rumour").issues[0].code == "not_allowed"
 
 
+def test_import_uses_a_converted_amount_only_when_the_payment_has_no_other(tmp_path):
+    source = tmp_path / "usd_only.jsonl"
+    payment = {"id": "p1", "schema": "Payment", "properties": {
+        "amountUsd": ["1200"], "date": ["2014"], "payer": ["a"], "beneficiary": ["b"],
+        "sourceUrl": ["https://example.org/fictional/usd-only"]}}
+    parties = [{"id": key, "schema": "Company", "properties": {"name": [f"Fictional {key.upper()} Ltd"]}}
+               for key in ("a", "b")]
+    source.write_text("".join(json.dumps(e) + "\n" for e in [*parties, payment]), encoding="utf-8")
+    result = run_ftm_import(source, copy_lookups(LEDGER_DIR, tmp_path / "ledgers"), confidence="reported")
+    assert result.errors == [] and result.written
+    assert [(i.column, i.code) for i in result.issues] == [("Payment.amountUsd", "ftm_converted_amount")]
+    ledger = pd.read_csv(tmp_path / "ledgers" / "imported" / "usd_only.csv", dtype="str", keep_default_na=False)
+    assert ledger.loc[0, ["amount", "currency"]].tolist() == ["1200", "USD"]
+
+
 def test_import_rejects_a_file_that_is_not_ftm(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "schema": "Payment", "properties": {"amount": "12"}}\nnot json\n'

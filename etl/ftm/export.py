@@ -22,7 +22,7 @@ from ..errors import EtlError
 from ..schema import ALIAS_SEPARATOR, DATASET_PARQUET, ENTITIES_OUTPUT, SOURCE_SEPARATOR
 from ..validate import split_sources
 from .model import (DESCRIPTION_COLUMNS, DOCUMENT, PARTY_COUNTRY_COLUMNS, PARTY_PROPERTIES, PAYMENT,
-                    PAYMENT_KEY, PLAIN_PROPERTIES, SOURCE_KEY, description_line, schema_for_kind)
+                    PAYMENT_KEY, PLAIN_PROPERTIES, SOURCE_KEY, description_lines, schema_for_kind)
 
 PUBLIC = "public"
 # FtM 3.5 (pinned by Aleph 4.x) has no Payment.proof: --ftm3 leaves out the links and the source Documents they
@@ -93,12 +93,6 @@ def _join_lines(lines: list[pd.Series], index: pd.Index) -> pd.Series:
     return result
 
 
-def _line(column: str, values: pd.Series, present: pd.Series) -> pd.Series:
-    text = values.astype("str").str.replace("\r\n", "\n", regex=False)
-    first = column + ": " + text.str.replace("\n", "\n  ", regex=False)
-    return first.where(present, "").astype("str")
-
-
 def _column_text(rows: pd.DataFrame, column: str) -> pd.Series:
     values = rows[column]
     if isinstance(values.dtype, pd.ArrowDtype):
@@ -131,13 +125,13 @@ def payment_description(rows: pd.DataFrame, parties: pd.DataFrame) -> pd.Series:
     """The description lines: every DESCRIPTION_COLUMNS value, and a party's row country where the party
     entity cannot give it exactly."""
     texts = {column: _column_text(rows, column) for column in DESCRIPTION_COLUMNS}
-    lines = [_line(column, text, text.ne("")) for column, text in texts.items()]
+    lines = [description_lines(column, text, text.ne("")) for column, text in texts.items()]
     single = parties.set_index("entity_id")["countries"].map(lambda codes: codes[0] if len(codes) == 1 else None)
     for column, prop in PARTY_COUNTRY_COLUMNS.items():
         party = column.removesuffix("_country")
         entity_country = rows[f"{party}_id"].map(single)
         differs = entity_country.isna() | entity_country.ne(rows[column])
-        lines.append(_line(column, rows[column], differs & (rows[column].ne("") | entity_country.notna())))
+        lines.append(description_lines(column, rows[column], differs & (rows[column].ne("") | entity_country.notna())))
     return _join_lines(lines, rows.index)
 
 

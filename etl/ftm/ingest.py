@@ -34,6 +34,8 @@ from .model import (COUNTING_MARKER, DATE_COLUMN, DESCRIPTION_COLUMNS, LEDGER_DE
                     parse_description)
 
 MERGES_DIR = "imports"
+# Dataset columns of converted amounts and their currency, read when a Payment has no amount of its own.
+CONVERTED_AMOUNTS = {"amount_usd": "USD", "amount_eur": "EUR"}
 DEFAULT_AMOUNT_KIND = "payment"  # an FtM Payment is one payment unless its description says otherwise
 DEFAULT_VISIBILITY = "internal"  # fail closed: what an FtM file does not mark public stays behind the login
 # Payment properties read on purpose: the build converts amounts itself, and the others are index metadata.
@@ -174,6 +176,15 @@ def payment_row(row: _Row, entities: dict[str, tuple[int, EntityProxy]], spellin
     cells["id"] = row.one(PLAIN_PROPERTIES["id"])
     for column in ("amount", "currency"):
         cells[column] = row.one(PLAIN_PROPERTIES[column])
+    if not cells["amount"]:
+        # Some datasets give only the converted figure; it is then the row's amount, in its own currency.
+        for column, code in CONVERTED_AMOUNTS.items():
+            converted = row.one(PLAIN_PROPERTIES[column])
+            if converted and cells["currency"] in ("", code):
+                cells["amount"], cells["currency"] = converted, code
+                row.issue(PLAIN_PROPERTIES[column], converted, "ftm_converted_amount",
+                          f"no amount in the original currency: the {code} figure is used", WARNING)
+                break
     if not cells["amount"]:
         row.incomplete.append(PLAIN_PROPERTIES["amount"])
     cells[DATE_COLUMN], date_note = _date_cell(row, ours)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 from followthemoney import model, registry
 from followthemoney.schema import Schema
 
@@ -55,10 +56,12 @@ _LINE = re.compile(r"^(?P<column>[a-z_]+): ?(?P<value>.*)$")
 _CONTINUATION = "  "
 
 
-def description_line(column: str, value: str) -> str:
-    """`column: value`, further lines of the value indented by two spaces (so notes keep their line breaks)."""
-    lines = str(value).replace("\r\n", "\n").split("\n")
-    return "\n".join([f"{column}: {lines[0]}", *[_CONTINUATION + line for line in lines[1:]]])
+def description_lines(column: str, values: pd.Series, present: pd.Series) -> pd.Series:
+    """`column: value` per row where present ("" elsewhere); further lines of a value are indented by two spaces,
+    so notes keep their line breaks and parse_description reads them back."""
+    text = values.astype("str").str.replace("\r\n", "\n", regex=False)
+    line = column + ": " + text.str.replace("\n", "\n" + _CONTINUATION, regex=False)
+    return line.where(present, "").astype("str")
 
 
 def parse_description(text: str, known: tuple[str, ...]) -> tuple[dict[str, str], str]:
