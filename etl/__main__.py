@@ -1,4 +1,4 @@
-"""Command line: python -m etl build | check | template | extract | import | merges."""
+"""Command line: python -m etl build | check | template | extract | import | merges | export | import-ftm."""
 from __future__ import annotations
 
 import argparse
@@ -100,6 +100,37 @@ def cmd_merges(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .atomic import atomic_write_text
+    from .ftm.export import export_ftm
+    from .schema import DATASET_PARQUET
+
+    if not (Path(args.build) / DATASET_PARQUET).exists():
+        print(f"No dataset in {args.build}: run python -m etl build first")
+        return 1
+    export = export_ftm(Path(args.build), ftm3=args.ftm3, include_internal=args.include_internal)
+    if args.output == "-":
+        sys.stdout.write(export.jsonl())
+    else:
+        atomic_write_text(Path(args.output), export.jsonl())
+    left_out = f"; {export.internal_left_out} internal row(s) left out" if export.internal_left_out else ""
+    print(f"{export.payments} Payment(s), {export.parties} part(ies), {export.documents} source Document(s)"
+          f"{left_out}" + ("" if args.output == "-" else f": wrote {args.output}"), file=sys.stderr)
+    return 0
+
+
+def cmd_import_ftm(args: argparse.Namespace) -> int:
+    from .ftm.ingest import ftm_import_report, run_ftm_import
+
+    result = run_ftm_import(Path(args.file), Path(args.ledgers), name=args.name, confidence=args.confidence,
+                            dataset_urls=tuple(args.source), skip_incomplete=args.skip_incomplete,
+                            write=not args.dry_run, visibility=args.visibility)
+    print_issues(result.issues, None, None if args.all_warnings else MAX_WARNINGS_SHOWN,
+                 "run with --all-warnings to list them")
+    print(ftm_import_report(result), end="")
+    return 1 if result.errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # extract owns its arguments; hand it everything after the sub-command.
@@ -132,6 +163,30 @@ def main(argv: list[str] | None = None) -> int:
     p_merges.add_argument("file", help="the merges file an import wrote, e.g. ledgers/imports/NAME.merges.csv")
     p_merges.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
     p_merges.set_defaults(func=cmd_merges)
+    p_export = sub.add_parser("export", help="write the built dataset for another tool (ftm: FollowTheMoney)")
+    p_export.add_argument("format", choices=["ftm"], help="ftm: FollowTheMoney entities, one JSON object a line")
+    p_export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    p_export.add_argument("--ftm3", action="store_true", help="FtM 3.5 compatible (Aleph 4.x): no source Documents "
+                                                              "or proof links")
+    p_export.add_argument("--include-internal", action="store_true", help="export internal rows too (default: "
+                                                                          "public rows only)")
+    p_export.add_argument("--build", default=str(BUILD_DIR), help="build folder to read (default: build/)")
+    p_export.set_defaults(func=cmd_export)
+    p_import_ftm = sub.add_parser("import-ftm", help="turn FollowTheMoney entities (JSON lines) into a ledger "
+                                                     "under ledgers/imported/")
+    p_import_ftm.add_argument("file", help="FtM entities, one JSON object a line (Aleph, OpenSanctions, our export)")
+    p_import_ftm.add_argument("--name", help="ledger name: writes ledgers/imported/NAME.csv (default: file name)")
+    p_import_ftm.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
+    p_import_ftm.add_argument("--confidence", default="", help="confidence of payments that do not state one")
+    p_import_ftm.add_argument("--visibility", default="internal", choices=["internal", "public"],
+                              help="visibility of payments that do not state one (default: internal)")
+    p_import_ftm.add_argument("--source", action="append", default=[], help="URL of the dataset, added to every "
+                                                                            "row's sources (repeatable)")
+    p_import_ftm.add_argument("--skip-incomplete", action="store_true", help="leave out payments without amount "
+                                                                            "or parties (listed as warnings)")
+    p_import_ftm.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    p_import_ftm.add_argument("--all-warnings", action="store_true", help="list every warning")
+    p_import_ftm.set_defaults(func=cmd_import_ftm)
     sub.add_parser("extract", help="extract candidate transfers from an article (see: python -m etl extract -h)")
     args = parser.parse_args(argv)
     try:

@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from .builds import publish
+from .datapackage import datapackage_json
 from .errors import LedgerIssue
 from .pipeline import BuildResult
 from .safety import csv_bytes, write_csv
-from .schema import (CPI_BASE_YEAR, DRAWN_ROLES, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
+from .schema import (CPI_BASE_YEAR, DATAPACKAGE_JSON, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, DRAWN_ROLES,
+                     ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
 
 
 def _decimal_text(value: object) -> str:
@@ -100,6 +102,7 @@ def write_outputs(result: BuildResult, build_dir: Path) -> dict:
         write_csv(result.dataset, folder / DATASET_CSV)
         (folder / REPORT_TEXT).write_text(readable_report(summary, result.issues), encoding="utf-8")
         (folder / REPORT_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        (folder / DATAPACKAGE_JSON).write_text(datapackage_json(result.built_at), encoding="utf-8")
         write_arrow(result.dataset, folder / DATASET_ARROW)
         result.dataset.to_parquet(folder / DATASET_PARQUET, index=False)
 

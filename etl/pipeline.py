@@ -199,7 +199,10 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
 
     part_of = strip(raw["part_of"])
     same_as = strip(raw["same_as"])
-    counted = dedupe.totals(scaled, enums["amount_kind"], period["date_start"], period["date_end"], part_of, same_as)
+    # A copy: dedupe.totals multiplies rates by their periods in a numpy view of what it is given (pandas 3 hands
+    # out a view when no amount is missing), which would turn the row's own amount into its total.
+    counted = dedupe.totals(scaled.copy(), enums["amount_kind"], period["date_start"], period["date_end"], part_of,
+                            same_as)
 
     cpi = lookups.cpi.set_index("year")["cpi"]
     year = period["date_plot"].dt.year

@@ -47,6 +47,10 @@ AMOUNT_SCALE = 4
 MAX_AMOUNT = 10**14
 
 
+# The Payment property that holds, one "column: value" line each, the columns FtM has no property for.
+FTM_DESCRIPTION = "description"
+
+
 @dataclass(frozen=True)
 class Field:
     """One ledger column: its name, whether a value is required, what it means, and accepted header synonyms."""
@@ -57,55 +61,60 @@ class Field:
     synonyms: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     example: str = ""
-    ftm_property: str = ""  # the FollowTheMoney Payment property this column maps onto, if any
+    # Where the FollowTheMoney export puts the column (etl/ftm): a Payment property, "payer.country" (a property of
+    # the entity the Payment property points at), or FTM_DESCRIPTION: a "column: value" line of the Payment's
+    # description, for what FtM has no property for (or cannot hold exactly).
+    ftm_property: str = ""
 
 
 LEDGER_FIELDS: tuple[Field, ...] = (
     Field("id", True, "Unique, stable identifier chosen by the journalist, unique across all ledgers.",
-          ("transfer_id", "ref", "reference"), example="laundromat-volonte-2012"),
+          ("transfer_id", "ref", "reference"), example="laundromat-volonte-2012", ftm_property="recordId"),
     Field("date", False, "Date as reported: 2012-07-30, 2012-07, 2012, a range 2012/2014 or 2012-12-17/2013-03-19, "
           "an open range 2015-02/.. ; n.d. or empty when unknown (then say why in date_note).",
           ("when", "transfer_date", "payment_date"), example="2012/2014", ftm_property="date"),
     Field("date_note", False, "Why the date is missing or approximate, as the source words it.",
-          ("date_comment",), example="first instalment July 2012"),
+          ("date_comment",), example="first instalment July 2012", ftm_property=FTM_DESCRIPTION),
     Field("amount", True, "Amount as written in the source: 2900000000, 2.9 billion, 253,150, 7,6 Mio., €2.39m, USD 1.36m.",
           ("value", "sum", "amount_orig"), example="2.9 billion", ftm_property="amount"),
     Field("currency", False, "ISO 4217 code or symbol ($ means USD). May be empty when the amount carries it (€2.39m).",
           ("ccy", "currency_code", "amount_currency"), example="USD", ftm_property="currency"),
     Field("amount_kind", True, "total | payment | monthly | yearly | at_least | estimate.",
-          ("kind", "amount_type"), AMOUNT_KINDS, example="total"),
+          ("kind", "amount_type"), AMOUNT_KINDS, example="total", ftm_property=FTM_DESCRIPTION),
     Field("payer", True, "Who paid (one entity; use the register's canonical name or an alias).",
           ("sender", "from", "donor", "payer_name", "originator"), example="Metastar Invest LLP", ftm_property="payer"),
     Field("payer_country", False, "Payer's country: ISO 3166 code or name.",
-          ("payer_jurisdiction", "sender_country", "from_country"), example="GB"),
+          ("payer_jurisdiction", "sender_country", "from_country"), example="GB", ftm_property="payer.country"),
     Field("intermediary", False, "Accounts, banks or companies the money passed through; several separated by ';'.",
-          ("via", "intermediaries", "channel"), example="Danske Bank Estonia"),
+          ("via", "intermediaries", "channel"), example="Danske Bank Estonia", ftm_property=FTM_DESCRIPTION),
     Field("recipient", True, "Who received the money (one entity).",
           ("beneficiary", "payee", "to", "receiver", "recipient_name"), example="Velasco International",
           ftm_property="beneficiary"),
     Field("recipient_country", False, "Recipient's country: ISO 3166 code or name.",
-          ("beneficiary_country", "payee_country", "to_country", "beneficiary_jurisdiction"), example="HU"),
+          ("beneficiary_country", "payee_country", "to_country", "beneficiary_jurisdiction"), example="HU",
+          ftm_property="beneficiary.country"),
     Field("part_of", False, "id of a larger transfer this one is included in (counted once, in the larger one).",
-          ("parent", "included_in"), example="laundromat-total-2012-2014"),
+          ("parent", "included_in"), example="laundromat-total-2012-2014", ftm_property=FTM_DESCRIPTION),
     Field("same_as", False, "id of the preferred row reporting the same transfer with another figure or source.",
-          ("duplicate_of", "restates"), example="volonte-prosecution-total"),
+          ("duplicate_of", "restates"), example="volonte-prosecution-total", ftm_property=FTM_DESCRIPTION),
     Field("confidence", True, "confirmed | official_record | reported | alleged | admitted.",
-          ("certainty", "status"), CONFIDENCE_LEVELS, example="reported"),
+          ("certainty", "status"), CONFIDENCE_LEVELS, example="reported", ftm_property=FTM_DESCRIPTION),
     Field("status_note", False, "Legal status: conviction not final, pardoned, time-barred, cleared.",
-          ("legal_status",), example="conviction not final (appeal filed)"),
+          ("legal_status",), example="conviction not final (appeal filed)",
+          ftm_property=FTM_DESCRIPTION),
     Field("sources", True, "One or more http(s) URLs separated by ' | '.",
           ("source", "source_url", "source_urls", "url", "urls"), example="https://www.occrp.org/...",
           ftm_property="sourceUrl"),
     Field("source_publisher", False, "Publishers of the sources, in the same order, separated by ' | '.",
-          ("publisher", "outlet"), example="OCCRP | The Guardian"),
+          ("publisher", "outlet"), example="OCCRP | The Guardian", ftm_property=FTM_DESCRIPTION),
     Field("source_date", False, "Publication dates of the sources, in the same order, separated by ' | '.",
-          ("published", "publication_date"), example="2017-09-04"),
+          ("published", "publication_date"), example="2017-09-04", ftm_property=FTM_DESCRIPTION),
     Field("purpose", False, "What the money was for, as the sources describe it.",
           ("description", "reason"), example="consulting fee", ftm_property="purpose"),
     Field("notes", False, "Anything else: conflicting figures, caveats.", ("note", "comment", "comments"),
-          example="EUobserver gives $1.1m"),
+          example="EUobserver gives $1.1m", ftm_property=FTM_DESCRIPTION),
     Field("visibility", False, "public | internal. Empty means public. Internal rows need a login in the dashboard.",
-          ("access",), VISIBILITIES, example="public"),
+          ("access",), VISIBILITIES, example="public", ftm_property=FTM_DESCRIPTION),
 )
 
 LEDGER_COLUMNS: tuple[str, ...] = tuple(f.name for f in LEDGER_FIELDS)
@@ -210,6 +219,100 @@ NORMALISED_COLUMNS: dict[str, str] = {
 }
 OUTPUT_COLUMNS: tuple[str, ...] = tuple(NORMALISED_COLUMNS)
 
+
+@dataclass(frozen=True)
+class ColumnType:
+    """How a dataset column is typed, for the Frictionless table schema of build/datapackage.json (etl/datapackage)
+    and for FtM: `type` is a Table Schema type, `required` means every row has a value, `unit` says what a number
+    counts, `ftm_property` places a derived column in the FtM export (ledger columns use Field.ftm_property)."""
+
+    type: str
+    required: bool = False
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    pattern: str = ""
+    ftm_property: str = ""
+
+
+_TEXT = ColumnType("string")
+_ISO_DATE = ColumnType("date")
+_CURRENCY_UNIT = "the row's currency (ISO 4217 code in the currency column)"
+_COUNTRY = ColumnType("string", pattern="[A-Z]{2}")
+CURRENCY_PATTERN = "[A-Z]{3}"
+
+COLUMN_TYPES: dict[str, ColumnType] = {
+    ROW_FILE: ColumnType("string", required=True),
+    ROW_NUMBER: ColumnType("integer", required=True),
+    "id": ColumnType("string", required=True),
+    "date_raw": _TEXT,
+    "date_note": _TEXT,
+    "date_start": _ISO_DATE,
+    "date_end": _ISO_DATE,
+    "date_precision": ColumnType("string", required=True, choices=DATE_PRECISIONS),
+    "date_plot": _ISO_DATE,
+    "amount_raw": ColumnType("string", required=True),
+    "currency_raw": _TEXT,
+    "amount": ColumnType("number", required=True, unit=_CURRENCY_UNIT),
+    "currency": ColumnType("string", required=True, pattern=CURRENCY_PATTERN),
+    "amount_kind": ColumnType("string", required=True, choices=AMOUNT_KINDS),
+    "total_amount": ColumnType("number", unit=_CURRENCY_UNIT, ftm_property=FTM_DESCRIPTION),
+    "amount_usd": ColumnType("number", unit="USD", ftm_property="amountUsd"),
+    "amount_eur": ColumnType("number", unit="EUR", ftm_property="amountEur"),
+    "total_usd": ColumnType("number", unit="USD", ftm_property=FTM_DESCRIPTION),
+    "total_eur": ColumnType("number", unit="EUR", ftm_property=FTM_DESCRIPTION),
+    "fx_rate_usd": ColumnType("number", unit="USD per unit of the row's currency"),
+    "fx_rate_eur": ColumnType("number", unit="EUR per unit of the row's currency"),
+    "fx_rate_date": _TEXT,
+    "fx_source": _TEXT,
+    "amount_usd_real": ColumnType("number", unit="USD of the CPI base year (cpi_base_year)"),
+    "total_usd_real": ColumnType("number", unit="USD of the CPI base year (cpi_base_year)"),
+    "cpi_base_year": ColumnType("integer", required=True),
+    "payer_raw": ColumnType("string", required=True),
+    "payer": ColumnType("string", required=True),
+    "payer_id": ColumnType("string", required=True),
+    "payer_country_raw": _TEXT,
+    "payer_country": _COUNTRY,
+    "payer_country_name": _TEXT,
+    "intermediary_raw": _TEXT,
+    "intermediary": _TEXT,
+    "recipient_raw": ColumnType("string", required=True),
+    "recipient": ColumnType("string", required=True),
+    "recipient_id": ColumnType("string", required=True),
+    "recipient_country_raw": _TEXT,
+    "recipient_country": _COUNTRY,
+    "recipient_country_name": _TEXT,
+    "part_of": _TEXT,
+    "same_as": _TEXT,
+    # Together with part_of / same_as this is what lets an FtM consumer count each transfer once.
+    "counts_in_totals": ColumnType("boolean", required=True, ftm_property=FTM_DESCRIPTION),
+    "totals_note": ColumnType("string", required=True, ftm_property="summary"),
+    # What each row draws (etl/allocation.py). Not in the FtM export: the whole allocation can reflect internal
+    # parts, and an FtM consumer counts once through part_of / same_as / counts_in_totals.
+    "tree_root": ColumnType("string", required=True),
+    "drawn_role": ColumnType("string", required=True, choices=DRAWN_ROLES),
+    "drawn_usd": ColumnType("number", unit="USD"),
+    "drawn_eur": ColumnType("number", unit="EUR"),
+    "public_tree_root": _TEXT,
+    "public_drawn_role": ColumnType("string", choices=DRAWN_ROLES),
+    "public_drawn_usd": ColumnType("number", unit="USD"),
+    "public_drawn_eur": ColumnType("number", unit="EUR"),
+    "confidence": ColumnType("string", required=True, choices=CONFIDENCE_LEVELS),
+    "status_note": _TEXT,
+    "sources": ColumnType("string", required=True),
+    "source_publisher": _TEXT,
+    "source_date": _TEXT,
+    "purpose": _TEXT,
+    "notes": _TEXT,
+    "visibility": ColumnType("string", required=True, choices=VISIBILITIES),
+}
+# Columns holding ids of other rows of the dataset (foreign keys onto id).
+ROW_LINK_COLUMNS = ("part_of", "same_as")
+
+# The FollowTheMoney schema for each kind of registered entity; names outside the register are LegalEntity.
+FTM_SCHEMA_BY_KIND = {"person": "Person", "company": "Company", "organisation": "Organization",
+                      "public_body": "PublicBody", "government": "PublicBody", "group": "LegalEntity"}
+FTM_UNKNOWN_KIND_SCHEMA = "LegalEntity"
+
 # A downloaded dataset (CSV/XLSX export) is itself a valid ledger: its "as written" columns are read back as the
 # ledger's cells and every derived column is ignored, so exports round-trip through the ETL.
 EXPORT_RAW_COLUMNS = {"date_raw": "date", "amount_raw": "amount", "currency_raw": "currency", "payer_raw": "payer",
@@ -237,3 +340,4 @@ DATASET_ARROW = "transfers.arrow"
 ENTITIES_OUTPUT = "entities.csv"
 REPORT_JSON = "report.json"
 REPORT_TEXT = "report.txt"
+DATAPACKAGE_JSON = "datapackage.json"

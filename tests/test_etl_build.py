@@ -115,7 +115,7 @@ def test_build_writes_everything_or_nothing(tmp_path):
     published = current_build(out)
     before = {p.name: p.read_bytes() for p in published.iterdir()}
     assert set(before) == {"transfers.parquet", "transfers.arrow", "transfers.csv", "entities.csv", "report.json",
-                           "report.txt"}
+                           "report.txt", "datapackage.json"}
     assert not dataset_is_stale(root, out)
     write_csv(root / "test.csv", [row(), row(id="r2", amount="not money")])
     assert dataset_is_stale(root, out)

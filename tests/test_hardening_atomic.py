@@ -17,7 +17,7 @@ from etl.pipeline import run_build
 from ledger_factory import ledger_folder, row
 
 PROJECT = Path(__file__).resolve().parent.parent
-OUTPUTS = ("transfers.parquet", "transfers.arrow", "transfers.csv", "entities.csv", "report.json", "report.txt")
+from etl.builds import OUTPUT_NAMES as OUTPUTS  # every file a build publishes
 
 
 def wait_for_file_in_incomplete_build(out: Path, name: str, proc: subprocess.Popen, timeout: float = 120) -> bool:

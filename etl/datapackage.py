@@ -1,0 +1,67 @@
+"""The build's Frictionless Data Package descriptor (build/datapackage.json), generated from etl/schema.py."""
+from __future__ import annotations
+
+import json
+
+from .schema import (COLUMN_TYPES, DATASET_CSV, NORMALISED_COLUMNS, OUTPUT_COLUMNS, ROW_LINK_COLUMNS, ColumnType)
+
+PACKAGE_NAME = "influence-ledger"
+TRANSFERS_RESOURCE = "transfers"
+
+
+def table_field(name: str, column: ColumnType) -> dict:
+    """One Table Schema field: name, type, description, unit and constraints, all from the schema module."""
+    field: dict = {"name": name, "type": column.type, "description": NORMALISED_COLUMNS[name]}
+    if column.unit:
+        # Not a Table Schema keyword; frictionless keeps custom properties, and PUDL names the same idea "unit".
+        field["unit"] = column.unit
+    constraints: dict = {}
+    if column.required:
+        constraints["required"] = True
+    if column.choices:
+        constraints["enum"] = list(column.choices)
+    if column.pattern:
+        constraints["pattern"] = column.pattern
+    if constraints:
+        field["constraints"] = constraints
+    return field
+
+
+def table_schema() -> dict:
+    """The Table Schema of build/transfers.csv: every output column in order, the id as primary key and the
+    row links (part_of, same_as) as foreign keys onto it."""
+    missing = [name for name in OUTPUT_COLUMNS if name not in COLUMN_TYPES]
+    if missing:
+        raise KeyError(f"etl/schema.py COLUMN_TYPES has no type for {', '.join(missing)}")
+    return {
+        "fields": [table_field(name, COLUMN_TYPES[name]) for name in OUTPUT_COLUMNS],
+        "missingValues": [""],
+        "primaryKey": ["id"],
+        "foreignKeys": [{"fields": [column], "reference": {"resource": "", "fields": ["id"]}}
+                        for column in ROW_LINK_COLUMNS],
+    }
+
+
+def datapackage_json(built_at: str) -> str:
+    """The descriptor of one build as JSON text (written beside transfers.csv, which it describes)."""
+    package = {
+        "profile": "tabular-data-package",
+        "name": PACKAGE_NAME,
+        "title": "Influence Ledger: documented influence and lobbying money transfers",
+        "description": "One row per reported transfer, normalised from the ledgers: exact amounts in the original "
+                       "currency, USD and EUR at historical rates, parsed dates, canonical parties and every source. "
+                       "Each transfer is counted once: sum total_usd over the rows where counts_in_totals is true. "
+                       "Text cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) "
+                       "carry a leading apostrophe.",
+        "created": built_at,
+        "resources": [{
+            "name": TRANSFERS_RESOURCE,
+            "path": DATASET_CSV,
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": table_schema(),
+        }],
+    }
+    return json.dumps(package, indent=2, ensure_ascii=False) + "\n"
