@@ -18,6 +18,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # mkstemp creates the file 0600; the result must be readable like any other file the user writes (the
+    # group reads ledgers, merges and build/): the mode open() would give, i.e. what the umask allows.
+    os.fchmod(fd, _file_mode())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -28,6 +31,12 @@ def atomic_path(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:
