@@ -143,7 +143,7 @@ def _read_dirty_csv(raw: bytes, encoding: str, delimiter: str, options: ReadOpti
         pattern = re.compile(options.skip_lines)
         keep = np.array([not pattern.search(line) for line in lines], dtype=bool)
         if (~keep).any():
-            left_out[f"lines matching skip_lines {options.skip_lines!r}"] = int((~keep).sum())
+            left_out[f"lines matching skip_lines ({options.skip_lines})"] = int((~keep).sum())
         lines = [line for line, kept in zip(lines, keep) if kept]
         numbers = numbers[keep]
     # One record per line here: the line numbers must stay those of the file after lines are left out.

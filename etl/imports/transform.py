@@ -123,7 +123,8 @@ def apply_joins(frame: pd.DataFrame, joins: tuple[Join, ...], tables: dict[str, 
         usable = right_key.ne("").all(axis=1).to_numpy()
         duplicated = right_key.duplicated(keep="first").to_numpy() & usable
         if duplicated.any() and join.repeated == "agree":
-            trimmed = right.apply(lambda c: c.str.strip())
+            # The key columns agree by construction (they fold alike); the other columns must agree exactly.
+            trimmed = right.drop(columns=keys).apply(lambda c: c.str.strip())
             first = right_key[usable].drop_duplicates().index
             keyed = pd.concat([right_key, trimmed.add_prefix("\x00v")], axis=1)
             firsts = keyed.loc[first].set_index(list(right_key.columns))
@@ -230,20 +231,22 @@ def explode_records(frame: pd.DataFrame, rows: np.ndarray, explode: Explode, lab
     count = lengths.max(axis=1).to_numpy()
     issues: list[LedgerIssue] = []
     for field_name, length in lengths.items():
-        mismatch = (length.to_numpy() != count) & (length.to_numpy() != 1)
+        # An empty field is shared (empty) by every element. A field with fewer elements than the others cannot
+        # be paired by position (XML drops a missing attribute silently, so guessing which is missing would be
+        # wrong): an issue, and the field is padded so the rest of the import can still report everything else.
+        empty = frame[field_name].eq("").to_numpy()
+        mismatch = (length.to_numpy() != count) & ~empty
         for position in np.flatnonzero(mismatch):
             issues.append(LedgerIssue(label, int(rows[position]), field_name, str(frame[field_name].iloc[position])
                                       .replace(MULTI_VALUE_MARK, "; "), "explode_mismatch",
-                                      f"{int(length.iloc[position])} elements here but {int(count[position])} in "
+                                      f"{int(length.iloc[position])} element(s) here but {int(count[position])} in "
                                       f"another exploded field ({', '.join(explode.fields)}): they cannot be paired"))
-        # A field with one element is shared by every element of the record; a real mismatch (an issue) is padded
-        # so the rest of the import can still report everything else. Only these rows are visited.
         fix = np.flatnonzero(length.to_numpy() != count)
-        if len(fix):
+        if len(fix):  # only these rows are visited
             values = parts[field_name].copy()
             for position in fix:
                 items, wanted = values.iloc[position], int(count[position])
-                values.iloc[position] = items * wanted if len(items) == 1 else (items + [""] * wanted)[:wanted]
+                values.iloc[position] = (items + [""] * wanted)[:wanted]
             parts[field_name] = values
     exploded = frame.assign(**parts).explode(list(explode.fields), ignore_index=True)
     for field_name in explode.fields:
@@ -309,7 +312,7 @@ def entry_values(frame: pd.DataFrame, entry: Entry, source_label: str, rows: np.
         decided = np.zeros(len(frame), dtype=bool)
         for branch in entry.when:
             met, _ = condition_mask(frame, branch.condition)
-            met &= ~decided
+            met = met & ~decided
             if met.any():
                 values = values.where(~met, _source_values(frame, branch.kind, branch.value))
             decided |= met
@@ -660,7 +663,7 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
 
     values["id"] = _ids(values, frame, mapping, element if mapping.explode is not None else None, elements)
     if mapping.explode is not None:
-        linked = _link_exploded(values, mapping, element, elements)
+        linked = _link_exploded(values, frame, mapping, element, elements)
         if linked is not None:
             values["same_as"], note = linked
             notes.append(note)
@@ -715,14 +718,17 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
     return Mapped(ledger, issues, skipped, swapped, self_payments, kinds)
 
 
-def _link_exploded(values: dict[str, pd.Series], mapping: Mapping, element: np.ndarray, elements: np.ndarray
-                   ) -> tuple[pd.Series, pd.Series] | None:
+def _link_exploded(values: dict[str, pd.Series], frame: pd.DataFrame, mapping: Mapping, element: np.ndarray,
+                   elements: np.ndarray) -> tuple[pd.Series, pd.Series] | None:
     """When one record became several rows and the amount is the record's (the source does not split it), the
-    first row carries it and the others are same_as that row, so the record's money is counted once."""
-    amount_columns = set(mapping.entries["amount"].source_columns)
-    if amount_columns & set(mapping.explode.fields):
-        return None  # each element has its own amount: nothing is counted twice
-    several = elements > 1
+    first row carries it and the others are same_as that row, so the record's money is counted once. A row whose
+    amount comes from an exploded field (each element's own share) is its own money and is not linked."""
+    own = np.zeros(len(frame), dtype=bool)
+    for name in set(mapping.entries["amount"].source_columns) & set(mapping.explode.fields):
+        own |= frame[name].ne("").to_numpy(dtype=bool)
+    record_start = element == 0
+    record_own = pd.Series(own).groupby(np.cumsum(record_start)).transform("max")
+    several = (elements > 1) & ~record_own.to_numpy(dtype=bool)
     if not several.any():
         return None
     ids = values["id"]
