@@ -520,12 +520,17 @@ def _amendment_links(ledger: pd.DataFrame, key: pd.Series, amends: pd.Series, el
     if not amended_by:
         return same_as, note, issues
     latest: dict[str, str] = {}
+    loops: set[frozenset] = set()
     for start in amended_by:
         seen, current = [start], amended_by[start]
         while current in amended_by and current not in seen:
             seen.append(current)
             current = amended_by[current]
         if current in seen:
+            loop = frozenset(seen[seen.index(current):])
+            if loop in loops:
+                continue
+            loops.add(loop)
             issues.append(LedgerIssue(label, None, "amends", " → ".join([*seen, current]), "amends_loop",
                                       "these records amend each other in a loop: correct the source's amendment "
                                       "ids"))
