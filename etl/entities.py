@@ -14,9 +14,9 @@ from .uniques import first_occurrences, spread
 from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
 
 # "Did you mean" needs this similarity (rapidfuzz ratio, 0-100, of the names with case, accents, punctuation and
-# legal forms folded away) and the same first letter on every word. Chosen on tests/data/name_pairs.csv: see
+# legal forms folded away) and words that agree one by one (words_agree). Chosen on tests/data/name_pairs.csv: see
 # tests/test_import_entities.py, which measures precision and recall there.
-SUGGESTION_CUTOFF = 88
+SUGGESTION_CUTOFF = 90
 ENTITY_OUTPUT_COLUMNS = ("entity_id", "name", "kind", "country", "aliases", "notes", "registered")
 
 
@@ -52,10 +52,21 @@ def core_key(keys: pd.Series) -> pd.Series:
     return core.where(core.fillna("").ne(""), keys).astype("str")
 
 
-def same_initials(left: str, right: str) -> bool:
-    """Both names' words start with the same letters, in order. A typo rarely changes the first letter of a
-    word, while a different person's or company's name often does ("Alliance" / "Vallance")."""
-    return [w[0] for w in left.split()] == [w[0] for w in right.split()]
+# Aligned words longer than SHORT_WORD letters must be at least this similar (rapidfuzz ratio); shorter words
+# (US / UK, initials) must be equal.
+WORD_SIMILARITY = 80
+SHORT_WORD = 3
+
+
+def words_agree(left: str, right: str) -> bool:
+    """Two folded names (legal forms removed) may be one entity only word for word: the same first letter on
+    every word — a typo rarely changes a first letter, while a different person's name often does ("Alliance" /
+    "Vallance") — short words equal ("US" / "UK"), longer ones similar ("Bank" / "Bahn" are not)."""
+    a, b = left.split(), right.split()
+    if len(a) != len(b) or [w[0] for w in a] != [w[0] for w in b]:
+        return False
+    return all(x == y if min(len(x), len(y)) <= SHORT_WORD else fuzz.ratio(x, y) >= WORD_SIMILARITY
+               for x, y in zip(a, b))
 
 
 def entity_ids(keys: pd.Series) -> pd.Series:
@@ -144,7 +155,7 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
 
 def suggest(keys: pd.Series, register: EntityRegister, cutoff: float = SUGGESTION_CUTOFF) -> list[str]:
     """The closest registered canonical name per folded key, or "" when none is close enough: a similarity of at
-    least `cutoff` without legal forms, and the same first letter on every word."""
+    least `cutoff` without legal forms, and words that agree one by one (words_agree)."""
     if not register.canonical_by_key or keys.empty:
         return [""] * len(keys)
     choices = list(register.canonical_by_key)
@@ -156,7 +167,7 @@ def suggest(keys: pd.Series, register: EntityRegister, cutoff: float = SUGGESTIO
     for i, core in enumerate(cores):
         candidates = np.flatnonzero(scores[i])
         ranked = candidates[np.argsort(-scores[i][candidates], kind="stable")]
-        best = next((c for c in ranked if same_initials(core, choice_cores[c])), None)
+        best = next((c for c in ranked if words_agree(core, choice_cores[c])), None)
         out.append(register.canonical_by_key[choices[best]] if best is not None else "")
     return out
 

@@ -16,7 +16,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from ..atomic import atomic_write_bytes
-from ..entities import LEGAL_FORMS, company_key, name_key, same_initials
+from ..entities import LEGAL_FORMS, company_key, core_key, name_key, words_agree
 from ..errors import LookupInvalid
 from ..safety import csv_bytes
 from ..schema import ALIAS_SEPARATOR, ENTITIES_FILE, ENTITY_COLUMNS, ENTITY_KINDS
@@ -129,9 +129,9 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
             pairs.append(_pairs_in_block(sub, similarity))
     left, right, score = (np.concatenate(parts) for parts in zip(*pairs)) if shared.any() else \
         (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-    # Only the pairs above the cutoff (a few per thousand names) are checked word by word.
-    key_text = keys["key"].to_numpy(dtype=object)
-    initials = np.array([same_initials(key_text[a], key_text[b]) for a, b in zip(left, right)], dtype=bool)
+    # Only the pairs above the cutoff (a few per thousand names) are checked word by word, without legal forms.
+    core = core_key(keys["key"]).to_numpy(dtype=object)
+    initials = np.array([words_agree(core[a], core[b]) for a, b in zip(left, right)], dtype=bool)
     left, right, score = left[initials], right[initials], score[initials]
     for a, b in zip(left, right):
         ra, rb = find(a), find(b)
@@ -154,7 +154,7 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
     most_used = ordered.groupby("cluster", sort=False)["name"].first()
     registered = names.dropna(subset=["registered"]).groupby("cluster", sort=False)["registered"].first()
     size = names.groupby("cluster", sort=False).size()
-    canonical = registered.reindex(most_used.index).fillna(most_used).astype("str")
+    canonical = registered.astype(object).reindex(most_used.index).fillna(most_used).astype("str")
     names["canonical"] = names["cluster"].map(canonical).astype("str")
     names["cluster_registered"] = names["cluster"].isin(registered.index)
     wanted = ((names["cluster"].map(size) > 1) | names["cluster_registered"]) & names["registered"].isna() \
