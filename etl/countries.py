@@ -4,6 +4,7 @@ Turkey, South Korea, Kosovo, Ivory Coast)."""
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -59,8 +60,15 @@ def _converter():
     return country_converter.CountryConverter(country_data=data)
 
 
+# country-converter searches a cell for a country's pattern, so "Hungary (account) / BVI" would become Hungary:
+# only cells that look like one name (letters, spaces, dots, apostrophes, hyphens) are given to it.
+ONE_NAME = r"[^\W\d_][\w .'’\-]*"
+
+
 def _everyday_matches(texts: list[str]) -> dict[str, tuple[str, str]]:
-    """Everyday names (one call for all distinct spellings) → (alpha-2, name); unmatched names are left out."""
+    """Everyday names (one call for all distinct spellings) → (alpha-2, name); unmatched names, cells that are
+    not one name, and names matching several countries are left out."""
+    texts = [t for t in texts if re.fullmatch(ONE_NAME, t)]
     if not texts:
         return {}
     converter = _converter()

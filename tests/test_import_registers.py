@@ -120,10 +120,10 @@ def test_electoral_commission_donations_export(ledgers):
 def test_per_row_entity_kinds_reach_the_merge_proposals(ledgers):
     (ledgers / "imports" / "donations.csv").write_bytes(
         (REGISTERS / "donations.csv").read_bytes()
-        + b'NC0009,Example Party [The],"\xa31,000.00",01/11/2019,01/11/2019,Q4 2019,Mr Jon Example,Individual,,Cash\r\n'
+        + b'NC0009,Example Party [The],"\xa31,000.00",01/11/2019,01/11/2019,Q4 2019,Mr John Examples,Individual,,Cash\r\n'
         + b'NC0010,Example Party [The],"\xa31,000.00",01/11/2019,01/11/2019,Q4 2019,Acme Widgets Limited,Company,01234567,Cash\r\n')
     result = run_import(ledgers / "imports" / "donations.mapping.yml", ledgers)
     assert result.errors == []
     table = result.proposals.table.set_index("variant")
     assert table.loc["Acme Widgets Limited", "kind"] == "company"
-    assert table.loc["Jon Example", "kind"] == "person"  # not registered as an organisation
+    assert table.loc["John Examples", "kind"] == "person"  # not registered as an organisation
