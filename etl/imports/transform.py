@@ -603,6 +603,7 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
                                       WARNING))
         skipped[reason] = int(mask.sum())
         drop |= mask
+    dropped = rows[drop]
     if drop.any():
         keep = np.flatnonzero(~drop)
         frame, rows = frame.take(keep).reset_index(drop=True), rows[keep]
@@ -710,6 +711,7 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
                                   "skipped_self_payment", "the payer is also the recipient: skipped "
                                   "(self_payments: drop)", WARNING)
         skipped["payer is also the recipient (self_payments: drop)"] = self_payments
+        dropped = np.concatenate([dropped, rows[self_paid]])
         keep = np.flatnonzero(~self_paid)
         ledger, kinds, rows = ledger.take(keep).reset_index(drop=True), kinds.take(keep).reset_index(drop=True), \
             rows[keep]
@@ -718,8 +720,10 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
                                   column_origin(mapping, "payer"), "self_payment",
                                   "the payer is also the recipient (a self-filer?): kept; write `self_payments: keep` "
                                   "or `self_payments: drop` in the mapping", WARNING)
-    kept_rows = set(rows.tolist())
-    issues = [i for i in issues if i.file != label or i.row is None or i.row in kept_rows or i.code in SKIP_CODES]
+    # Source rows left out entirely (an exploded record may keep some of its rows): their issues are not raised.
+    left_out_rows = set(np.setdiff1d(dropped, rows).tolist()) if len(dropped) else set()
+    if left_out_rows:
+        issues = [i for i in issues if i.file != label or i.row not in left_out_rows or i.code in SKIP_CODES]
     return Mapped(ledger, issues, skipped, swapped, self_payments, kinds)
 
 
