@@ -130,7 +130,10 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
     left, right, score = (np.concatenate(parts) for parts in zip(*pairs)) if shared.any() else \
         (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     # Only the pairs above the cutoff (a few per thousand names) are checked word by word, without legal forms.
-    core = core_key(keys["key"]).to_numpy(dtype=object)
+    involved = np.unique(np.concatenate([left, right]))
+    core = np.full(len(keys), "", dtype=object)
+    if len(involved):
+        core[involved] = core_key(keys["key"].iloc[involved]).to_numpy(dtype=object)
     initials = np.array([words_agree(core[a], core[b]) for a, b in zip(left, right)], dtype=bool)
     left, right, score = left[initials], right[initials], score[initials]
     for a, b in zip(left, right):

@@ -478,22 +478,29 @@ def _append_note(existing: pd.Series, note: pd.Series) -> pd.Series:
 
 
 def self_payment_mask(payer: pd.Series, recipient: pd.Series, register_keys: dict[str, str] | None) -> np.ndarray:
-    """Rows whose payer and recipient are the same entity: the same name once case, punctuation and legal form
-    are folded, or two spellings of one registered entity."""
-    from ..entities import name_key
-    from .resolve import company_key
+    """Rows whose payer and recipient are the same entity: two spellings of one registered entity, or the same
+    name once case, punctuation and legal form are folded."""
+    from ..entities import company_key, name_key
 
     names = pd.concat([payer, recipient], ignore_index=True).astype("str").str.strip()
     codes, uniques = pd.factorize(names, use_na_sentinel=False)
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
-    folded = company_key(distinct)
-    if register_keys:
-        canonical = name_key(distinct).map(register_keys)
-        folded = company_key(canonical.fillna(distinct).astype("str"))
-    keys = folded.to_numpy(dtype=object)[codes]
+    folded = name_key(distinct)
+    canonical = folded.map(register_keys).fillna(folded).astype("str") if register_keys else folded
     count = len(payer)
-    left, right = keys[:count], keys[count:]
-    return (left == right) & (left != "")
+    left, right = codes[:count], codes[count:]
+    canon = canonical.to_numpy(dtype=object)
+    same = (canon[left] == canon[right]) & (canon[left] != "")
+    # Legal forms are folded only where the names could still be one (same first letter), so the costly folding
+    # runs on a few distinct names, not on every one.
+    initial = canonical.str[:1].to_numpy(dtype=object)
+    candidates = ~same & (initial[left] == initial[right]) & (initial[left] != "")
+    if candidates.any():
+        wanted = np.unique(np.concatenate([left[candidates], right[candidates]]))
+        keys = np.full(len(distinct), "", dtype=object)
+        keys[wanted] = company_key(canonical.iloc[wanted]).to_numpy(dtype=object)
+        same |= candidates & (keys[left] == keys[right]) & (keys[left] != "")
+    return same
 
 
 def _amendment_links(ledger: pd.DataFrame, key: pd.Series, amends: pd.Series, element: np.ndarray, label: str,
@@ -603,7 +610,7 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
                                       WARNING))
         skipped[reason] = int(mask.sum())
         drop |= mask
-    dropped = rows[drop]
+    dropped = rows[drop]  # each source row is one record here, so none of these is among the rows kept
     if drop.any():
         keep = np.flatnonzero(~drop)
         frame, rows = frame.take(keep).reset_index(drop=True), rows[keep]
@@ -711,17 +718,19 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
                                   "skipped_self_payment", "the payer is also the recipient: skipped "
                                   "(self_payments: drop)", WARNING)
         skipped["payer is also the recipient (self_payments: drop)"] = self_payments
-        dropped = np.concatenate([dropped, rows[self_paid]])
+        self_dropped = rows[self_paid]
         keep = np.flatnonzero(~self_paid)
         ledger, kinds, rows = ledger.take(keep).reset_index(drop=True), kinds.take(keep).reset_index(drop=True), \
             rows[keep]
+        # An exploded record may keep some of its rows: only records left out entirely count as left out.
+        dropped = np.concatenate([dropped, self_dropped[~np.isin(self_dropped, rows)]])
     elif self_payments and mapping.self_payments == "warn":
         issues += _once_per_value(self_paid, ledger["payer"].str.strip(), rows, label,
                                   column_origin(mapping, "payer"), "self_payment",
                                   "the payer is also the recipient (a self-filer?): kept; write `self_payments: keep` "
                                   "or `self_payments: drop` in the mapping", WARNING)
-    # Source rows left out entirely (an exploded record may keep some of its rows): their issues are not raised.
-    left_out_rows = set(np.setdiff1d(dropped, rows).tolist()) if len(dropped) else set()
+    # Issues of source rows left out are not raised.
+    left_out_rows = set(dropped.tolist())
     if left_out_rows:
         issues = [i for i in issues if i.file != label or i.row not in left_out_rows or i.code in SKIP_CODES]
     return Mapped(ledger, issues, skipped, swapped, self_payments, kinds)
