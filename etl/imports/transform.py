@@ -477,30 +477,31 @@ def _append_note(existing: pd.Series, note: pd.Series) -> pd.Series:
     return existing.where(note.eq(""), (existing + "; ").where(existing.ne(""), "") + note)
 
 
+def _legal_form_suffix() -> str:
+    """A regex for legal forms at the end of a folded name ("acme corp", "acme s r l", "x gmbh co kg")."""
+    from ..entities import LEGAL_FORMS
+
+    forms = sorted({f.lower() for f in LEGAL_FORMS} | {" ".join(f.lower()) for f in LEGAL_FORMS}, key=len,
+                   reverse=True)
+    return r"(?:\s+(?:" + "|".join(re.escape(f) for f in forms) + r"))+$"
+
+
 def self_payment_mask(payer: pd.Series, recipient: pd.Series, register_keys: dict[str, str] | None) -> np.ndarray:
     """Rows whose payer and recipient are the same entity: two spellings of one registered entity, or the same
-    name once case, punctuation and legal form are folded."""
-    from ..entities import company_key, name_key
+    name once case, punctuation and trailing legal forms are folded ("Acme Corp." = "ACME CORPORATION")."""
+    from ..entities import name_key
 
     names = pd.concat([payer, recipient], ignore_index=True).astype("str").str.strip()
     codes, uniques = pd.factorize(names, use_na_sentinel=False)
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
     folded = name_key(distinct)
     canonical = folded.map(register_keys).fillna(folded).astype("str") if register_keys else folded
+    # One vectorised pass over the distinct names: the legal forms at the end come off.
+    bare = name_key(canonical).str.replace(_legal_form_suffix(), "", regex=True).str.strip()
+    bare = bare.where(bare.ne(""), canonical).to_numpy(dtype=object)
     count = len(payer)
     left, right = codes[:count], codes[count:]
-    canon = canonical.to_numpy(dtype=object)
-    same = (canon[left] == canon[right]) & (canon[left] != "")
-    # Legal forms are folded only where the names could still be one (same first letter), so the costly folding
-    # runs on a few distinct names, not on every one.
-    initial = canonical.str[:1].to_numpy(dtype=object)
-    candidates = ~same & (initial[left] == initial[right]) & (initial[left] != "")
-    if candidates.any():
-        wanted = np.unique(np.concatenate([left[candidates], right[candidates]]))
-        keys = np.full(len(distinct), "", dtype=object)
-        keys[wanted] = company_key(canonical.iloc[wanted]).to_numpy(dtype=object)
-        same |= candidates & (keys[left] == keys[right]) & (keys[left] != "")
-    return same
+    return (bare[left] == bare[right]) & (bare[left] != "")
 
 
 def _amendment_links(ledger: pd.DataFrame, key: pd.Series, amends: pd.Series, element: np.ndarray, label: str,
