@@ -495,10 +495,15 @@ def self_payment_mask(payer: pd.Series, recipient: pd.Series, register_keys: dic
     codes, uniques = pd.factorize(names, use_na_sentinel=False)
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
     folded = name_key(distinct)
-    canonical = folded.map(register_keys).fillna(folded).astype("str") if register_keys else folded
+    if register_keys:
+        registered = folded.map(register_keys)
+        known = registered.notna().to_numpy()
+        if known.any():  # a registered spelling stands for its canonical name, folded the same way
+            folded = folded.copy()
+            folded[known] = name_key(registered[known].astype("str")).to_numpy()
     # One vectorised pass over the distinct names: the legal forms at the end come off.
-    bare = name_key(canonical).str.replace(_legal_form_suffix(), "", regex=True).str.strip()
-    bare = bare.where(bare.ne(""), canonical).to_numpy(dtype=object)
+    bare = folded.str.replace(_legal_form_suffix(), "", regex=True).str.strip()
+    bare = bare.where(bare.ne(""), folded).to_numpy(dtype=object)
     count = len(payer)
     left, right = codes[:count], codes[count:]
     return (bare[left] == bare[right]) & (bare[left] != "")
@@ -593,9 +598,13 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
         skipped.update(counts)
         issues += found
 
-    # The amount is needed to leave out blank and zero amounts; it is computed again on the rows kept.
-    amount, _ = entry_values(frame, mapping.entries["amount"], label, rows, mapping)
-    amount = amount.str.strip()
+    # The amount is needed to leave out blank and zero amounts; its issues on rows left out are dropped below.
+    amount_values, found = entry_values(frame, mapping.entries["amount"], label, rows, mapping)
+    # Exploding or folding XML/JSON elements changes the cells, so there it is computed again on the rows kept.
+    reuse_amount = mapping.explode is None and mapping.source.format not in ("xml", "json", "jsonl")
+    if reuse_amount:
+        issues += found
+    amount = amount_values.str.strip()
     digits = amount.str.replace(r"\D", "", regex=True)
     left_out = {
         "blank amounts": (mapping.skip_blank_amounts, amount.eq(""), "skipped_blank_amount", "no amount: skipped"),
@@ -615,6 +624,7 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
     if drop.any():
         keep = np.flatnonzero(~drop)
         frame, rows = frame.take(keep).reset_index(drop=True), rows[keep]
+        amount_values = amount_values.take(keep).reset_index(drop=True)
 
     element = np.zeros(len(frame), dtype=np.int64)
     elements = np.ones(len(frame), dtype=np.int64)
@@ -630,6 +640,9 @@ def map_rows(mapping: Mapping, table: SourceTable, joined: dict[str, SourceTable
     values: dict[str, pd.Series] = {}
     for column, entry in mapping.entries.items():
         if entry.kind == "hash":
+            continue
+        if column == "amount" and reuse_amount:
+            values[column] = amount_values
             continue
         values[column], found = entry_values(frame, entry, label, rows, mapping)
         issues += found
