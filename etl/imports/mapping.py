@@ -186,10 +186,6 @@ class Entry:
     formats: tuple[str, ...] = ()  # date: strftime formats; amount: number styles; tried in order
 
     @property
-    def date_format(self) -> str:
-        return self.formats[0] if self.formats else ""
-
-    @property
     def template_fields(self) -> list[str]:
         return _template_fields(self.value)
 
