@@ -23,16 +23,20 @@ def group_issues(issues: Iterable[LedgerIssue]) -> list[dict]:
     the largest groups."""
     counts: Counter = Counter()
     first: dict[tuple[str, str], LedgerIssue] = {}
+    labels: dict[tuple[str, str], str] = {}
     for issue in issues:
         key = (issue.severity, issue.code)
         counts[key] += 1
         first.setdefault(key, issue)
-    groups = [{"severity": severity, "code": code, "count": count, "label": kind_label(first[(severity, code)].message),
+        label = kind_label(issue.message)
+        # A kind whose messages differ (mapping problems, say) is named by its code alone.
+        labels[key] = label if labels.get(key, label) == label else ""
+    groups = [{"severity": severity, "code": code, "count": count, "label": labels[(severity, code)],
                "example": str(first[(severity, code)])} for (severity, code), count in counts.items()]
     return sorted(groups, key=lambda g: (g["severity"] != ERROR, -g["count"], g["code"]))
 
 
 def issue_counts(issues: Iterable[LedgerIssue]) -> list[str]:
     """One line per kind: "warning entity_unregistered × 2,378: not in the entity register"."""
-    return [f"{'issue' if g['severity'] == ERROR else 'warning'} {g['code']} × {g['count']:,}: {g['label']}"
-            for g in group_issues(issues)]
+    return [f"{'issue' if g['severity'] == ERROR else 'warning'} {g['code']} × {g['count']:,}"
+            + (f": {g['label']}" if g["label"] else "") for g in group_issues(issues)]

@@ -339,3 +339,16 @@ def test_written_files_are_readable_by_the_group(ledgers):
         os.umask(previous)
     for path in (ledgers / "imported" / "test.csv", ledgers / "imports" / "test.merges.csv"):
         assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_fields_named_by_filters_explode_amendments_and_kinds_must_exist(ledgers):
+    data(ledgers, HEADER + "a1,c,100,Alpha,Beta,\n")
+    result = run_import(mapping(ledgers, """\
+        filters: [{keep: {field: nope, equals: x}}]
+        explode: {fields: [tos]}
+        amendments: {key: ref, amends: amend}
+        entities: {payer_kind: kind_of_payer}
+        """), ledgers, write=False)
+    assert sorted((i.column, i.value, i.code) for i in result.errors) == [
+        ("amendments.amends", "amend", "mapping_column"), ("entities.payer_kind", "kind_of_payer", "mapping_column"),
+        ("explode.fields", "tos", "mapping_column"), ("filters[1]", "nope", "mapping_column")]

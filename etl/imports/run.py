@@ -63,6 +63,18 @@ def _missing_columns(mapping: Mapping, table: SourceTable, joined: dict[str, Sou
                 hint = f" (did you mean {match[0]!r}?)" if match and match[1] >= 70 else ""
                 issues.append(LedgerIssue(mapping.label, None, f"columns.{column}", name, "mapping_column",
                                           f"{table.label} has no column {name!r}{hint}"))
+    # Fields read by filters, explode, amendments and per-row kinds.
+    other = [(f"filters[{n}]", f) for n, rule in enumerate(mapping.filters, start=1) for f in rule.condition.fields]
+    other += [("explode.fields", f) for f in (mapping.explode.fields if mapping.explode else ())]
+    if mapping.amendments is not None:
+        other += [("amendments.key", mapping.amendments.key), ("amendments.amends", mapping.amendments.amends)]
+    other += [(f"entities.{side}", f) for side, entry in mapping.kind_entries.items() for f in entry.source_columns]
+    for where, name in other:
+        if name not in available:
+            match = process.extractOne(name, sorted(available)) if available else None
+            hint = f" (did you mean {match[0]!r}?)" if match and match[1] >= 70 else ""
+            issues.append(LedgerIssue(mapping.label, None, where, name, "mapping_column",
+                                      f"{table.label} has no column {name!r}{hint}"))
     for join in mapping.joins:
         for left, right in join.on.items():
             if left not in table.frame.columns:
