@@ -352,3 +352,30 @@ def test_fields_named_by_filters_explode_amendments_and_kinds_must_exist(ledgers
     assert sorted((i.column, i.value, i.code) for i in result.errors) == [
         ("amendments.amends", "amend", "mapping_column"), ("entities.payer_kind", "kind_of_payer", "mapping_column"),
         ("explode.fields", "tos", "mapping_column"), ("filters[1]", "nope", "mapping_column")]
+
+
+def test_a_lookup_keyed_on_several_fields_is_a_template_then_a_lookup(ledgers):
+    data(ledgers, "ref,type,status,value,from,to\na1,company,active,100,Alpha,Beta\na2,person,active,100,Ann,Beta\n"
+                  "a3,person,dead,100,Bob,Beta\n")
+    result = run_import(mapping(ledgers, base=with_columns("", top="""\
+        entities:
+          payer_kind:
+            template: "{type}|{status}"
+            lookup: {"company|active": company, "person|active": person}
+            unmatched: error
+        """)), ledgers, write=False)
+    assert [(i.row, i.value, i.code) for i in result.errors] == [(4, "person|dead", "lookup_missing")]
+
+
+def test_a_json_list_never_becomes_one_payer(ledgers):
+    (ledgers / "imports" / "data.json").write_text(
+        '[{"ref": "a1", "value": "100", "from": ["Alpha", "Gamma"], "to": "Beta", "tags": ["x", "y"]}]',
+        encoding="utf-8")
+    source = '{file: data.json, url: "https://example.org/register"}'
+    result = run_import(mapping(ledgers, base=with_columns("notes: tags\n", source=source)), ledgers, write=False)
+    assert [(i.column, i.value, i.code) for i in result.errors] == [("from → payer", "Alpha; Gamma", "several_values")]
+    result = run_import(mapping(ledgers, base=with_columns("notes: tags\n", source=source,
+                                                           top="explode: {fields: [from]}\n")), ledgers)
+    assert result.errors == []
+    out = output(ledgers)
+    assert out["payer"].tolist() == ["Alpha", "Gamma"] and out["notes"].iloc[0].startswith("x; y")
