@@ -9,6 +9,7 @@ import pandas as pd
 from .builds import publish
 from .datapackage import datapackage_json
 from .errors import LedgerIssue
+from .issue_groups import group_issues, issue_counts
 from .pipeline import BuildResult
 from .safety import csv_bytes, write_csv
 from .schema import (CPI_BASE_YEAR, DATAPACKAGE_JSON, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, DRAWN_ROLES,
@@ -49,6 +50,7 @@ def summarise(result: BuildResult) -> dict:
         "cpi_base_year": CPI_BASE_YEAR,
         "fx_sources": sorted(s for s in data["fx_source"].unique().tolist() if s),
         "warnings": [issue.as_dict() for issue in result.warnings],
+        "warnings_by_kind": group_issues(result.warnings),
     }
 
 
@@ -85,6 +87,7 @@ def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: 
                      "the USD/EUR totals)")
     warnings = [i for i in issues if i.severity == "warning"]
     lines.append(f"Warnings: {len(warnings)}")
+    lines += [f"  {line}" for line in issue_counts(warnings)]
     if include_warnings:
         lines += [f"  {w}" for w in warnings]
     return "\n".join(lines) + "\n"

@@ -13,7 +13,10 @@ from .errors import WARNING, LedgerIssue, LookupInvalid
 from .uniques import first_occurrences, spread
 from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
 
-SUGGESTION_CUTOFF = 80
+# "Did you mean" needs this similarity (rapidfuzz ratio, 0-100, of the names with case, accents, punctuation and
+# legal forms folded away) and words that agree one by one (words_agree). Chosen on tests/data/name_pairs.csv: see
+# tests/test_import_entities.py, which measures precision and recall there.
+SUGGESTION_CUTOFF = 90
 ENTITY_OUTPUT_COLUMNS = ("entity_id", "name", "kind", "country", "aliases", "notes", "registered")
 
 
@@ -21,6 +24,49 @@ def name_key(names: pd.Series) -> pd.Series:
     """Fold a name for matching: accents, case, punctuation and spacing do not distinguish entities."""
     return (names.astype("str").str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True)
             .str.casefold().str.replace(r"[^\w]+", " ", regex=True).str.strip())
+
+
+# Legal forms written in many ways; folded to one spelling so they neither block nor fake a match.
+LEGAL_FORMS = {
+    "CORPORATION": "CORP", "CORP": "CORP", "INCORPORATED": "INC", "INC": "INC", "LIMITED": "LTD", "LTD": "LTD",
+    "COMPANY": "CO", "CO": "CO", "LLP": "LLP", "LLC": "LLC", "GMBH": "GMBH", "KG": "KG", "AG": "AG", "SA": "SA",
+    "SPA": "SPA", "SRL": "SRL", "SL": "SL", "AS": "AS", "MMC": "MMC", "OOO": "OOO", "PLC": "PLC", "BV": "BV",
+    "NV": "NV", "AB": "AB", "OY": "OY", "SARL": "SARL", "SAS": "SAS", "LP": "LP", "SE": "SE",
+}
+def company_key(names: pd.Series) -> pd.Series:
+    """Fold a name for comparison: accents, case and punctuation removed, '&' kept as a word, runs of single
+    letters joined (S.R.L → SRL), legal forms spelled one way."""
+    text = (names.astype("str").str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True).str.upper()
+            .str.replace("&", " & ", regex=False).str.replace(r"[^\w&]+", " ", regex=True)
+            .str.replace(r"\b(\w) (?=\w\b)", r"\1", regex=True).str.split())
+    forms = LEGAL_FORMS
+    return text.map(lambda words: " ".join(forms.get(w, w) for w in words), na_action="ignore").fillna("") \
+        .astype("str")
+
+
+def core_key(keys: pd.Series) -> pd.Series:
+    """A company key without its legal forms ("GREENBERG TRAURIG LLP" → "GREENBERG TRAURIG"): what the name says
+    apart from the form of company. A name that is only a legal form keeps it."""
+    forms = set(LEGAL_FORMS.values())
+    core = keys.map(lambda key: " ".join(w for w in key.split() if w not in forms), na_action="ignore")
+    return core.where(core.fillna("").ne(""), keys).astype("str")
+
+
+# Aligned words longer than SHORT_WORD letters must be at least this similar (rapidfuzz ratio); shorter words
+# (US / UK, initials) must be equal.
+WORD_SIMILARITY = 80
+SHORT_WORD = 3
+
+
+def words_agree(left: str, right: str) -> bool:
+    """Two folded names (legal forms removed) may be one entity only word for word: the same first letter on
+    every word — a typo rarely changes a first letter, while a different person's name often does ("Alliance" /
+    "Vallance") — short words equal ("US" / "UK"), longer ones similar ("Bank" / "Bahn" are not)."""
+    a, b = left.split(), right.split()
+    if len(a) != len(b) or [w[0] for w in a] != [w[0] for w in b]:
+        return False
+    return all(x == y if min(len(x), len(y)) <= SHORT_WORD else fuzz.ratio(x, y) >= WORD_SIMILARITY
+               for x, y in zip(a, b))
 
 
 def entity_ids(keys: pd.Series) -> pd.Series:
@@ -107,15 +153,23 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
     return spread(canonical, codes, raw.index), spread(ids, codes, raw.index), issues
 
 
-def suggest(keys: pd.Series, register: EntityRegister) -> list[str]:
-    """The closest registered canonical name per folded key (or "" when none is close enough)."""
+def suggest(keys: pd.Series, register: EntityRegister, cutoff: float = SUGGESTION_CUTOFF) -> list[str]:
+    """The closest registered canonical name per folded key, or "" when none is close enough: a similarity of at
+    least `cutoff` without legal forms, and words that agree one by one (words_agree)."""
     if not register.canonical_by_key or keys.empty:
         return [""] * len(keys)
     choices = list(register.canonical_by_key)
-    scores = process.cdist(list(keys), choices, scorer=fuzz.WRatio, workers=-1,
-                           score_cutoff=SUGGESTION_CUTOFF)
-    best = scores.argmax(axis=1)
-    return [register.canonical_by_key[choices[b]] if scores[i, b] > 0 else "" for i, b in enumerate(best)]
+    choice_cores = core_key(company_key(pd.Series(choices, dtype="str"))).tolist()
+    cores = core_key(company_key(keys)).tolist()
+    scores = process.cdist(cores, choice_cores, scorer=fuzz.ratio, workers=-1, score_cutoff=cutoff)
+    out = []
+    # One pass per unknown distinct name (the warnings are per distinct name too), best candidate first.
+    for i, core in enumerate(cores):
+        candidates = np.flatnonzero(scores[i])
+        ranked = candidates[np.argsort(-scores[i][candidates], kind="stable")]
+        best = next((c for c in ranked if words_agree(core, choice_cores[c])), None)
+        out.append(register.canonical_by_key[choices[best]] if best is not None else "")
+    return out
 
 
 def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame

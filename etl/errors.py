@@ -90,9 +90,16 @@ def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None =
     """Every error, then the warnings (at most max_warnings of them), one `file:row:column` line each."""
     import sys
 
+    from .issue_groups import issue_counts
+
     out = out or sys.stdout
     errors = [i for i in issues if i.severity == ERROR]
     warnings = [i for i in issues if i.severity != ERROR]
+    kinds = issue_counts(issues)
+    if len(kinds) > 1 or len(issues) > 1:
+        print("By kind:", file=out)
+        for line in kinds:
+            print(f"  {line}", file=out)
     if errors:
         print(f"{len(errors)} issue(s) must be fixed:", file=out)
         for issue in errors:

@@ -155,7 +155,8 @@ def test_merges_are_proposed_confirmed_applied_and_never_across_countries(tmp_pa
     assert ("Metastar Invest LLP", "METASTAR INVEST L.L.P.", "GB") in pairs  # onto the registered entity
     assert any(r.variant.startswith("Jetf") and r.score != "100" for r in merges.itertuples())
     assert not any("ACME" in r.variant for r in merges.itertuples())  # GB and CY: never merged
-    assert result.proposals.across_countries == 1
+    across = result.proposals.across_countries  # listed for review, with the countries
+    assert len(across) == 1 and "ACME" in across["names"].iloc[0] and across["countries"].iloc[0] == "CY, GB"
 
     # The reporter confirms Mertik and the Metastar spelling, rejects the Jetfield pair.
     merges.loc[merges["variant"].str.startswith(("MERTIK", "METASTAR")), "decision"] = "yes"

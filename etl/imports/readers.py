@@ -9,14 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from ..errors import LedgerIssue
 from ..load import blank_rows, excel_cell_text, physical_line_issues, read_ragged_csv, unclosed_quote_issues
-from .mapping import ReadOptions
+from .mapping import MULTI_VALUE_MARK, ReadOptions
 
 SNIFF_BYTES = 65536
 
@@ -29,6 +29,7 @@ class SourceTable:
     frame: pd.DataFrame
     rows: np.ndarray
     blank_rows: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)  # lines the read options left out, by reason
 
 
 def read_table(options: ReadOptions) -> tuple[SourceTable | None, list[LedgerIssue]]:
@@ -58,7 +59,7 @@ def _drop_blank_rows(table: SourceTable) -> SourceTable:
         return table
     keep = ~blank
     return SourceTable(table.label, frame.loc[keep].reset_index(drop=True), table.rows[keep],
-                       table.blank_rows + int(blank.sum()))
+                       table.blank_rows + int(blank.sum()), table.left_out)
 
 
 def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -94,6 +95,8 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
         counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
         delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
     encoding = "utf-8-sig" if options.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else options.encoding
+    if options.header or options.skip_lines or options.extra_cells == "ignore":
+        return _read_dirty_csv(raw, encoding, delimiter, options, label)
     # Line breaks are counted in the raw bytes, which is exact for encodings where a byte 0x0A is always "\n".
     count_lines = encoding == "utf-8-sig" or "\n".encode(encoding) == b"\n"
     fast = _read_csv_with_arrow(raw, delimiter, options) if encoding == "utf-8-sig" else None
@@ -133,6 +136,58 @@ def _read_csv(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
     frame.columns = header
     rows = np.arange(options.header_row + 1, options.header_row + 1 + len(frame), dtype="int64")
     return SourceTable(label, _text_frame(frame), rows), []
+
+
+def _read_dirty_csv(raw: bytes, encoding: str, delimiter: str, options: ReadOptions, label: str
+                    ) -> tuple[SourceTable | None, list[LedgerIssue]]:
+    """The read options for ragged and dirty exports: lines matching `skip_lines` (merge-conflict markers, page
+    footers) are left out, `header:` names the columns, `extra_cells: ignore` drops cells beyond the header.
+    Row numbers stay those of the file, and every line or cell left out is counted."""
+    import re
+
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None, [_decoding_issue(raw, options, label)]
+    lines = text.splitlines()
+    start = max(options.header_row - 1, 0)
+    numbers = np.arange(1, len(lines) + 1, dtype="int64")[start:]
+    lines = lines[start:]
+    left_out: dict[str, int] = {}
+    if options.skip_lines:
+        pattern = re.compile(options.skip_lines)
+        keep = np.array([not pattern.search(line) for line in lines], dtype=bool)
+        if (~keep).any():
+            left_out[f"lines matching skip_lines ({options.skip_lines})"] = int((~keep).sum())
+        lines = [line for line, kept in zip(lines, keep) if kept]
+        numbers = numbers[keep]
+    # One record per line here: the line numbers must stay those of the file after lines are left out.
+    try:
+        records = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        return None, [_file_issue(label, f"the CSV cannot be parsed: {exc}", "csv_syntax")]
+    if options.header_row == 0:
+        names, body, body_numbers = list(options.header), records, numbers
+    else:
+        if not records:
+            return None, [_file_issue(label, "no header row where source.header_row says", "empty_file")]
+        names = list(options.header) if options.header else records[0]
+        body, body_numbers = records[1:], numbers[1:]
+    header = _unique_header([str(n) for n in names])
+    width = len(header)
+    issues: list[LedgerIssue] = []
+    extra = [n for n, record in enumerate(body) if len(record) > width and any(c.strip() for c in record[width:])]
+    if extra and options.extra_cells == "ignore":
+        left_out["rows with cells beyond the header (extra cells ignored)"] = len(extra)
+    elif extra:
+        for n in extra:
+            issues.append(_file_issue(label, f"the row has {len(body[n])} cells but the header has {width}: a "
+                                             "delimiter inside a cell needs quotes (or write extra_cells: ignore)",
+                                      "ragged_row", int(body_numbers[n]), delimiter.join(body[n][width:])))
+        return None, issues
+    frame = pd.DataFrame([(r + [""] * width)[:width] for r in body], columns=header, dtype="str") if body else \
+        pd.DataFrame({h: pd.Series([], dtype="str") for h in header})
+    return SourceTable(label, _text_frame(frame), body_numbers, 0, left_out), []
 
 
 def _read_ragged(raw: bytes, encoding: str, delimiter: str, options: ReadOptions, label: str
@@ -227,13 +282,14 @@ def _unique_header(names: list[str]) -> list[str]:
 
 
 def _json_text(value: object) -> str:
-    """A JSON value as cell text: numbers keep their written digits (parsed as text), lists joined by '; '."""
+    """A JSON value as cell text: numbers keep their written digits (parsed as text); list elements are kept
+    apart by MULTI_VALUE_MARK until the mapping says what they are."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "; ".join(_json_text(v) for v in value)
+        return MULTI_VALUE_MARK.join(_json_text(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
@@ -340,7 +396,7 @@ def _read_xml(options: ReadOptions, label: str) -> tuple[SourceTable | None, lis
             continue
         fields: dict[str, list[str]] = {}
         _collect_xml(element, "", fields)
-        records.append({k: "; ".join(v) for k, v in fields.items()})
+        records.append({k: MULTI_VALUE_MARK.join(v) for k, v in fields.items()})
     if not records:
         return None, [_file_issue(label, f"no <{options.record}> elements: check source.record", "xml_record")]
     return _records_frame(records, np.arange(1, len(records) + 1, dtype="int64"), label), []

@@ -16,67 +16,95 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from ..atomic import atomic_write_bytes
-from ..entities import name_key
+from ..entities import LEGAL_FORMS, company_key, core_key, name_key, words_agree
 from ..errors import LookupInvalid
 from ..safety import csv_bytes
 from ..schema import ALIAS_SEPARATOR, ENTITIES_FILE, ENTITY_COLUMNS, ENTITY_KINDS
 
 MERGE_COLUMNS = ("decision", "canonical", "variant", "country", "kind", "score", "reason", "rows")
 DECISIONS = ("", "yes", "no", "applied")
-# Legal forms written in many ways; folded to one spelling so they neither block nor fake a match.
-LEGAL_FORMS = {
-    "CORPORATION": "CORP", "CORP": "CORP", "INCORPORATED": "INC", "INC": "INC", "LIMITED": "LTD", "LTD": "LTD",
-    "COMPANY": "CO", "CO": "CO", "LLP": "LLP", "LLC": "LLC", "GMBH": "GMBH", "KG": "KG", "AG": "AG", "SA": "SA",
-    "SPA": "SPA", "SRL": "SRL", "SL": "SL", "AS": "AS", "MMC": "MMC", "OOO": "OOO", "PLC": "PLC", "BV": "BV",
-    "NV": "NV", "AB": "AB", "OY": "OY", "SARL": "SARL", "SAS": "SAS", "LP": "LP", "SE": "SE",
-}
-# Blocks of names compared with each other: country plus the first letter of the folded name. A block larger
+# Blocks of names compared# Blocks of names compared with each other: country plus the first letter of the folded name. A block larger
 # than this is split further by the second letter, so the comparisons stay bounded on very large imports.
 MAX_BLOCK = 4000
 # Blocks up to this size are compared pair by pair in one vectorised call; larger ones get a matrix each.
 SMALL_BLOCK = 64
 
 
-def company_key(names: pd.Series) -> pd.Series:
-    """Fold a name for comparison: accents, case and punctuation removed, '&' kept as a word, runs of single
-    letters joined (S.R.L → SRL), legal forms spelled one way."""
-    text = (names.astype("str").str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True).str.upper()
-            .str.replace("&", " & ", regex=False).str.replace(r"[^\w&]+", " ", regex=True)
-            .str.replace(r"\b(\w) (?=\w\b)", r"\1", regex=True).str.split())
-    forms = LEGAL_FORMS
-    return text.map(lambda words: " ".join(forms.get(w, w) for w in words), na_action="ignore").fillna("") \
-        .astype("str")
+ACROSS_COLUMNS = ("names", "countries")
 
 
 @dataclass
 class Proposals:
     table: pd.DataFrame  # MERGE_COLUMNS
-    across_countries: int  # names that fold alike but are registered under different countries (not proposed)
+    # Names that fold alike but sit in different countries (not proposed; listed for review): ACROSS_COLUMNS.
+    across_countries: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(ACROSS_COLUMNS)))
 
 
-def _names_with_country(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every (name, country) pair the imported rows use, with how many rows use it."""
-    pairs = pd.concat([
-        pd.DataFrame({"name": frame["payer"], "country": frame["payer_country"]}),
-        pd.DataFrame({"name": frame["recipient"], "country": frame["recipient_country"]}),
-    ], ignore_index=True)
+def _iso_countries(raw: pd.Series, country_lookup: pd.DataFrame | None) -> pd.Series:
+    """Country cells as ISO codes ("USA", "United States" and "US" are one country); a cell that does not
+    resolve (the import reports it) is kept upper-cased so it still separates names."""
+    text = raw.astype("str").str.strip()
+    if country_lookup is None:
+        return text.str.upper()
+    from ..countries import resolve_countries
+    from ..schema import ROW_FILE, ROW_NUMBER
+
+    labels = pd.DataFrame({ROW_FILE: "", ROW_NUMBER: 0}, index=raw.index)
+    codes, _, _ = resolve_countries(text, "country", country_lookup, labels)
+    return codes.where(codes.ne(""), text.str.upper()).astype("str")
+
+
+def _names_with_country(frame: pd.DataFrame, kinds: pd.DataFrame | None, country_lookup: pd.DataFrame | None
+                        ) -> pd.DataFrame:
+    """Every (name, country) pair the imported rows use, with how many rows use it and its most given kind."""
+    def side(name: str) -> pd.DataFrame:
+        kind = kinds[f"{name}_kind"] if kinds is not None and f"{name}_kind" in kinds else ""
+        return pd.DataFrame({"name": frame[name], "country": frame[f"{name}_country"], "row_kind": kind},
+                            index=frame.index)
+
+    pairs = pd.concat([side("payer"), side("recipient")], ignore_index=True)
     pairs["name"] = pairs["name"].str.strip()
-    pairs["country"] = pairs["country"].str.strip().str.upper()
+    pairs["country"] = _iso_countries(pairs["country"], country_lookup)
     pairs = pairs[pairs["name"].ne("")]
-    return pairs.groupby(["name", "country"], sort=False).size().rename("rows").reset_index()
+    counted = pairs.groupby(["name", "country"], sort=False).size().rename("rows").reset_index()
+    given = pairs[pairs["row_kind"].astype("str").ne("")]
+    if given.empty:
+        counted["row_kind"] = ""
+        return counted
+    common = given.groupby(["name", "country", "row_kind"], sort=False).size().rename("n").reset_index() \
+        .sort_values("n", ascending=False, kind="stable").drop_duplicates(["name", "country"])
+    return counted.merge(common[["name", "country", "row_kind"]], on=["name", "country"], how="left") \
+        .fillna({"row_kind": ""})
 
 
-def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarity: int, kind: str) -> Proposals:
-    """Merge proposals for the names of the imported rows (vectorised per distinct name, fuzzy within blocks)."""
-    names = _names_with_country(frame)
+def _across_countries(names: pd.DataFrame) -> pd.DataFrame:
+    """Names that fold alike in several countries, one line each: the spellings and the countries."""
+    distinct = names.drop_duplicates(["key", "country"])
+    several = distinct.groupby("key")["country"].nunique()
+    keys = several.index[several > 1]
+    if len(keys) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in ACROSS_COLUMNS})
+    chosen = names[names["key"].isin(keys)]
+    grouped = chosen.groupby("key", sort=True).agg(
+        names=("name", lambda v: " / ".join(sorted(set(v)))),
+        countries=("country", lambda v: ", ".join(sorted(c or "(none)" for c in set(v)))))
+    return grouped.reset_index(drop=True).astype("str")
+
+
+def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarity: int, kind: str,
+                   kinds: pd.DataFrame | None = None, country_lookup: pd.DataFrame | None = None) -> Proposals:
+    """Merge proposals for the names of the imported rows (vectorised per distinct name, fuzzy within blocks).
+    Countries are compared as ISO codes; names are proposed only within one country and when their words start
+    with the same letters; the canonical spelling is the registered one, else the best-cased spelling of the
+    most used form."""
+    names = _names_with_country(frame, kinds, country_lookup)
     empty = pd.DataFrame({c: pd.Series([], dtype="str") for c in MERGE_COLUMNS})
     if names.empty:
-        return Proposals(empty, 0)
+        return Proposals(empty)
     names["key"] = company_key(names["name"])
     names["folded"] = name_key(names["name"])
     names["registered"] = names["folded"].map(register_keys)
-    across = names.drop_duplicates(["key", "country"]).groupby("key")["country"].nunique()
-    across_countries = int((across > 1).sum())
+    across_countries = _across_countries(names)
 
     # Clusters: same folded key within a country, then fuzzy links between keys of a block.
     keys = names.drop_duplicates(["key", "country"])[["key", "country"]].reset_index(drop=True)
@@ -101,6 +129,13 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
             pairs.append(_pairs_in_block(sub, similarity))
     left, right, score = (np.concatenate(parts) for parts in zip(*pairs)) if shared.any() else \
         (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    # Only the pairs above the cutoff (a few per thousand names) are checked word by word, without legal forms.
+    involved = np.unique(np.concatenate([left, right]))
+    core = np.full(len(keys), "", dtype=object)
+    if len(involved):
+        core[involved] = core_key(keys["key"].iloc[involved]).to_numpy(dtype=object)
+    initials = np.array([words_agree(core[a], core[b]) for a, b in zip(left, right)], dtype=bool)
+    left, right, score = left[initials], right[initials], score[initials]
     for a, b in zip(left, right):
         ra, rb = find(a), find(b)
         if ra != rb:
@@ -112,12 +147,17 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
     keys["score"] = scores
     names = names.merge(keys, on=["key", "country"], how="left")
 
-    # Canonical per cluster: the registered entity when one member is registered, else the most used spelling.
-    ordered = names.sort_values(["cluster", "rows"], ascending=[True, False], kind="stable")
+    # Canonical per cluster: the registered entity when one member is registered; else, of the folded form most
+    # rows use (a misspelling is usually the rarer form), the spelling that is not ALL CAPS, then the most used.
+    names["key_rows"] = names.groupby(["cluster", "key"])["rows"].transform("sum")
+    names["all_caps"] = names["name"].str.upper().eq(names["name"]) & names["name"].str.contains(r"[a-z]",
+                                                                                                 case=False)
+    ordered = names.sort_values(["cluster", "key_rows", "all_caps", "rows"], ascending=[True, False, True, False],
+                                kind="stable")
     most_used = ordered.groupby("cluster", sort=False)["name"].first()
     registered = names.dropna(subset=["registered"]).groupby("cluster", sort=False)["registered"].first()
     size = names.groupby("cluster", sort=False).size()
-    canonical = registered.reindex(most_used.index).fillna(most_used).astype("str")
+    canonical = registered.astype(object).reindex(most_used.index).fillna(most_used).astype("str")
     names["canonical"] = names["cluster"].map(canonical).astype("str")
     names["cluster_registered"] = names["cluster"].isin(registered.index)
     wanted = ((names["cluster"].map(size) > 1) | names["cluster_registered"]) & names["registered"].isna() \
@@ -125,6 +165,7 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
     out = names.loc[wanted].copy()
     if out.empty:
         return Proposals(empty, across_countries)
+    row_kind = out["row_kind"].astype("str") if "row_kind" in out else pd.Series("", index=out.index)
     distinct = pd.Series(out["canonical"].unique())
     canonical_keys = dict(zip(distinct, company_key(distinct)))
     same_key = out["key"].eq(out["canonical"].map(canonical_keys)).to_numpy()
@@ -138,7 +179,7 @@ def propose_merges(frame: pd.DataFrame, register_keys: dict[str, str], similarit
         "similar name (score " + score + " of 100)")
     table = pd.DataFrame({
         "decision": "", "canonical": out["canonical"].to_numpy(), "variant": out["name"].to_numpy(),
-        "country": out["country"].to_numpy(), "kind": kind,
+        "country": out["country"].to_numpy(), "kind": row_kind.where(row_kind.ne(""), kind).to_numpy(),
         "score": np.where(same_key, "100", score.to_numpy()), "reason": reason,
         "rows": out["rows"].astype("str").to_numpy()}).astype("str")
     return Proposals(table.sort_values(["canonical", "variant"], kind="stable").reset_index(drop=True),

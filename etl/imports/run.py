@@ -13,7 +13,8 @@ import pandas as pd
 
 from .. import amounts, countries, currency, dates, validate
 from ..atomic import atomic_write_with
-from ..errors import ERROR, LedgerIssue, issues_from_mask, sort_issues
+from ..errors import ERROR, WARNING, LedgerIssue, issues_from_mask, sort_issues
+from ..issue_groups import issue_counts
 from ..load import discover_ledgers, read_ledger
 from ..pipeline import load_lookups, rates_by_pair
 from ..safety import write_csv
@@ -23,6 +24,8 @@ from .mapping import Mapping, MappingInvalid, load_mapping
 from .readers import SourceTable, read_table
 from .resolve import Proposals, keep_decisions, propose_merges, write_merges
 from .transform import SOURCE_ROW_COLUMN, Mapped, column_origin, map_rows
+
+MAX_ACROSS_SHOWN = 20
 
 
 @dataclass
@@ -37,6 +40,7 @@ class ImportResult:
     issues: list[LedgerIssue] = field(default_factory=list)
     proposals: Proposals | None = None
     written: bool = False
+    self_payments: int = 0
 
     @property
     def errors(self) -> list[LedgerIssue]:
@@ -59,6 +63,18 @@ def _missing_columns(mapping: Mapping, table: SourceTable, joined: dict[str, Sou
                 hint = f" (did you mean {match[0]!r}?)" if match and match[1] >= 70 else ""
                 issues.append(LedgerIssue(mapping.label, None, f"columns.{column}", name, "mapping_column",
                                           f"{table.label} has no column {name!r}{hint}"))
+    # Fields read by filters, explode, amendments and per-row kinds.
+    other = [(f"filters[{n}]", f) for n, rule in enumerate(mapping.filters, start=1) for f in rule.condition.fields]
+    other += [("explode.fields", f) for f in (mapping.explode.fields if mapping.explode else ())]
+    if mapping.amendments is not None:
+        other += [("amendments.key", mapping.amendments.key), ("amendments.amends", mapping.amendments.amends)]
+    other += [(f"entities.{side}", f) for side, entry in mapping.kind_entries.items() for f in entry.source_columns]
+    for where, name in other:
+        if name not in available:
+            match = process.extractOne(name, sorted(available)) if available else None
+            hint = f" (did you mean {match[0]!r}?)" if match and match[1] >= 70 else ""
+            issues.append(LedgerIssue(mapping.label, None, where, name, "mapping_column",
+                                      f"{table.label} has no column {name!r}{hint}"))
     for join in mapping.joins:
         for left, right in join.on.items():
             if left not in table.frame.columns:
@@ -141,21 +157,27 @@ def run_import(mapping_path: Path, ledger_dir: Path = LEDGER_DIR, lookup_dir: Pa
         result.issues = issues
         return result
 
-    mapped: Mapped = map_rows(mapping, table, joined)
-    del table
-    result.skipped, result.swapped = mapped.skipped, mapped.swapped
-    frame = mapped.frame
-    result.rows_mapped = len(frame)
     lookup_dir = Path(lookup_dir) if lookup_dir is not None else Path(ledger_dir) / LOOKUP_DIR.name
     lookups = load_lookups(lookup_dir)
+    mapped: Mapped = map_rows(mapping, table, joined, lookups.register.canonical_by_key)
+    del table
+    result.skipped, result.swapped, result.self_payments = mapped.skipped, mapped.swapped, mapped.self_payments
+    frame = mapped.frame
+    result.rows_mapped = len(frame)
     found = check_rows(frame, other_ledger_ids(Path(ledger_dir), mapping.output), lookups)
     result.issues = sort_issues([*mapped.issues, *_relabel(found, mapping)])
 
     if mapping.propose_merges:
         proposals = propose_merges(frame, lookups.register.canonical_by_key, mapping.similarity,
-                                   mapping.entity_kind)
+                                   mapping.entity_kind, mapped.kinds, lookups.countries)
         proposals.table = keep_decisions(proposals.table, mapping.merges_path)
         result.proposals = proposals
+        # Listed for review: they may be one entity with a wrong country, or two entities.
+        result.issues += [LedgerIssue(mapping.source.label, None, "payer/recipient", names, "same_name_other_country",
+                                      f"these spellings fold alike but sit in different countries ({countries}): "
+                                      "not proposed as one entity; check them", WARNING)
+                          for names, countries in zip(proposals.across_countries["names"],
+                                                      proposals.across_countries["countries"])]
     if write and not result.errors:
         ledger = frame[[*LEDGER_COLUMNS, SOURCE_ROW_COLUMN]]
         atomic_write_with(mapping.output, lambda tmp: write_csv(ledger, tmp))
@@ -177,18 +199,31 @@ def import_report(result: ImportResult) -> str:
         lines.append(f"  skipped, {reason}: {count:,}")
     if result.swapped:
         lines.append(f"  negative amounts (payer and recipient swapped): {result.swapped:,}")
+    if result.self_payments and mapping.self_payments != "drop":
+        lines.append(f"  rows whose payer is also the recipient (kept): {result.self_payments:,}")
     errors = len(result.errors)
     warnings = len(result.issues) - errors
     lines.append(f"  issues: {errors:,}; warnings: {warnings:,}")
+    lines += [f"    {line}" for line in issue_counts(result.issues)]
     if result.proposals is not None:
         table = result.proposals.table
         open_count = int(table["decision"].eq("").sum()) if not table.empty else 0
+        # A dry run writes no merges file, so it names none: the proposals are only counted.
+        where = f"in {mapping.merges_path.name} " if result.written else "(a run without --dry-run writes them to " \
+            f"{mapping.merges_path.name}) "
         if open_count:
-            lines.append(f"  entity merges to confirm: {open_count:,} in {mapping.merges_path.name} "
-                         "(write yes or no in the decision column, then: python -m etl merges apply FILE)")
-        if result.proposals.across_countries:
-            lines.append(f"  names that fold alike but sit in different countries (not proposed): "
-                         f"{result.proposals.across_countries:,}")
+            lines.append(f"  entity merges to confirm: {open_count:,} {where}"
+                         + ("(write yes or no in the decision column, then: python -m etl merges apply FILE)"
+                            if result.written else ""))
+        across = result.proposals.across_countries
+        if len(across):
+            lines.append(f"  names that fold alike but sit in different countries (not proposed; check them): "
+                         f"{len(across):,}")
+            lines += [f"    {name} — {countries}" for name, countries in
+                      zip(across["names"].head(MAX_ACROSS_SHOWN), across["countries"].head(MAX_ACROSS_SHOWN))]
+            if len(across) > MAX_ACROSS_SHOWN:
+                lines.append(f"    … and {len(across) - MAX_ACROSS_SHOWN:,} more (each is a warning above; "
+                             "--all-warnings lists them all)")
     if result.written:
         lines.append(f"Wrote {mapping.output}")
     elif errors:

@@ -1,0 +1,42 @@
+"""Issues grouped by kind (severity and code) with counts: the summary a reporter reads before the list.
+
+An import of a large register can raise thousands of warnings of a few kinds (2,378 unregistered names, say);
+the command line, report.txt and report.json all show them as one line per kind first.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable
+
+from .errors import ERROR, LedgerIssue
+
+
+def kind_label(message: str) -> str:
+    """The part of a message that is the same for every issue of its kind: up to the first detail in brackets,
+    semicolon or colon ("not in the entity register (in 3 rows…); did you mean…" → "not in the entity register")."""
+    return re.split(r" \(|; |: | — ", message, maxsplit=1)[0].strip()
+
+
+def group_issues(issues: Iterable[LedgerIssue]) -> list[dict]:
+    """One entry per (severity, code): count, a label, and the first issue as an example; errors first, then
+    the largest groups."""
+    counts: Counter = Counter()
+    first: dict[tuple[str, str], LedgerIssue] = {}
+    labels: dict[tuple[str, str], str] = {}
+    for issue in issues:
+        key = (issue.severity, issue.code)
+        counts[key] += 1
+        first.setdefault(key, issue)
+        label = kind_label(issue.message)
+        # A kind whose messages differ (mapping problems, say) is named by its code alone.
+        labels[key] = label if labels.get(key, label) == label else ""
+    groups = [{"severity": severity, "code": code, "count": count, "label": labels[(severity, code)],
+               "example": str(first[(severity, code)])} for (severity, code), count in counts.items()]
+    return sorted(groups, key=lambda g: (g["severity"] != ERROR, -g["count"], g["code"]))
+
+
+def issue_counts(issues: Iterable[LedgerIssue]) -> list[str]:
+    """One line per kind: "warning entity_unregistered × 2,378: not in the entity register"."""
+    return [f"{'issue' if g['severity'] == ERROR else 'warning'} {g['code']} × {g['count']:,}"
+            + (f": {g['label']}" if g["label"] else "") for g in group_issues(issues)]
