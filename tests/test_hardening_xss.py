@@ -52,6 +52,8 @@ def no_alert(driver) -> bool:
 def test_hostile_text_is_shown_as_typed_and_never_runs(dash_duo, hostile_build):
     from dashboard.app import app
     dash_duo.start_server(app)
+    # The notes are in the row detail by default; the columns chosen in the URL bring them into the table.
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/?cols=date%2Cflow%2Camount%2Cnotes%2Csources")
     dash_duo.wait_for_element("#sankey .sankey .node-label", timeout=20)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and "alert(" not in dash_duo.find_element("#flows-grid").text:

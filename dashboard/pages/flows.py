@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from dashboard import figures, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
@@ -143,6 +144,10 @@ def flows_outputs(search: str | None, width: int | None = None):
 @callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
           Output("flow-list", "children"), Input("url", "search"), Input("viewport", "data"))
 def update_flows(search, width):
+    # The page's width arrives from the browser a moment after the URL: drawing before it would draw the chart
+    # twice, the first time for the wrong width.
+    if width is None:
+        raise PreventUpdate
     return flows_outputs(search, width)
 
 
