@@ -290,3 +290,14 @@ def test_round_trip_of_a_synthetic_ledger(tmp_path):
     before, after = round_trip(root, tmp_path, include_internal=True)
     assert len(after) == len(before) == 500
     pd.testing.assert_frame_equal(comparable(after), comparable(before), check_dtype=False)
+
+
+def test_a_public_part_of_an_unpublished_transfer_names_nothing_of_it(tmp_path):
+    from etl.ftm.export import without_hidden_links
+
+    rows = pd.DataFrame({"id": ["public-part", "public-root"], "part_of": ["secret-parent", ""],
+                         "same_as": ["", ""], "total_amount": [100, 50], "counts_in_totals": [False, True],
+                         "totals_note": ["part of secret-parent: drawn on its own", "counted"]})
+    out = without_hidden_links(rows)
+    assert "secret-parent" not in out.to_csv()
+    assert out["counts_in_totals"].tolist() == [True, True] and out["totals_note"].tolist() == ["counted", "counted"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 from followthemoney import EntityProxy, model
 from followthemoney.exc import InvalidData
@@ -168,6 +169,26 @@ class _Builder:
             self.problems.append(f"{where}: {entity.schema.name} {exc} {getattr(exc, 'errors', '')}")
 
 
+def without_hidden_links(rows: pd.DataFrame) -> pd.DataFrame:
+    """Exported rows as if the rows left out did not exist: a part_of / same_as naming a row that is not exported
+    is blanked (its id would tell that unpublished data exists), and a row it made a part then counts on its own,
+    so an FtM consumer still counts each exported transfer once."""
+    exported = set(rows["id"].astype("str"))
+    out = rows.copy()
+    hidden = np.zeros(len(out), dtype=bool)
+    for column in ("part_of", "same_as"):
+        values = out[column].astype("str")
+        unseen = (values.ne("") & ~values.isin(exported)).to_numpy()
+        out.loc[unseen, column] = ""
+        hidden |= unseen
+    if hidden.any():
+        roots = hidden & out["part_of"].eq("").to_numpy() & out["same_as"].eq("").to_numpy() \
+            & out["total_amount"].notna().to_numpy()
+        out.loc[roots, "counts_in_totals"] = True
+        out.loc[hidden, "totals_note"] = np.where(roots[hidden], "counted", "not counted")
+    return out
+
+
 def export_ftm(build_dir: Path, ftm3: bool = False, include_internal: bool = False) -> FtmExport:
     """The build under build_dir as FtM entities: parties, source Documents (FtM 4 only) and one Payment per row."""
     dataset = read_dataset(Path(build_dir) / DATASET_PARQUET)
@@ -175,6 +196,8 @@ def export_ftm(build_dir: Path, ftm3: bool = False, include_internal: bool = Fal
     # Fail closed: a row is exported only when it says public (or internal rows were asked for).
     visible = dataset["visibility"].eq(PUBLIC) if not include_internal else pd.Series(True, index=dataset.index)
     rows = dataset.loc[visible].reset_index(drop=True)
+    if not include_internal:
+        rows = without_hidden_links(rows)
     result = FtmExport(internal_left_out=int((~visible).sum()))
     build = _Builder()
 
