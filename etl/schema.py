@@ -286,12 +286,12 @@ COLUMN_TYPES: dict[str, ColumnType] = {
     # Together with part_of / same_as this is what lets an FtM consumer count each transfer once.
     "counts_in_totals": ColumnType("boolean", required=True, ftm_property=FTM_DESCRIPTION),
     "totals_note": ColumnType("string", required=True, ftm_property="summary"),
-    # What each row draws (etl/allocation.py). Not in the FtM export: the whole allocation can reflect internal
-    # parts, and an FtM consumer counts once through part_of / same_as / counts_in_totals.
-    "tree_root": ColumnType("string", required=True),
-    "drawn_role": ColumnType("string", required=True, choices=DRAWN_ROLES),
-    "drawn_usd": ColumnType("number", unit="USD"),
-    "drawn_eur": ColumnType("number", unit="EUR"),
+    # What each row draws (etl/allocation.py): in the FtM export as description lines, from the public rows' own
+    # allocation when only public rows are exported (so no figure tells of internal parts).
+    "tree_root": ColumnType("string", required=True, ftm_property=FTM_DESCRIPTION),
+    "drawn_role": ColumnType("string", required=True, choices=DRAWN_ROLES, ftm_property=FTM_DESCRIPTION),
+    "drawn_usd": ColumnType("number", unit="USD", ftm_property=FTM_DESCRIPTION),
+    "drawn_eur": ColumnType("number", unit="EUR", ftm_property=FTM_DESCRIPTION),
     "public_tree_root": _TEXT,
     "public_drawn_role": ColumnType("string", choices=DRAWN_ROLES),
     "public_drawn_usd": ColumnType("number", unit="USD"),

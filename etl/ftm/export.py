@@ -175,6 +175,10 @@ def without_hidden_links(rows: pd.DataFrame) -> pd.DataFrame:
     so an FtM consumer still counts each exported transfer once."""
     exported = set(rows["id"].astype("str"))
     out = rows.copy()
+    # What each row draws, as the public rows alone allocate it.
+    for column in ("tree_root", "drawn_role", "drawn_usd", "drawn_eur"):
+        if f"public_{column}" in out:
+            out[column] = out[f"public_{column}"]
     hidden = np.zeros(len(out), dtype=bool)
     for column in ("part_of", "same_as"):
         values = out[column].astype("str")
