@@ -36,7 +36,9 @@ def rows_with_left_out(search: str | None) -> tuple[pd.DataFrame, FilterState, d
     state = from_query(search)
     dataset = data.load()
     frame = data.visible_rows(dataset)
-    every = frame[mask(frame, replace(state, view="all"), data.alias_index(dataset))]
+    keep = mask(frame, replace(state, view="all"), data.alias_index(dataset))
+    # Unfiltered (the landing view), the frame is used as it is rather than copied.
+    every = frame if keep.all() else frame[keep]
     role = every["drawn_role"]
     drawing = role.isin(DRAWING_ROLES).to_numpy()
     untraced = (role == "untraced").to_numpy()
@@ -60,16 +62,20 @@ def full(rows: pd.DataFrame) -> pd.DataFrame:
 def left_out_of(every: pd.DataFrame, dataset: data.Dataset | None = None) -> dict:
     """What the counted view does not draw among rows matching the filters: untraced rests (with the transfers they
     belong to), and reports that draw nothing because another row carries their money or they have no total."""
-    role = every["drawn_role"].astype("str").to_numpy()
-    untraced = every[role == "untraced"]
+    from .figures import category_code
+
+    codes = every["drawn_role"].cat.codes.to_numpy()
+    role_is = {role: codes == category_code(every["drawn_role"], role)
+               for role in ("untraced", "restated", "no_total", "covered", *DRAWING_ROLES)}
+    untraced = every[role_is["untraced"]]
     parents = (dataset or data.load()).parents
     of = [parents[r][1] for r in data.full_rows(untraced)["id"].tolist() if r in parents] if len(untraced) <= 20 \
         else []
     return {"untraced_usd": float(np.nansum(untraced["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan))),
             "untraced": int(len(untraced)), "untraced_of": of,
-            "restated": int((role == "restated").sum()), "rates": int(every["is_open_rate"].sum()),
-            "no_total": int((role == "no_total").sum()), "covered": int((role == "covered").sum()),
-            "total": int((~np.isin(role, DRAWING_ROLES)).sum())}
+            "restated": int(role_is["restated"].sum()), "rates": int(every["is_open_rate"].sum()),
+            "no_total": int(role_is["no_total"].sum()), "covered": int(role_is["covered"].sum()),
+            "total": int(len(every) - sum(int(role_is[r].sum()) for r in DRAWING_ROLES))}
 
 
 def page_just_mounted(triggered: list) -> bool:

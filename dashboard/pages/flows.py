@@ -70,9 +70,11 @@ dash.clientside_callback("function(_) { return Math.min(window.innerWidth, 1280)
 
 
 def view_sum_text(rows) -> str:
-    kinds = rows["amount_kind"].astype("str")
-    return figures.group_figure(views.total_usd(rows), max(len(rows), 2), int(kinds.eq("at_least").sum()),
-                                int(kinds.eq("estimate").sum()), int(rows["converted"].sum()))
+    kinds = rows["amount_kind"].cat.codes.to_numpy()
+    return figures.group_figure(views.total_usd(rows), max(len(rows), 2),
+                                int((kinds == figures.category_code(rows["amount_kind"], "at_least")).sum()),
+                                int((kinds == figures.category_code(rows["amount_kind"], "estimate")).sum()),
+                                int(rows["converted"].sum()))
 
 
 def note_for(search: str | None, rows, state, left: dict) -> list:
