@@ -103,7 +103,9 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
     parts_elsewhere = np.zeros(n, dtype=bool)
     parts_elsewhere[parent[is_part & ~same_recipient]] = True
 
-    order = np.argsort(-depth, kind="stable")
+    # A stable sort of small integers is a radix sort in numpy: cast the depths down when they fit.
+    deepest = int(depth.max(initial=0))
+    order = np.argsort(deepest - depth.astype(np.int16 if deepest < 2**15 else np.int64), kind="stable")
     sorted_depth = depth[order]
     levels = np.flatnonzero(np.diff(sorted_depth)) + 1
     by_depth = np.split(order, levels)  # deepest level first
@@ -125,7 +127,7 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
             if not len(rows):
                 continue
             np.add.at(parts_sum, parent[rows], held[rows])
-            parents = np.unique(parent[rows])
+            parents = pd.unique(parent[rows])  # a hash pass; a sort per level would cost more
             held[parents] = np.maximum(np.where(value_known[parents], own_value[parents], 0), parts_sum[parents])
         rest = np.where(value_known, own_value - parts_sum, 0)
         over = has_parts & value_known & (rest < 0)

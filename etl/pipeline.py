@@ -88,14 +88,24 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
 def drawn_columns(result: allocation.Allocation, ids: pd.Series, index: pd.Index, rows: np.ndarray, prefix: str
                   ) -> dict[str, pd.Series]:
     """The allocation of `rows` (positions in the dataset; result indexed like them) as dataset columns; rows
-    outside it draw a known zero with no role and no tree."""
+    outside it draw a known zero with no role and no tree. Text columns are gathered by Arrow, never through a
+    Python string per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(index)
-    root = np.full(n, "", dtype=object)
-    root[rows] = ids.to_numpy()[rows][result.root]
-    role = np.full(n, "", dtype=object)
-    role[rows] = np.asarray(DRAWN_ROLES, dtype=object)[result.role]
-    out = {f"{prefix}tree_root": pd.Series(root, index=index, dtype="str"),
-           f"{prefix}drawn_role": pd.Series(role, index=index, dtype="str")}
+    outside = np.ones(n, dtype=bool)
+    outside[rows] = False
+    root = np.zeros(n, dtype=np.int64)
+    root[rows] = rows[result.root]
+    id_array = pa.array(ids.to_numpy(dtype=object), type=pa.large_string()) if not hasattr(ids.array, "_pa_array") \
+        else ids.array._pa_array.combine_chunks()
+    roots = pc.fill_null(pc.take(id_array, pa.array(root, mask=outside)), "")
+    codes = np.full(n, -1, dtype=np.int32)
+    codes[rows] = result.role
+    roles = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(DRAWN_ROLES))
+    out = {f"{prefix}tree_root": pd.Series(roots, index=index, dtype="str"),
+           f"{prefix}drawn_role": pd.Series(pc.fill_null(roles.cast(pa.string()), ""), index=index, dtype="str")}
     for currency in ("usd", "eur"):
         cents = np.zeros(n, dtype=np.int64)
         cents[rows] = result.drawn[currency]
@@ -106,10 +116,11 @@ def drawn_columns(result: allocation.Allocation, ids: pd.Series, index: pd.Index
 
 
 def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rates: pd.DataFrame,
-                   recipient: pd.Series, visibility: pd.Series) -> tuple[dict[str, pd.Series], list[LedgerIssue]]:
+                   recipient: pd.Series, visibility: pd.Series, links: validate.Links | None = None
+                   ) -> tuple[dict[str, pd.Series], list[LedgerIssue]]:
     """tree_root, drawn_role, drawn_usd and drawn_eur per row (etl/allocation.py), and a warning for every row whose
     parts add up to more than the row itself."""
-    links = validate.resolve_links(raw, ids)
+    links = validate.resolve_links(raw, ids) if links is None else links
     has_total = counted["total_scaled"].notna().to_numpy()
     values, known = {}, {}
     for currency, rate in (("usd", rates["fx_rate_usd"]), ("eur", rates["fx_rate_eur"])):
@@ -177,7 +188,8 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised dataset and every issue."""
     raw, issues = controls.clean_controls(raw.reset_index(drop=True))
     enums = validate.normalise_enums(raw)
-    issues += validate.validate_rows(raw, enums)
+    resolved: list[validate.Links] = []
+    issues += validate.validate_rows(raw, enums, resolved)
 
     # Amounts are nearly all distinct, and the parser already works per shape, so a per-value pass would only
     # add a factorize and a spread.
@@ -227,7 +239,7 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     visibility = enums["visibility"]
     if not visibility.ne("").all():  # where() would copy the column even when nothing is empty
         visibility = visibility.where(visibility.ne(""), "public")
-    drawn, found = allocate_drawn(raw, strip(raw["id"]), counted, rates, recipient, visibility)
+    drawn, found = allocate_drawn(raw, strip(raw["id"]), counted, rates, recipient, visibility, resolved[0])
     issues += found
 
     usd_rate = rates["fx_rate_usd"]

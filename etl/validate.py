@@ -35,8 +35,10 @@ def normalise_enums(raw: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=raw.index)
 
 
-def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[LedgerIssue]:
-    """Every issue found in cells that are checked as text, for all ledgers at once."""
+def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None, links_out: list | None = None
+                  ) -> list[LedgerIssue]:
+    """Every issue found in cells that are checked as text, for all ledgers at once. The resolved links are
+    appended to links_out when given, so the allocation reuses them instead of hashing every id again."""
     issues: list[LedgerIssue] = []
     for column in REQUIRED_COLUMNS:
         if column in _CHECKED_BY_PARSERS:
@@ -54,6 +56,8 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None) -> list[
     issues += issues_from_mask(raw, ids.ne("") & ~fullmatch(ids, ID_PATTERN), "id", raw["id"], "id_format",
                                "ids use letters, digits and . _ : - only (no spaces), e.g. laundromat-volonte-2012")
     links = resolve_links(raw, ids)
+    if links_out is not None:
+        links_out.append(links)
     issues += _duplicate_ids(raw, ids, links.first_any)
     issues += _source_issues(raw)
 
