@@ -53,11 +53,11 @@ def preferred_rows(same_as: np.ndarray) -> np.ndarray:
     return preferred
 
 
-def effective_parents(part_of: np.ndarray, same_as: np.ndarray) -> np.ndarray:
+def effective_parents(part_of: np.ndarray, same_as: np.ndarray, preferred: np.ndarray | None = None) -> np.ndarray:
     """Each row's parent position (-1 for none). A parent that restates another row stands for that row: parts of a
     restated report are parts of the transfer it restates."""
     own = np.arange(len(part_of))
-    preferred = preferred_rows(same_as)
+    preferred = preferred_rows(same_as) if preferred is None else preferred
     parent = np.where((part_of >= 0) & (part_of != own), part_of, -1)
     parent = np.where(parent >= 0, preferred[np.clip(parent, 0, None)], -1)
     return np.where(parent == own, -1, parent)
@@ -90,7 +90,8 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
     n = len(part_of)
     own = np.arange(n)
     restated = (same_as >= 0) & (same_as != own)
-    parent = effective_parents(part_of, same_as)
+    preferred = preferred_rows(same_as)
+    parent = effective_parents(part_of, same_as, preferred)
     root, depth, on_loop = roots_and_depths(parent)
     parent = np.where(on_loop, -1, parent)
     same_recipient = recipient == recipient[np.clip(parent, 0, None)]
@@ -144,7 +145,7 @@ def allocate(part_of: np.ndarray, same_as: np.ndarray, values: dict[str, np.ndar
             role[has_parts & draws & value_known & (rest == 0)] = ROLE_CODE["covered"]
             first = False
     # A restated row belongs to the tree of the row it restates.
-    root = np.where(restated, root[preferred_rows(same_as)], root)
+    root = np.where(restated, root[preferred], root)
     role[~has_total & ~restated] = ROLE_CODE["no_total"]
     role[restated] = ROLE_CODE["restated"]
     return Allocation(root, drawn, drawn_known, role, exceeded, excess)

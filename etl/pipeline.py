@@ -146,9 +146,15 @@ def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rat
     if len(result.exceeded):
         # Named once per parent with its first few parts; built only for the rows that need it.
         parent = allocation.effective_parents(links.positions["part_of"], links.positions["same_as"])
-        parts = pd.DataFrame({"parent": parent, "id": ids.to_numpy()})
-        parts = parts[np.isin(parent, result.exceeded)].groupby("parent").head(5)
-        named = parts.groupby("parent")["id"].agg(", ".join)
+        chosen = np.flatnonzero(np.isin(parent, result.exceeded))
+        chosen = chosen[np.argsort(parent[chosen], kind="stable")]
+        # One pass over the (few) parts, in plain lists: a pandas string aggregation per group costs far more.
+        named: dict[int, list[str]] = {}
+        for p, part in zip(parent[chosen].tolist(), ids.iloc[chosen].tolist()):
+            listed = named.setdefault(p, [])
+            if len(listed) < 5:
+                listed.append(part)
+        named = {p: ", ".join(listed) for p, listed in named.items()}
         over = np.zeros(len(raw), dtype=bool)
         over[result.exceeded] = True
         message = pd.Series("", index=raw.index, dtype="str")
