@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import dash
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
@@ -111,7 +111,8 @@ def filter_panel() -> html.Div:
 
 
 def serve_layout() -> html.Div:
-    nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
+    nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link",
+                    id={"type": "nav-link", "path": page["relative_path"]})
            for page in dash.page_registry.values()]
     return html.Div(className="shell", children=[
         dcc.Location(id="url", refresh=False),
@@ -164,3 +165,11 @@ def sync_url(search, *values):
     state = controls_to_state(list(values), current)
     query = state.to_query()
     return (query if query != (search or "") else no_update, *[no_update] * len(FILTER_IDS))
+
+
+@dash.callback(Output({"type": "nav-link", "path": ALL}, "href"), Input("url", "search"),
+               State({"type": "nav-link", "path": ALL}, "id"))
+def nav_hrefs(search, ids):
+    """The top navigation carries the view's filters to every page (a page's own drill-down and paging stay)."""
+    query = replace(from_query(search), focus=(), page=1).to_query()
+    return [link["path"] + query for link in ids]
