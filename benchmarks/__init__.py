@@ -40,3 +40,17 @@ def spread(values: list[float]) -> str:
     import statistics
 
     return f"median {statistics.median(values):.2f} (min {min(values):.2f} – max {max(values):.2f})"
+
+
+def print_pairs(pairs: list[tuple[dict, dict]], work: str, rows: int) -> None:
+    """The summary every floor-versus-work benchmark prints: the bare read, the work, each pair's ratio."""
+    import statistics
+
+    reads = [floor["seconds"] for floor, _ in pairs]
+    works = [done["seconds"] for _, done in pairs]
+    ratios = [w / r for r, w in zip(reads, works)]
+    print(f"{len(pairs)} interleaved pairs (bare read, {work.split(' ')[0]}), each a fresh process:")
+    print(f"  bare pandas.read_csv: {spread(reads)} s, peak memory {max(f['peak_mb'] for f, _ in pairs):,.0f} MB")
+    print(f"  {work}: {spread(works)} s, {rows / statistics.median(works):,.0f} rows/s")
+    print(f"  {work.split(' ')[0]} / bare read per pair: {', '.join(f'{r:.2f}x' for r in ratios)} "
+          f"(median {statistics.median(ratios):.2f}x)")

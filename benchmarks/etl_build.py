@@ -8,7 +8,6 @@ Run: python benchmarks/etl_build.py --rows 1000000
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -53,7 +52,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
-    from benchmarks import interleaved_pairs, spread
+    from benchmarks import interleaved_pairs, print_pairs, spread
     from benchmarks.synthetic_ledger import write_synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,16 +62,8 @@ def main() -> None:
         print(f"generated SYNTHETIC ledger: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB "
               f"in {time.perf_counter() - started:.1f} s")
         pairs = interleaved_pairs(args.pairs, lambda: run_step("read", folder), lambda: run_step("build", folder))
-        reads = [bare["seconds"] for bare, _ in pairs]
-        builds = [built["seconds"] for _, built in pairs]
-        ratios = [b / r for r, b in zip(reads, builds)]
         last = pairs[-1][1]
-        print(f"{args.pairs} interleaved pairs (bare read, build), each a fresh process:")
-        print(f"  bare pandas.read_csv: {spread(reads)} s, peak memory {max(p[0]['peak_mb'] for p in pairs):,.0f} MB")
-        print(f"  build (load, validate, normalise): {spread(builds)} s, "
-              f"{args.rows / statistics.median(builds):,.0f} rows/s")
-        print(f"  build / bare read per pair: {', '.join(f'{r:.2f}x' for r in ratios)} "
-              f"(median {statistics.median(ratios):.2f}x)")
+        print_pairs(pairs, "build (load, validate, normalise)", args.rows)
         print(f"  write (parquet, arrow, csv, report): {spread([b['write'] for _, b in pairs])} s")
         print(f"  issues: {last['errors']:,} errors (about 1% bad rows on purpose), {last['warnings']:,} warnings")
         print(f"  peak memory of the build process (RSS): {max(b['peak_mb'] for _, b in pairs):,.0f} MB")

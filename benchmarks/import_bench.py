@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -129,7 +128,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
-    from benchmarks import interleaved_pairs, spread
+    from benchmarks import interleaved_pairs, print_pairs
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -138,16 +137,8 @@ def main() -> None:
               f"{source.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
         pairs = interleaved_pairs(args.pairs, lambda: run_step("read", ledgers, source, mapping),
                                   lambda: run_step("import", ledgers, source, mapping))
-        reads = [bare["seconds"] for bare, _ in pairs]
-        imports = [imported["seconds"] for _, imported in pairs]
-        ratios = [i / r for r, i in zip(reads, imports)]
         imported = pairs[-1][1]
-        print(f"{args.pairs} interleaved pairs (bare read, import), each a fresh process:")
-        print(f"  bare pandas.read_csv: {spread(reads)} s, peak memory {max(p[0]['peak_mb'] for p in pairs):,.0f} MB")
-        print(f"  import (read, map, check, merge proposals, write): {spread(imports)} s, "
-              f"{args.rows / statistics.median(imports):,.0f} rows/s")
-        print(f"  import / bare read per pair: {', '.join(f'{r:.2f}x' for r in ratios)} "
-              f"(median {statistics.median(ratios):.2f}x)")
+        print_pairs(pairs, "import (read, map, check, merge proposals, write)", args.rows)
         print(f"  rows mapped: {imported['mapped']:,}; skipped: {imported['skipped']}; "
               f"errors: {imported['errors']:,}; warnings: {imported['warnings']:,}; "
               f"merge proposals: {imported['proposals']:,}; ledger written: {imported['written']}")

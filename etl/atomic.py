@@ -26,7 +26,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -65,7 +65,8 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_path(folder: Path) -> None:
+    """Flush a file or folder to disk; a file system that cannot is left as it is (nothing to do better)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 
 from filelock import FileLock
 
+from .atomic import fsync_path
 from .schema import (DATAPACKAGE_JSON, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON,
                      REPORT_TEXT)
 
@@ -146,10 +147,10 @@ def publish(build_dir: Path, write: Callable[[Path], None]) -> Path:
         try:
             write(incomplete)
             for path in incomplete.iterdir():
-                _fsync(path)
+                fsync_path(path)
             final = versions / stamp
             os.rename(incomplete, final)
-            _fsync(versions)
+            fsync_path(versions)
         except BaseException:
             shutil.rmtree(incomplete, ignore_errors=True)
             raise
@@ -166,7 +167,7 @@ def _switch_pointer(build_dir: Path, relative_target: Path) -> None:
     # Relative, so the build folder can be moved or mounted elsewhere.
     os.symlink(relative_target, temporary)
     os.replace(temporary, build_dir / CURRENT)
-    _fsync(build_dir)
+    fsync_path(build_dir)
 
 
 def _link_top_level_names(build_dir: Path) -> None:
@@ -180,16 +181,3 @@ def _link_top_level_names(build_dir: Path) -> None:
         temporary.unlink(missing_ok=True)
         os.symlink(wanted, temporary)
         os.replace(temporary, link)
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
