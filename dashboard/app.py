@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
@@ -111,8 +111,7 @@ def filter_panel() -> html.Div:
 
 
 def serve_layout() -> html.Div:
-    nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link",
-                    id={"type": "nav-link", "path": page["relative_path"]})
+    nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link", id=nav_id(page["relative_path"]))
            for page in dash.page_registry.values()]
     return html.Div(className="shell", children=[
         dcc.Location(id="url", refresh=False),
@@ -167,9 +166,16 @@ def sync_url(search, *values):
     return (query if query != (search or "") else no_update, *[no_update] * len(FILTER_IDS))
 
 
-@dash.callback(Output({"type": "nav-link", "path": ALL}, "href"), Input("url", "search"),
-               State({"type": "nav-link", "path": ALL}, "id"))
-def nav_hrefs(search, ids):
+def nav_id(path: str) -> str:
+    return "nav" + ("-" + path.strip("/").replace("/", "-") if path.strip("/") else "-home")
+
+
+# The pages are registered once the app exists, so the navigation's links are known here.
+NAV_PATHS = tuple(page["relative_path"] for page in dash.page_registry.values())
+
+
+@dash.callback(*[Output(nav_id(path), "href") for path in NAV_PATHS], Input("url", "search"))
+def nav_hrefs(search, paths: tuple[str, ...] = NAV_PATHS):
     """The top navigation carries the view's filters to every page (a page's own drill-down and paging stay)."""
     query = replace(from_query(search), focus=(), page=1).to_query()
-    return [link["path"] + query for link in ids]
+    return [path + query for path in paths]

@@ -314,8 +314,8 @@ def test_xlsx_has_number_formats_a_frozen_header_a_filter_and_the_filters_in_wor
 def test_the_navigation_carries_the_filters_to_every_page(pages):
     from dashboard.app import nav_hrefs
 
-    ids = [{"type": "nav-link", "path": p} for p in ("/", "/explore", "/entity")]
-    hrefs = nav_hrefs("?recipient_country=US&entity=Lintner&focus=year%3A2012&page=3&traced=0", ids)
+    hrefs = nav_hrefs("?recipient_country=US&entity=Lintner&focus=year%3A2012&page=3&traced=0",
+                      ("/", "/explore", "/entity"))
     assert hrefs == ["/?recipient_country=US&entity=Lintner&traced=0",
                      "/explore?recipient_country=US&entity=Lintner&traced=0",
                      "/entity?recipient_country=US&entity=Lintner&traced=0"]
