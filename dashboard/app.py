@@ -74,11 +74,11 @@ def data_as_of() -> str:
 def filter_panel() -> html.Div:
     frame = data.visible_rows()
     ledgers = sorted(frame["ledger_file"].astype("str").unique().tolist())
-    return html.Div(className="filters", children=[
+    return html.Div(className="filters", id="filter-panel", children=[
         html.Div([html.Label("From (year or date)", htmlFor="f-date-from"),
-                  dcc.Input(id="f-date-from", type="text", placeholder="2012", debounce=True, className="text")]),
+                  dcc.Input(id="f-date-from", type="text", placeholder="any date", debounce=True, className="text")]),
         html.Div([html.Label("To", htmlFor="f-date-to"),
-                  dcc.Input(id="f-date-to", type="text", placeholder="2014", debounce=True, className="text")]),
+                  dcc.Input(id="f-date-to", type="text", placeholder="any date", debounce=True, className="text")]),
         html.Div([html.Label("Payer country"),
                   dcc.Dropdown(id="f-payer-country", options=_country_options(frame, "payer_country"), multi=True,
                                placeholder="Any")]),
@@ -179,3 +179,13 @@ def nav_hrefs(search, paths: tuple[str, ...] = NAV_PATHS):
     """The top navigation carries the view's filters to every page (a page's own drill-down and paging stay)."""
     query = replace(from_query(search), focus=(), page=1).to_query()
     return [path + query for path in paths]
+
+
+# Pages where the shared filters do nothing (the import page reads an article, not the dataset).
+PAGES_WITHOUT_FILTERS = ("/import",)
+
+
+@dash.callback(Output("filter-panel", "style"), Input("url", "pathname"))
+def filter_panel_style(pathname):
+    """The filter panel only where it applies."""
+    return {"display": "none"} if (pathname or "/") in PAGES_WITHOUT_FILTERS else {}

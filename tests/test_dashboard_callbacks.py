@@ -319,3 +319,12 @@ def test_the_navigation_carries_the_filters_to_every_page(pages):
     assert hrefs == ["/?recipient_country=US&entity=Lintner&traced=0",
                      "/explore?recipient_country=US&entity=Lintner&traced=0",
                      "/entity?recipient_country=US&entity=Lintner&traced=0"]
+
+
+def test_the_filter_panel_shows_only_where_it_applies_and_empty_dates_look_empty(pages):
+    from dashboard.app import filter_panel, filter_panel_style
+
+    assert filter_panel_style("/import") == {"display": "none"}
+    assert filter_panel_style("/") == {} and filter_panel_style("/explore") == {}
+    text = str(filter_panel())
+    assert "placeholder='any date'" in text.replace('"', "'") and "'2012'" not in text
