@@ -97,7 +97,8 @@ def to_float(values: pd.Series) -> pd.Series:
     return pd.Series(floats.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
 
 
-def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: dict | None = None
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(full, chart): the dataset with a row_key, and a narrow frame of cheap dtypes for filtering and charts.
 
     The chart frame holds numbers, dates, booleans and categories only, so filtering a million rows copies no
@@ -146,12 +147,15 @@ def prepare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         found = ids.get_indexer(full["same_as"].to_numpy()[restated])
         preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
     chart["preferred_key"] = preferred
-    for name, values in allocation_columns(full, chart, "", parent_labels(full)).items():
+    # The parents' labels: given by _load (which keeps them on the Dataset), or worked out here.
+    parents = parent_labels(full) if parents is None else parents
+    for name, values in allocation_columns(full, chart, "", parents).items():
         chart[name] = values
     # The public rows' own allocation, kept beside the whole one: public_view swaps it in.
     public = (full["visibility"] == "public").to_numpy()
     if not public.all():
-        for name, values in allocation_columns(full, chart, "public_", parent_labels(full, public)).items():
+        public_parents = parent_labels(full, public) if public_parents is None else public_parents
+        for name, values in allocation_columns(full, chart, "public_", public_parents).items():
             chart["public_" + name] = values
     return full, chart
 
@@ -228,7 +232,10 @@ def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[s
 def _load(folder: str, stamp: int) -> Dataset:
     path = Path(folder)
     arrow = path / DATASET_ARROW
-    frame, chart = prepare(read_dataset(arrow if arrow.exists() else path / DATASET_PARQUET))
+    frame = read_dataset(arrow if arrow.exists() else path / DATASET_PARQUET)
+    public = (frame["visibility"] == "public").to_numpy()
+    parents, public_parents = parent_labels(frame), parent_labels(frame, public)
+    frame, chart = prepare(frame, parents, public_parents)
     # Row keys are positions in this build's frame: a chart row may only be looked up in the build it came from.
     chart.attrs["build"] = folder
     entities_path = path / ENTITIES_OUTPUT
@@ -236,9 +243,8 @@ def _load(folder: str, stamp: int) -> Dataset:
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])
     report_path = path / REPORT_JSON
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
-    public = (frame["visibility"] == "public").to_numpy()
-    return Dataset(frame, chart, entities, report, path, _alias_table(entities), parents=parent_labels(frame),
-                   public_parents=parent_labels(frame, public))
+    return Dataset(frame, chart, entities, report, path, _alias_table(entities), parents=parents,
+                   public_parents=public_parents)
 
 
 def _public_rows(chart: pd.DataFrame) -> np.ndarray:

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from etl.schema import CONFIDENCE_LEVELS
 
+from .filters import UNTRACED_LABEL
 from .formatting import date_as_written, figure, money, span, sum_figure
 
 # Okabe–Ito: distinguishable with the common forms of colour blindness.
@@ -20,7 +21,6 @@ LEVEL_LABELS = {"tree": "Larger transfer", "payer_country": "Payer country", "pa
                 "recipient": "Recipient", "recipient_country": "Recipient country"}
 PRESETS = {"recipient": ("tree", "payer", "recipient"), "country": ("payer_country", "recipient_country")}
 OTHER = "Other"
-UNTRACED_LABEL = "Not yet traced to a recipient"
 TREE_COLOUR = "#8c6d1f"  # the larger transfers that group their parts, and the outline of money inside them
 LINK_LABEL_PREFIX = "link-"
 FONT = dict(family="Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size=13, color="#1f2933")
@@ -29,14 +29,6 @@ FONT = dict(family="Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", si
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
-
-
-MAX_LABEL = 38
-
-
-def short_label(label: str) -> str:
-    """Long names are cut on the diagram (the hover shows them whole)."""
-    return label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1].rstrip() + "…"
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -350,7 +342,7 @@ def node_text(label: str, text: str, room: int) -> str:
 
 
 def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10, title: str = "",
-                  width: int = 1300) -> go.Figure:
+                  width: int = 1300, details: RowDetails | None = None) -> go.Figure:
     """The flow diagram: every node labelled with its figure as sourced, hovers naming both ends of a link, parts of
     a larger transfer grouped under it; width is the room the page gives the chart (labels are cut to fit it)."""
     levels, top_n = levels_for_width(levels, top_n, width)
@@ -359,7 +351,7 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
         return empty_figure("No transfers match these filters")
     index = {key: i for i, key in enumerate(nodes["key"])}
     labels = nodes["label"].tolist()
-    details = RowDetails(frame)
+    details = details or RowDetails(frame)
     figures_text = [_figure_text(g, frame, details) for g in nodes.itertuples()]
     # A larger transfer's node holds only what this view draws of it.
     figures_text = [f"{text} shown" if level == "tree" else text for text, level in zip(figures_text, nodes["level"])]

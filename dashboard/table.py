@@ -278,10 +278,9 @@ def empty_note(total: int) -> html.Div | None:
     return html.Div("No transfers match these filters.", className="empty") if total == 0 else None
 
 
-def register_callbacks(prefix: str, path: str) -> None:
-    """The table's callbacks on a page whose ids start with prefix (path: the page's URL path, for the URL the
-    column choice is written to)."""
-    from dash import ALL, Input, Output, State, callback, ctx, no_update  # noqa: F401
+def register_callbacks(prefix: str) -> None:
+    """The table's callbacks on a page whose ids start with prefix."""
+    from dash import Input, Output, State, callback, ctx, no_update
 
     from .filters import from_query
 

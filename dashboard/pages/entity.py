@@ -58,16 +58,15 @@ def involved_mask(rows: pd.DataFrame, name: str) -> np.ndarray:
             | rows["intermediary"].astype("str").str.contains(name, regex=False).to_numpy())
 
 
-def side_text(rows: pd.DataFrame, full: pd.DataFrame, verb: str) -> str:
+def side_text(rows: pd.DataFrame, verb: str) -> str:
     """'received $253,150 (part of $2.9 bn from … 2012/2014 (id))' for one transfer, a counted-once sum for more."""
     if not len(rows):
         return ""
     kinds = rows["amount_kind"].astype("str")
     if len(rows) == 1:
-        detail = full.iloc[0]
         text = figure(float(rows["drawn_usd"].iloc[0]), "USD", kinds.iloc[0], approx=bool(rows["converted"].iloc[0]))
         parent = rows["parent_label"].iloc[0]
-        where = f", {date_as_written(detail['date_raw'])}"
+        where = f", {date_as_written(str(rows['date_raw'].iloc[0]))}"
         return f"{verb} {text}{where}" + (f" (part of {parent})" if not pd.isna(parent) else "")
     total = figures.group_figure(float(np.nansum(rows["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan))),
                                  len(rows), int(kinds.eq("at_least").sum()), int(kinds.eq("estimate").sum()),
@@ -91,7 +90,7 @@ def entity_outputs(name: str | None, search: str | None):
     counted = involved_chart[drawing]
     paid = counted[(counted["payer"] == name).to_numpy()]
     received = counted[(counted["recipient"] == name).to_numpy()]
-    lines = [side_text(paid, views.full(paid), "Paid"), side_text(received, views.full(received), "Received")]
+    lines = [side_text(paid, "Paid"), side_text(received, "Received")]
     lines = [line for line in lines if line]
     if len(involved):
         summary = [html.P(line) for line in lines] or [html.P(

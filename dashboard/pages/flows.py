@@ -110,13 +110,13 @@ def note_for(search: str | None, rows, state, left: dict) -> list:
             "and must not be added up. ", dcc.Link("Count each dollar once", href="/" + views.with_view(search, "counted"))]
 
 
-def flow_rows(search: str | None, rows, state) -> list:
+def flow_rows(search: str | None, rows, state, details: figures.RowDetails | None = None) -> list:
     """The ranked list of payer → recipient flows; each line drills down exactly like a click on the link."""
     flows, total = figures.flow_list(rows)
     if flows.empty:
         return [html.P("No transfers match these filters.", className="empty")]
     biggest = max(float(flows["value"].max()), 1.0)
-    details = figures.RowDetails(rows)
+    details = details or figures.RowDetails(rows)
     items = []
     for g in flows.itertuples():
         focused = state.with_focus("payer", g.payer).with_focus("recipient", g.recipient)
@@ -137,10 +137,12 @@ def flow_rows(search: str | None, rows, state) -> list:
 def flows_outputs(search: str | None, width: int | None = None):
     """Everything the flows page shows for a URL (called by the callback and by tests)."""
     rows, state, left = views.rows_with_left_out(search)
-    fig = figures.sankey_figure(rows, state.levels, state.top_n, width=int(width or DEFAULT_WIDTH))
+    # One reading of the rows' columns serves the chart and the flow list.
+    details = figures.RowDetails(rows)
+    fig = figures.sankey_figure(rows, state.levels, state.top_n, width=int(width or DEFAULT_WIDTH), details=details)
     return (fig, note_for(search, rows, state, left),
             views.focus_text(state) or "Click a node or a link, or a flow below, to see the transfers behind it.",
-            flow_rows(search, rows, state))
+            flow_rows(search, rows, state, details))
 
 
 @callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
@@ -158,7 +160,7 @@ def table_outputs(search: str | None, sort_by: str = "value_usd"):
     return table_page(search, sort_by)[:2]
 
 
-register_callbacks("flows", "/")
+register_callbacks("flows")
 
 
 @callback(Output("url", "search", allow_duplicate=True),
