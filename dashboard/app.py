@@ -10,7 +10,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
-from . import access, auth, compression, data
+from . import access, auth, compression, data, fold, views
 from .filters import FilterState, from_query
 
 HERE = Path(__file__).resolve().parent
@@ -71,43 +71,50 @@ def data_as_of() -> str:
     return f"Data as of {built} · ledgers: {ledgers}"
 
 
+def _field(filter_id: str, *children) -> html.Div:
+    """One filter with its label; its wrapper's id lets a page hide the filters it does not use."""
+    return html.Div(list(children), id="fw-" + filter_id, className="filter-field")
+
+
 def filter_panel() -> html.Div:
+    """The shared filters, behind a one-line summary of what is applied (collapsed on a phone, so charts come first)."""
     frame = data.visible_rows()
     ledgers = sorted(frame["ledger_file"].astype("str").unique().tolist())
-    return html.Div(className="filters", id="filter-panel", children=[
-        html.Div([html.Label("From (year or date)", htmlFor="f-date-from"),
-                  dcc.Input(id="f-date-from", type="text", placeholder="any date", debounce=True, className="text")]),
-        html.Div([html.Label("To", htmlFor="f-date-to"),
-                  dcc.Input(id="f-date-to", type="text", placeholder="any date", debounce=True, className="text")]),
-        html.Div([html.Label("Payer country"),
-                  dcc.Dropdown(id="f-payer-country", options=_country_options(frame, "payer_country"), multi=True,
-                               placeholder="Any")]),
-        html.Div([html.Label("Recipient country"),
-                  dcc.Dropdown(id="f-recipient-country", options=_country_options(frame, "recipient_country"),
-                               multi=True, placeholder="Any")]),
-        html.Div([html.Label("Entity (names and aliases)", htmlFor="f-entity"),
-                  dcc.Input(id="f-entity", type="text", placeholder="e.g. Volonte, USAN", debounce=True,
-                            className="text")]),
-        html.Div([html.Label("Confidence"),
-                  dcc.Dropdown(id="f-confidence", multi=True, placeholder="Any",
-                               options=[{"label": c.replace("_", " "), "value": c} for c in CONFIDENCE_LEVELS])]),
-        html.Div([html.Label("Amount kind"),
-                  dcc.Dropdown(id="f-amount-kind", multi=True, placeholder="Any",
-                               options=[{"label": k.replace("_", " "), "value": k} for k in AMOUNT_KINDS])]),
-        html.Div([html.Label("Minimum (USD)", htmlFor="f-min-usd"),
-                  dcc.Input(id="f-min-usd", type="number", min=0, debounce=True, placeholder="0",
-                            className="text")]),
-        html.Div([html.Label("Ledger file"),
-                  dcc.Dropdown(id="f-ledger", multi=True, placeholder="All",
-                               options=[{"label": l, "value": l} for l in ledgers])]),
-        html.Div([html.Label("Rows"),
-                  dcc.RadioItems(id="f-view", value="counted", className="radio", inline=True, options=[
-                      {"label": "each dollar once", "value": "counted"},
-                      {"label": "reports that add nothing", "value": "excluded"},
-                      {"label": "every report (overlapping)", "value": "all"}]),
-                  html.Span("Parts of a larger transfer are drawn on their own and the larger one only for the rest, "
-                            "so sums never count a dollar twice.", className="hint")]),
+    controls = html.Div(className="filters", id="filter-controls", children=[
+        _field("f-date-from", html.Label("From (year or date)", htmlFor="f-date-from"),
+               dcc.Input(id="f-date-from", type="text", placeholder="any date", debounce=True, className="text")),
+        _field("f-date-to", html.Label("To", htmlFor="f-date-to"),
+               dcc.Input(id="f-date-to", type="text", placeholder="any date", debounce=True, className="text")),
+        _field("f-payer-country", html.Label("Payer country"),
+               dcc.Dropdown(id="f-payer-country", options=_country_options(frame, "payer_country"), multi=True,
+                            placeholder="Any")),
+        _field("f-recipient-country", html.Label("Recipient country"),
+               dcc.Dropdown(id="f-recipient-country", options=_country_options(frame, "recipient_country"),
+                            multi=True, placeholder="Any")),
+        _field("f-entity", html.Label("Entity (names and aliases)", htmlFor="f-entity"),
+               dcc.Input(id="f-entity", type="text", placeholder="e.g. Volonte, USAN", debounce=True,
+                         className="text")),
+        _field("f-confidence", html.Label("Confidence"),
+               dcc.Dropdown(id="f-confidence", multi=True, placeholder="Any",
+                            options=[{"label": c.replace("_", " "), "value": c} for c in CONFIDENCE_LEVELS])),
+        _field("f-amount-kind", html.Label("Amount kind"),
+               dcc.Dropdown(id="f-amount-kind", multi=True, placeholder="Any",
+                            options=[{"label": k.replace("_", " "), "value": k} for k in AMOUNT_KINDS])),
+        _field("f-min-usd", html.Label("Minimum (USD)", htmlFor="f-min-usd"),
+               dcc.Input(id="f-min-usd", type="number", min=0, debounce=True, placeholder="0", className="text")),
+        _field("f-ledger", html.Label("Ledger file"),
+               dcc.Dropdown(id="f-ledger", multi=True, placeholder="All",
+                            options=[{"label": l, "value": l} for l in ledgers])),
+        _field("f-view", html.Label("Rows"),
+               dcc.RadioItems(id="f-view", value="counted", className="radio", inline=True, options=[
+                   {"label": "each dollar once", "value": "counted"},
+                   {"label": "reports that add nothing", "value": "excluded"},
+                   {"label": "every report (overlapping)", "value": "all"}]),
+               html.Span("Parts of a larger transfer are drawn on their own and the larger one only for the rest, "
+                         "so sums never count a dollar twice.", className="hint")),
     ])
+    return fold.foldable("filter-panel", "Filters", controls, class_name="filter-panel",
+                         summary=html.Span(id="filter-summary", className="fold-summary"))
 
 
 def serve_layout() -> html.Div:
@@ -181,11 +188,25 @@ def nav_hrefs(search, paths: tuple[str, ...] = NAV_PATHS):
     return [path + query for path in paths]
 
 
-# Pages where the shared filters do nothing (the import page reads an article, not the dataset).
-PAGES_WITHOUT_FILTERS = ("/import",)
+# The filters each page leaves out: the import page reads an article, not the dataset; an entity page shows every
+# report naming the picked entity, so the entity search and the rows choice do nothing there.
+FILTERS_IGNORED = {"/import": FILTER_IDS, "/entity": ("f-entity", "f-view")}
 
 
-@dash.callback(Output("filter-panel", "style"), Input("url", "pathname"))
 def filter_panel_style(pathname):
     """The filter panel only where it applies."""
-    return {"display": "none"} if (pathname or "/") in PAGES_WITHOUT_FILTERS else {}
+    return {"display": "none"} if set(FILTERS_IGNORED.get(pathname or "/", ())) == set(FILTER_IDS) else {}
+
+
+@dash.callback(Output("filter-panel", "style"), Output("filter-summary", "children"),
+               *[Output("fw-" + i, "style") for i in FILTER_IDS],
+               Input("url", "pathname"), Input("url", "search"))
+def filter_panel_state(pathname, search):
+    """Show the panel and the filters a page uses, and the one-line summary of those applied."""
+    ignored = FILTERS_IGNORED.get(pathname or "/", ())
+    summary = views.filters_summary(from_query(search), ignored=ignored)
+    return (filter_panel_style(pathname), summary,
+            *[{"display": "none"} if i in ignored else {} for i in FILTER_IDS])
+
+
+fold.register("filter-panel")

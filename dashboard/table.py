@@ -22,11 +22,11 @@ SORTABLE = {"value_usd": "USD", "date_start": "Date", "amount_f": "Original amou
 # Every column the table can show: key -> (header, width in px). The first six tell the story and are shown by
 # default; the rest are in each row's detail and can be added (the choice and its order live in the URL).
 TABLE_COLUMNS: dict[str, tuple[str, int]] = {
-    "date": ("Date as written", 120),
+    "date": ("Date as written", 150),
     "flow": ("Payer → recipient", 300),
-    "amount": ("Amount as sourced", 210),
-    "usd": ("USD", 160),
-    "confidence": ("Confidence", 130),
+    "amount": ("Amount as sourced", 200),
+    "usd": ("USD", 170),
+    "confidence": ("Confidence", 120),
     "sources": ("Sources", 260),
     "counted": ("Counted once (USD)", 170),
     "usd_exact": ("USD (exact)", 160),
@@ -58,7 +58,7 @@ def column_defs(columns: tuple[str, ...]) -> list[dict]:
     defs = []
     for key in chosen_columns(columns):
         header, width = TABLE_COLUMNS[key]
-        column = dict(field=key, headerName=header, minWidth=width, tooltipField=key)
+        column = dict(field=key, headerName=header, width=width, minWidth=width, tooltipField=key)
         if key in ("flow", "sources", "notes", "purpose"):
             column["flex"] = 2 if key == "flow" else 1  # the wide columns share what the page has left
         if key in ("usd", "usd_exact", "eur", "counted"):

@@ -120,6 +120,37 @@ def filters_in_words(state: FilterState) -> str:
     return which + (": " + "; ".join(words) if words else ", no filter") + "."
 
 
+# Which FilterState field each control of the filter panel sets (dashboard/app.py FILTER_IDS).
+FIELD_OF_CONTROL = {"f-date-from": "date_from", "f-date-to": "date_to", "f-payer-country": "payer_country",
+                    "f-recipient-country": "recipient_country", "f-entity": "entity", "f-confidence": "confidence",
+                    "f-amount-kind": "amount_kind", "f-min-usd": "min_usd", "f-ledger": "ledger", "f-view": "view"}
+
+
+def filters_summary(state: FilterState, ignored: tuple[str, ...] = ()) -> str:
+    """The applied filters on one line ("2012 to 2014 · recipient US · at least $10,000"), leaving out the controls
+    a page ignores; "none" when nothing narrows the view."""
+    skip = {FIELD_OF_CONTROL[i] for i in ignored}
+    parts = []
+    if state.date_from and state.date_to and not skip & {"date_from", "date_to"}:
+        parts.append(f"{state.date_from} to {state.date_to}")
+    elif state.date_from and "date_from" not in skip:
+        parts.append(f"from {state.date_from}")
+    elif state.date_to and "date_to" not in skip:
+        parts.append(f"to {state.date_to}")
+    for name, label in (("payer_country", "payer"), ("recipient_country", "recipient"), ("confidence", ""),
+                        ("amount_kind", ""), ("ledger", "ledger")):
+        values = getattr(state, name)
+        if values and name not in skip:
+            parts.append(" ".join(filter(None, (label, " or ".join(v.replace("_", " ") for v in values)))))
+    if state.entity and "entity" not in skip:
+        parts.append(f"naming \u2018{state.entity}\u2019")
+    if state.min_usd and "min_usd" not in skip:
+        parts.append(f"at least ${state.min_usd:,.0f}")
+    if state.view != "counted" and "view" not in skip:
+        parts.append({"excluded": "reports that add nothing", "all": "every report"}[state.view])
+    return " \u00b7 ".join(parts) if parts else "none"
+
+
 def about_rows(state: FilterState, rows: int, sort_by: str = "value_usd") -> list[tuple[str, str]]:
     """The XLSX 'about' sheet: the filters in words and as a URL, build time, ledgers and what the numbers mean."""
     report = data.load().report

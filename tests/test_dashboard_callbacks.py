@@ -328,3 +328,20 @@ def test_the_filter_panel_shows_only_where_it_applies_and_empty_dates_look_empty
     assert filter_panel_style("/") == {} and filter_panel_style("/explore") == {}
     text = str(filter_panel())
     assert "placeholder='any date'" in text.replace('"', "'") and "'2012'" not in text
+
+
+def test_each_page_offers_only_the_filters_it_uses_and_sums_them_up_in_one_line(pages):
+    from dashboard.app import FILTER_IDS, filter_panel_state
+
+    query = "?date_from=2012&date_to=2014&recipient_country=US&entity=Lintner&view=all&min_usd=10000"
+    panel, summary, *fields = filter_panel_state("/", query)
+    assert panel == {} and all(style == {} for style in fields)
+    assert summary == ("2012 to 2014 \u00b7 recipient US \u00b7 naming \u2018Lintner\u2019 \u00b7 at least $10,000 "
+                       "\u00b7 every report")
+    # An entity page lists every report naming the picked entity: the entity search and the rows choice do nothing.
+    panel, summary, *fields = filter_panel_state("/entity", query)
+    hidden = {i for i, style in zip(FILTER_IDS, fields) if style == {"display": "none"}}
+    assert panel == {} and hidden == {"f-entity", "f-view"}
+    assert summary == "2012 to 2014 \u00b7 recipient US \u00b7 at least $10,000"
+    assert filter_panel_state("/import", query)[0] == {"display": "none"}
+    assert filter_panel_state("/", "")[1] == "none"

@@ -6,7 +6,7 @@ from dataclasses import replace
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import figures, views
+from dashboard import figures, fold, views
 from dashboard.filters import from_query
 from dashboard.formatting import money
 from dashboard.graph_config import graph_config, standalone_html
@@ -18,10 +18,13 @@ dash.register_page(__name__, path="/explore", name="Timeline & map", title="Time
 CHARTS = ("timeline", "map", "top-recipients", "top-payers")
 
 
+fold.register("explore-options")
+
+
 def layout(**query):
     state = from_query("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
     return html.Div(className="page", children=[
-        html.Div(className="controls", children=[
+        fold.foldable("explore-options", "Chart options", html.Div(className="controls", id="explore-options-body", children=[
             html.Div([html.Label("Timeline by"), dcc.RadioItems(
                 id="timeline-period", value=state.period, className="radio", inline=True,
                 options=[{"label": "year", "value": "year"}, {"label": "month", "value": "month"}])]),
@@ -33,7 +36,7 @@ def layout(**query):
                 id="map-side", value=state.map_side, className="radio", inline=True,
                 options=[{"label": "recipients", "value": "recipient_country"},
                          {"label": "payers", "value": "payer_country"}])]),
-        ]),
+        ])),
         html.P(id="explore-left-out", className="note"),
         html.Div(className="focus", children=[
             html.Span(id="explore-focus"),

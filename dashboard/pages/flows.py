@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, views
+from dashboard import figures, fold, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
 from dashboard.graph_config import graph_config, standalone_html
@@ -26,10 +26,13 @@ def preset_of(levels: tuple[str, ...]) -> str:
     return "custom"
 
 
+fold.register("flow-options")
+
+
 def layout(**query):
     state = from_query("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
     return html.Div(className="page", children=[
-        html.Div(className="controls", children=[
+        fold.foldable("flow-options", "Chart options", html.Div(className="controls", id="flow-options-body", children=[
             html.Div([html.Label("View"), dcc.RadioItems(
                 id="flow-preset", value=preset_of(state.levels), className="radio", inline=True, options=[
                     {"label": "by recipient", "value": "recipient"}, {"label": "by country", "value": "country"},
@@ -44,7 +47,7 @@ def layout(**query):
                 id="flow-traced", className="radio", value=["traced"] if state.traced_only else [],
                 options=[{"label": "traced money only (hide what is not yet traced to a recipient)",
                           "value": "traced"}])]),
-        ]),
+        ])),
         html.P(id="flow-left-out", className="note"),
         html.Div(className="focus", children=[
             html.Span(id="flow-focus"),
