@@ -453,7 +453,7 @@ def timeline_figure(frame: pd.DataFrame, period: str = "year", scale: str = "lin
     fig.update_layout(barmode="stack", font=FONT, paper_bgcolor="white", plot_bgcolor="white", height=420,
                       margin=dict(l=10, r=10, t=30, b=10),
                       yaxis=dict(title="USD at historical rates" + (" (log scale)" if scale == "log" else ""),
-                                 gridcolor="#e4e7eb", type="log" if scale == "log" else "linear"),
+                                 gridcolor="#e4e7eb", type="log" if scale == "log" else "linear", tickprefix="$"),
                       xaxis=dict(type="date", title=None, tickformat="%Y" if period == "year" else "%b %Y"),
                       legend=dict(title="Recipient country", orientation="h", y=-0.15, x=0))
     return fig
@@ -468,13 +468,18 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
     table = table[table[side + "_iso3"].astype("str").ne("")]
     fig = go.Figure(go.Choropleth(
         locations=table[side + "_iso3"], z=table["value"], locationmode="ISO-3", colorscale="Cividis",
-        reversescale=True, marker_line_color="#ffffff", colorbar=dict(title="USD"),
+        reversescale=True, marker_line_color="#ffffff", colorbar=dict(title="USD", tickprefix="$"),
         customdata=np.column_stack([table["name"], [money(v, approx=True) for v in table["value"]],
                                     table["count"]]),
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]} transfers<extra></extra>"))
     fig.update_layout(font=FONT, paper_bgcolor="white", height=460, margin=dict(l=0, r=0, t=10, b=0),
+                      # The whole world centred on Greenwich: plotly.js would otherwise centre it on the mean
+                      # longitude of the countries shown (the Pacific, for transfers to the US and New Zealand).
                       geo=dict(showframe=False, showcoastlines=False, projection_type="natural earth",
-                               bgcolor="white", landcolor="#f5f7fa", showland=True))
+                               projection_rotation=dict(lon=0, lat=0), center=dict(lon=0, lat=0),
+                               lataxis_range=[-58, 85], lonaxis_range=[-180, 180],
+                               bgcolor="white", landcolor="#e4e7eb", showland=True, showcountries=True,
+                               countrycolor="#ffffff"))
     return fig
 
 

@@ -16,9 +16,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# (file name, page path and query, window width, window height, chart to wait for, element to scroll to the top)
+# (file name, page path and query, window width, window height, element to wait for, element to scroll to the top)
 SHOTS = (
-    ("flows-screenshot.png", "/", 1366, 1300, "#sankey", "#flow-left-out"),
+    ("flows-screenshot.png", "/", 1366, 1300, "#sankey .main-svg", "#flow-left-out"),
+    ("phone-screenshot.png", "/", 390, 844, "#sankey .main-svg", None),
+    ("explore-screenshot.png", "/explore", 1366, 1250, "#map .choroplethlocation", "#explore-focus"),
+    ("entity-screenshot.png", "/entity?name=Elkhan%20Suleymanov", 1366, 1000, "#entity-grid .ag-row", ".page"),
+    ("table-screenshot.png", "/?view=all", 1366, 900, "#flows-grid .ag-row", "#flows-pager-text"),
 )
 
 
@@ -46,8 +50,8 @@ def browser(width: int, height: int):
 def wait_for(driver, selector: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if driver.find_elements("css selector", f"{selector} .main-svg"):
-            time.sleep(1.5)  # let the chart finish its transition
+        if driver.find_elements("css selector", selector):
+            time.sleep(1.5)  # let a chart finish its transition
             return
         time.sleep(0.3)
     raise SystemExit(f"{selector} did not render within {timeout:.0f} s")
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.screenshots", description=__doc__)
     parser.add_argument("--out", type=Path, default=HERE / "assets")
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     from etl.pipeline import run_build
 
     build = Path(tempfile.mkdtemp(prefix="influence-ledger-screenshots-"))
@@ -72,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 driver.get(f"http://127.0.0.1:{port}{path}")
                 wait_for(driver, selector)
-                driver.execute_script(f"document.querySelector('{top}').scrollIntoView()")
+                if top:
+                    driver.execute_script("document.querySelector(arguments[0]).scrollIntoView()", top)
                 time.sleep(0.5)
                 target = args.out / name
-                driver.save_screenshot(str(target))
+                if not driver.save_screenshot(str(target)):
+                    raise SystemExit(f"could not write {target}")
                 print(f"wrote {target}")
             finally:
                 driver.quit()

@@ -28,7 +28,7 @@ TABLE_COLUMNS: dict[str, tuple[str, int]] = {
     "usd": ("USD", 170),
     "confidence": ("Confidence", 120),
     "sources": ("Sources", 260),
-    "counted": ("Counted once (USD)", 170),
+    "counted": ("Counted once", 170),
     "usd_exact": ("USD (exact)", 160),
     "eur": ("EUR (exact)", 160),
     "rate": ("Rate, its period and source", 320),
@@ -69,9 +69,9 @@ def column_defs(columns: tuple[str, ...]) -> list[dict]:
     return defs
 
 
-def grid(grid_id: str) -> dag.AgGrid:
+def grid(grid_id: str, columns: tuple[str, ...] = ()) -> dag.AgGrid:
     return dag.AgGrid(
-        id=grid_id, columnDefs=column_defs(()), rowData=[],
+        id=grid_id, columnDefs=column_defs(columns), rowData=[],
         defaultColDef=dict(resizable=True, sortable=False, filter=False, suppressMovable=True),
         dashGridOptions=dict(domLayout="autoHeight", suppressCellFocus=True, enableCellTextSelection=True,
                              rowHeight=36, tooltipShowDelay=300),

@@ -128,7 +128,7 @@ FIELD_OF_CONTROL = {"f-date-from": "date_from", "f-date-to": "date_to", "f-payer
 
 def filters_summary(state: FilterState, ignored: tuple[str, ...] = ()) -> str:
     """The applied filters on one line ("2012 to 2014 · recipient US · at least $10,000"), leaving out the controls
-    a page ignores; "none" when nothing narrows the view."""
+    a page ignores; "none applied" when nothing narrows the view."""
     skip = {FIELD_OF_CONTROL[i] for i in ignored}
     parts = []
     if state.date_from and state.date_to and not skip & {"date_from", "date_to"}:
@@ -148,7 +148,7 @@ def filters_summary(state: FilterState, ignored: tuple[str, ...] = ()) -> str:
         parts.append(f"at least ${state.min_usd:,.0f}")
     if state.view != "counted" and "view" not in skip:
         parts.append({"excluded": "reports that add nothing", "all": "every report"}[state.view])
-    return " \u00b7 ".join(parts) if parts else "none"
+    return " \u00b7 ".join(parts) if parts else "none applied"
 
 
 def about_rows(state: FilterState, rows: int, sort_by: str = "value_usd") -> list[tuple[str, str]]:

@@ -99,7 +99,7 @@ def test_entity_search_finds_parts_aliases_and_accents(pages):
     card, _ = pages["entity"].entity_outputs("US Azeris Network", "")
     assert "US Azeris Network: registered, no transfers in the ledgers." in str(card)
     card, _ = pages["entity"].entity_outputs("Adil Baguirov", "")
-    assert "Received $253,150, 2013/2014 (part of $2.9 bn from Azerbaijani elite-linked sources" in str(card)
+    assert "Received $253,150, 2013/2014; part of $2.9 bn from Azerbaijani elite-linked sources" in str(card)
     options = pages["entity"].entity_options()
     usan = next(o for o in options if o["value"] == "US Azeris Network")
     assert "usan" in usan["search"] and any(o["value"] == "Luca Volontè" and "volonte" in o["search"]
@@ -344,4 +344,4 @@ def test_each_page_offers_only_the_filters_it_uses_and_sums_them_up_in_one_line(
     assert panel == {} and hidden == {"f-entity", "f-view"}
     assert summary == "2012 to 2014 \u00b7 recipient US \u00b7 at least $10,000"
     assert filter_panel_state("/import", query)[0] == {"display": "none"}
-    assert filter_panel_state("/", "")[1] == "none"
+    assert filter_panel_state("/", "")[1] == "none applied"

@@ -16,6 +16,7 @@ from dashboard.table import grid, rows_for_grid
 
 dash.register_page(__name__, path="/entity", name="Entities", title="Entity · Influence Ledger", order=2)
 
+ENTITY_COLUMNS = ("date", "flow", "amount", "counted", "confidence", "sources")
 SAFE_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 
 
@@ -39,7 +40,9 @@ def layout(name: str = "", **_query):
             dcc.Dropdown(id="entity-name", options=entity_options(), value=name or None,
                          placeholder="Pick a payer, recipient or intermediary")])]),
         html.Div(id="entity-card"),
-        grid("entity-grid"),
+        # An entity's reports overlap (a prosecution's figure and the court's, a fund and its parts): the column
+        # that says what each row counts replaces the plain USD figure.
+        grid("entity-grid", ENTITY_COLUMNS),
     ])
 
 
@@ -67,7 +70,7 @@ def side_text(rows: pd.DataFrame, verb: str) -> str:
         text = figure(float(rows["drawn_usd"].iloc[0]), "USD", kinds.iloc[0], approx=bool(rows["converted"].iloc[0]))
         parent = rows["parent_label"].iloc[0]
         where = f", {date_as_written(str(rows['date_raw'].iloc[0]))}"
-        return f"{verb} {text}{where}" + (f" (part of {parent})" if not pd.isna(parent) else "")
+        return f"{verb} {text}{where}" + (f"; part of {parent}" if not pd.isna(parent) else "")
     total = figures.group_figure(float(np.nansum(rows["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan))),
                                  len(rows), int(kinds.eq("at_least").sum()), int(kinds.eq("estimate").sum()),
                                  int(rows["converted"].sum()))
