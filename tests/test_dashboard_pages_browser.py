@@ -191,6 +191,11 @@ def test_a_saved_timeline_and_map_url_reproduces_the_view_in_a_fresh_browser(ser
     axes = js(driver, "const l = document.querySelector('#timeline .js-plotly-plot')._fullLayout;"
                       "return [l.xaxis.type, l.yaxis.type];")
     assert axes == ["date", "log" if state.scale == "log" else "linear"]
+    # The world map is centred on Greenwich whatever the countries shown (plotly.js would centre it on their mean).
+    centre = wait_for(lambda: js(driver, "const g = document.querySelector('#map .js-plotly-plot');"
+                                         "return g && g._fullLayout.geo && [g._fullLayout.geo.projection.rotation.lon,"
+                                         " document.querySelectorAll('#map .choroplethlocation').length];"), "the map")
+    assert centre[0] == 0 and centre[1] > 0
     ticked = js(driver, "return ['timeline-period', 'timeline-scale', 'map-side'].map(id => "
                         "document.querySelector('#' + id + ' input:checked').value)")
     assert ticked == [state.period, state.scale, state.map_side]
