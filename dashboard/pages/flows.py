@@ -69,19 +69,11 @@ dash.clientside_callback("function(_) { return Math.min(window.innerWidth, 1280)
                          Output("viewport", "data"), Input("url", "pathname"))
 
 
-def view_sum_text(rows) -> str:
-    kinds = rows["amount_kind"].cat.codes.to_numpy()
-    return figures.group_figure(views.total_usd(rows), max(len(rows), 2),
-                                int((kinds == figures.category_code(rows["amount_kind"], "at_least")).sum()),
-                                int((kinds == figures.category_code(rows["amount_kind"], "estimate")).sum()),
-                                int(rows["converted"].sum()))
-
-
 def note_for(search: str | None, rows, state, left: dict) -> list:
     """What the chart counts and leaves out, in words a reader knows."""
     if state.view == "counted":
         parts = int((rows["tree_label"].cat.codes.to_numpy() >= 0).sum())
-        note = [f"Each dollar is counted once: {view_sum_text(rows)} in {len(rows):,} transfers"
+        note = [f"Each dollar is counted once: {views.sum_text(rows)} in {len(rows):,} transfers"
                 + (f", {parts:,} of them documented parts of a larger transfer" if parts else "") + ". "]
         if left["untraced"]:
             of = f" (the rest of {left['untraced_of'][0]})" if len(left["untraced_of"]) == 1 else \
