@@ -71,8 +71,9 @@ class View:
     query: str
     state: FilterState
     charts: tuple[str, ...]
-    rows: pd.DataFrame  # chart rows of the view, in the table's order (largest first)
-    full: pd.DataFrame  # the same rows, every dataset column (public allocation)
+    rows: pd.DataFrame  # chart rows of the view, in the order the flows page draws them from (sums add up alike)
+    full: pd.DataFrame  # the same rows in the table's order (largest first), every dataset column (public allocation)
+    listed: np.ndarray  # per chart row, its place in full: the index of its transfer on the page
     left: dict
     unpublished: int | None  # internal rows matching the filters; None when the publisher may not know
     dataset: data.Dataset
@@ -83,7 +84,7 @@ def resolve_view(query: str, charts: tuple[str, ...] = ("flows",), text: StoryTe
                  snapshots: tuple[data.Dataset, data.Dataset | None] | None = None) -> View:
     public, whole = snapshots or data.publishing_snapshots()
     rows, state, left = views.rows_with_left_out(query, public)
-    rows = ordered(rows)
+    listed = ordered(rows)
     unpublished = None
     if whole is not None:
         chart = whole.chart
@@ -94,8 +95,9 @@ def resolve_view(query: str, charts: tuple[str, ...] = ("flows",), text: StoryTe
         title=DEFAULT_TITLE, dek=dek_for(rows, state, left), credit=DEFAULT_CREDIT,
         data_as_of="Data as of " + (built.replace("T", " ").replace("+00:00", " UTC") or "an unknown time"))
     text = StoryText(**{k: getattr(text, k).strip() or getattr(defaults, k) for k in StoryText.__dataclass_fields__})
+    place = pd.Index(listed["row_key"].to_numpy()).get_indexer(rows["row_key"].to_numpy())
     return View(state.to_query(), state, tuple(c for c in CHARTS if c in charts), rows,
-                data.full_rows(rows, public), left, unpublished, public, text)
+                data.full_rows(listed, public), place, left, unpublished, public, text)
 
 
 def dek_for(rows: pd.DataFrame, state: FilterState, left: dict) -> str:
@@ -141,11 +143,11 @@ def sankey_views(view: View) -> dict:
         levels, top_n = figures.levels_for_width(view.state.levels, view.state.top_n, width)
         nodes, links = figures.sankey_data(rows, levels, top_n)
         node_rows, link_rows = figures.sankey_members(rows, levels, nodes, top_n)
-        # rows are already in the package's order, so positions are the transfers' indices, largest first.
+        # Listed largest first, as the transfers are on the page.
         out[name] = {
             "figure": figure_json(fig),
-            "nodes": [np.sort(r).tolist() for r in node_rows],
-            "links": [np.sort(r).tolist() for r in link_rows],
+            "nodes": [np.sort(view.listed[r]).tolist() for r in node_rows],
+            "links": [np.sort(view.listed[r]).tolist() for r in link_rows],
             "nodeTitles": [f"{g.label}: {figures._figure_text(g, rows, details)}" for g in nodes.itertuples()],
             "linkTitles": [f"{g.source.partition(chr(31))[2]} → {g.target.partition(chr(31))[2]}: "
                            f"{figures._figure_text(g, rows, details)}" for g in links.itertuples()],
@@ -182,6 +184,8 @@ def reader_csv(full: pd.DataFrame) -> bytes:
 def rates_frame(full: pd.DataFrame) -> pd.DataFrame:
     """Every exchange rate the rows shown were converted at, once each, with its period and source."""
     rates = full[list(RATE_COLUMNS)].drop_duplicates()
+    # A row with no rate source was not converted at all (an undated amount in dollars has no euro figure).
+    rates = rates[rates["fx_source"].astype("str").ne("").to_numpy()]
     return rates.sort_values(["currency", "fx_rate_date", "fx_source"], kind="stable").reset_index(drop=True)
 
 

@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, views
+from dashboard import figures, publish, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
 from dashboard.graph_config import graph_config, standalone_html
@@ -54,7 +54,11 @@ def layout(**query):
         html.Div(className="chart-actions", children=[
             html.Button("Download chart as HTML", id="sankey-html-button", className="secondary"),
             html.Span("PNG: use the camera icon above the chart.", className="hint"),
-            dcc.Download(id="sankey-html-download")]),
+            dcc.Download(id="sankey-html-download"),
+            # A story package of this view for readers (public rows only): see dashboard/publish.py.
+            html.Button("Publish", id="publish-button", className="secondary",
+                        title="A zip for the graphics desk: interactive chart page, embed, data and sources"),
+            dcc.Download(id="publish-download")]),
         html.H2("Flows drawn, largest first"),
         html.P("Each line is one payer → recipient flow of the chart; open it to see the transfers behind it.",
                className="hint"),
@@ -153,6 +157,7 @@ def table_outputs(search: str | None, sort_by: str = "value_usd"):
 
 
 register_callbacks("flows")
+publish.register_callbacks()
 
 
 @callback(Output("url", "search", allow_duplicate=True),
