@@ -258,7 +258,9 @@ def script_json(value) -> str:
 
 
 def embed_id(view: View) -> str:
-    return "influence-ledger-" + hashlib.sha256(view.query.encode("utf-8")).hexdigest()[:10]
+    # Two charts embedded in one story need two ids; the same package always gets the same one.
+    key = "\x1f".join((view.query, ",".join(view.charts), view.text.title))
+    return "influence-ledger-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
 
 
 def embed_snippet(view: View, src: str = "embed.html") -> str:
@@ -356,7 +358,7 @@ def page_html(view: View, transfers: list[dict], sankeys: dict | None, extra: di
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         # Nothing on the page may ask any host for anything; plotly.min.js comes from the package's own folder.
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'self' file: "
-        "'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+        "'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
         "connect-src 'none'; base-uri 'none'; form-action 'none'\">\n"
         '<meta name="referrer" content="no-referrer">\n'
         f"<title>{_e(text.title)}</title>\n<style>{css}</style>\n{topojson}</head>\n"

@@ -261,3 +261,12 @@ def test_the_publish_button_tells_an_anonymous_reader_nothing_of_internal_rows(b
     page = files["index.html"].decode("utf-8")
     # Not even that unpublished rows exist.
     assert "unpublished" not in page.lower() and "unpublished" not in files["README.txt"].decode("utf-8").lower()
+
+
+def test_the_readme_shows_the_default_view_s_embed_snippet(example_build):
+    from etl.schema import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Publishing a chart" in readme and "dashboard/assets/published-screenshot.png" in readme
+    assert (PROJECT_ROOT / "dashboard" / "assets" / "published-screenshot.png").read_bytes()[:4] == b"\x89PNG"
+    assert publish.embed_snippet(publish.resolve_view("")) in readme
