@@ -102,6 +102,8 @@ def resolve_view(query: str, charts: tuple[str, ...] = ("flows",), text: StoryTe
 
 def dek_for(rows: pd.DataFrame, state: FilterState, left: dict) -> str:
     """What the chart counts, in the words the flows page uses."""
+    if rows.empty:
+        return "No transfers match these filters."
     if state.view != "counted":
         return "Every report at its full value: these figures overlap and must not be added up."
     words = f"Each dollar is counted once: {views.sum_text(rows)} in {len(rows):,} documented transfers."

@@ -110,6 +110,13 @@ def test_publishing_twice_gives_byte_identical_files(example_build, tmp_path):
     assert view["query"] == "?recipient_country=US&view=all"
 
 
+def test_a_view_without_rows_still_gives_a_valid_package(example_build, tmp_path):
+    assert publish.main(["?entity=nobody-ever-heard-of", "-o", str(tmp_path), "--charts", "flows,timeline"]) == 0
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert page.count("No transfers match these filters.") >= 2
+    assert validate(str(tmp_path / "data" / "datapackage.json")).valid
+
+
 def test_the_data_package_is_valid_and_its_schema_comes_from_the_schema_module(example_package):
     report = validate(str(example_package / "data" / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
