@@ -217,3 +217,21 @@ def test_hostile_names_notes_and_sources_stay_text_in_the_published_page(hostile
         hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)")
         assert set(hrefs) == {"https://ok.example/story%22onmouseover=%22window.__published_xss='attr'"}
     assert severe(browser) == []
+
+
+def test_the_publish_button_downloads_the_package_of_the_view_on_screen(dash_duo, example_build, tmp_path):
+    from dashboard.app import app
+
+    dash_duo.start_server(app)
+    dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    query = "?recipient_country=US"
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/{query}")
+    dash_duo.wait_for_element("#sankey .sankey .node-label", timeout=20)
+    dash_duo.find_element("#publish-button").click()
+    target = tmp_path / "influence-ledger-story.zip"
+    wait_for(lambda: target.exists() and target.stat().st_size > 1_000_000
+             and not list(tmp_path.glob("*.crdownload")), what="the package's zip")
+    # This browser is on the server's machine (it may see every row): the same package as the command line's.
+    expected = publish.package_files(query, ("flows",))
+    assert target.read_bytes() == publish.zip_bytes(expected, data.load().report["built_at"])
+    assert [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"] == []
