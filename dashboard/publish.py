@@ -30,7 +30,7 @@ from etl.safety import csv_bytes
 from etl.schema import DRAWN_ROLE_MEANINGS
 
 from . import data, figures, views
-from .filters import UNTRACED_LABEL, FilterState, from_query, mask
+from .filters import UNTRACED_LABEL, FilterState, mask
 from .formatting import date_as_written, figure, money
 from .graph_config import NO_CLOUD, STANDALONE_TOPOJSON_URL, inline_topojson_script
 from .table import SAFE_URL, _sourced, ordered
@@ -104,7 +104,10 @@ def dek_for(rows: pd.DataFrame, state: FilterState, left: dict) -> str:
     """What the chart counts, in the words the flows page uses."""
     if rows.empty:
         return "No transfers match these filters."
-    if state.view != "counted":
+    if state.view == "excluded":
+        return ("The reports that draw nothing: another report of the same transfer draws instead, their parts cover "
+                "them, or no total is known. Their figures overlap others and are not added up.")
+    if state.view == "all":
         return "Every report at its full value: these figures overlap and must not be added up."
     words = f"Each dollar is counted once: {views.sum_text(rows)} in {len(rows):,} documented transfers."
     if left["untraced"] and state.traced_only:

@@ -73,7 +73,8 @@ def test_the_published_chart_is_the_flows_page_chart(example_package):
     assert "Adil Baguirov · $253,150" in labels
     # The Baguirov link lists exactly its one transfer, with its three sources.
     titles = story["sankey"]["wide"]["linkTitles"]
-    baguirov = [i for i, t in enumerate(titles) if t.startswith("Laundromat shell companies (unnamed) → Adil Baguirov")]
+    flow = "Laundromat shell companies (unnamed) → Adil Baguirov"
+    baguirov = [i for i, t in enumerate(titles) if t.startswith(flow)]
     assert len(baguirov) == 1
     listed = [story["transfers"][i] for i in story["sankey"]["wide"]["links"][baguirov[0]]]
     assert [(t["amount"], t["date"]) for t in listed] == [("$253,150", "2013/2014")]
