@@ -1,4 +1,8 @@
-"""python -m dashboard [--public] [--port N]: build the dataset if needed, then serve on 127.0.0.1."""
+"""python -m dashboard [--public] [--port N]: build the dataset if needed, then serve on 127.0.0.1.
+
+python -m dashboard publish 'URL-QUERY' -o DIR [--charts flows,timeline,map] [--title ...]: write a story package
+of that view (see dashboard/publish.py).
+"""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +39,14 @@ def ensure_dataset() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "publish":
+        os.environ.setdefault(BUILD_DIR_ENV, str(build_dir()))
+        if not ensure_dataset():
+            return 1
+        from .publish import main as publish_main
+
+        return publish_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     parser.add_argument("--public", action="store_true", help="serve public rows only (no internal rows anywhere)")
     parser.add_argument("--port", type=int, default=8050)

@@ -338,6 +338,23 @@ def load(folder: Path | None = None) -> Dataset:
     return pinned
 
 
+def publishing_snapshots() -> tuple[Dataset, Dataset | None]:
+    """(public, whole) for a published package: the public view of this request's snapshot, whoever publishes (a
+    package is for readers, so it never holds an internal row), and the whole build only when the publisher may
+    see it, to count the rows left out as unpublished (None for anyone else: they may not learn that such rows
+    exist). Outside a request (the command line, run by whoever holds the ledgers) the whole build is the current
+    one."""
+    import flask
+
+    if not flask.has_request_context():
+        whole = _snapshot(None, INTERNAL)
+        return public_view(whole), whole
+    pinned = load()
+    if pinned.audience == PUBLIC:
+        return pinned, None
+    return public_view(pinned), pinned
+
+
 def public_mode() -> bool:
     return os.environ.get(PUBLIC_MODE_ENV, "") == "1"
 

@@ -135,16 +135,9 @@ def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> p
     return text.groupby(level=0).agg("; ".join)
 
 
-def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Nodes and links of the flow diagram, aggregated on integer codes (the hot path at a million rows).
-
-    Each row walks its non-empty levels in order (a transfer without an intermediary goes straight from payer to
-    recipient; one that is part of no larger transfer starts at its payer); beyond the top N per level (by USD)
-    values are gathered in an "Other" node. Links are split by confidence so their colour can say how well
-    documented they are.
-    """
-    if frame.empty or len(levels) < 2:
-        return pd.DataFrame(), pd.DataFrame()
+def _flow_keys(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int):
+    """What sankey_data aggregates: each row's USD, its node per level, the node keys, and per link row a dense
+    key (source node, target node, confidence) beside its row position."""
     value = frame["value_usd"].fillna(0.0).to_numpy()
     node_of, node_keys, offset = {}, [], 0
     for level in levels:
@@ -168,6 +161,45 @@ def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -
             link_rows.append(rows)
     keys = np.concatenate(link_keys)
     rows_idx = np.concatenate(link_rows)
+    return value, node_of, node_keys, node_count, confidence_names, keys, rows_idx
+
+
+def _split(groups: np.ndarray, values: np.ndarray, count: int) -> list[np.ndarray]:
+    """values grouped by their group number 0..count-1, in one sort."""
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(count + 1))
+    return [values[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def sankey_members(frame: pd.DataFrame, levels: tuple[str, ...], nodes: pd.DataFrame, top_n: int = 10
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The row positions behind each node and each link of sankey_data(frame, levels, top_n) (whose nodes are
+    given), in its order: what a published chart lists when a reader clicks one."""
+    if nodes.empty:
+        return [], []
+    value, node_of, node_keys, _, _, keys, rows_idx = _flow_keys(frame, levels, top_n)
+    # sankey_data's links are its distinct keys in ascending order.
+    distinct = np.unique(keys)
+    link_rows = _split(np.searchsorted(distinct, keys), rows_idx, len(distinct))
+    position = {key: i for i, key in enumerate(nodes["key"])}
+    node_position = np.array([position.get(key, -1) for key in node_keys] + [-1], dtype="int64")
+    node_ids = np.concatenate([node_of[level] for level in levels])
+    node_rows = np.tile(np.arange(len(frame)), len(levels))
+    keep = node_ids >= 0
+    return _split(node_position[node_ids[keep]], node_rows[keep], len(nodes)), link_rows
+
+
+def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes and links of the flow diagram, aggregated on integer codes (the hot path at a million rows).
+
+    Each row walks its non-empty levels in order (a transfer without an intermediary goes straight from payer to
+    recipient; one that is part of no larger transfer starts at its payer); beyond the top N per level (by USD)
+    values are gathered in an "Other" node. Links are split by confidence so their colour can say how well
+    documented they are.
+    """
+    if frame.empty or len(levels) < 2:
+        return pd.DataFrame(), pd.DataFrame()
+    value, node_of, node_keys, node_count, confidence_names, keys, rows_idx = _flow_keys(frame, levels, top_n)
     if not len(keys):
         return pd.DataFrame(), pd.DataFrame()
     links = _group(keys, frame, rows_idx, value[rows_idx])

@@ -52,7 +52,7 @@ def _topojson(name: str) -> dict:
     return json.loads((ASSETS_DIR / TOPOJSON_FOLDER / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def _inline_topojson_script() -> str:
+def inline_topojson_script() -> str:
     """A script that hands plotly.js the outlines before it plots, so it never fetches them (see PlotlyGeoAssets
     in plotly.js: a topojson already there is used as is)."""
     assets = {name: _topojson(name) for name in TOPOJSON_FILES}
@@ -71,4 +71,4 @@ def standalone_html(fig: go.Figure, filename: str) -> str:
         return html
     head = "<head>"
     at = html.index(head) + len(head)
-    return html[:at] + _inline_topojson_script() + html[at:]
+    return html[:at] + inline_topojson_script() + html[at:]

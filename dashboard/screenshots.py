@@ -57,6 +57,53 @@ def wait_for(driver, selector: str, timeout: float = 30) -> None:
     raise SystemExit(f"{selector} did not render within {timeout:.0f} s")
 
 
+# A published story package (dashboard/publish.py) of the US recipients, with the Baguirov flow clicked.
+PUBLISHED_SHOT = ("published-screenshot.png", "?recipient_country=US", 1200, 1500)
+PUBLISHED_TITLE = "Documented transfers to recipients in the United States"
+BAGUIROV_LINK = "Laundromat shell companies (unnamed) → Adil Baguirov"
+
+
+def published_page(out: Path, build: Path) -> Path:
+    """Publish the shot's view from the build, open its index.html from the file, click the Baguirov flow and
+    photograph the top of the page: the title, the chart and the transfers it lists with their sources."""
+    from . import publish
+
+    os.environ["INFLUENCE_LEDGER_BUILD_DIR"] = str(build)
+    name, query, width, height = PUBLISHED_SHOT
+    folder = Path(tempfile.mkdtemp(prefix="influence-ledger-published-"))
+    publish.write_package(publish.package_files(query, ("flows",), publish.StoryText(title=PUBLISHED_TITLE)), folder)
+    driver = browser(width, height)
+    try:
+        driver.get((folder / "index.html").as_uri())
+        wait_for(driver, "#chart-flows")
+        clicked = driver.execute_script("""
+            var links = document.querySelectorAll('#chart-flows .sankey-link');
+            for (var i = 0; i < links.length; i++) {
+              var r = links[i].getBoundingClientRect();
+              ['mouseover', 'mousemove', 'mousedown', 'mouseup', 'click'].forEach(function (type) {
+                links[i].dispatchEvent(new MouseEvent(type, {bubbles: true, clientX: r.x + r.width / 2,
+                                                             clientY: r.y + r.height / 2}));
+              });
+              var h = document.querySelector('#transfers-panel h3');
+              if (h && h.textContent.indexOf(arguments[0]) === 0) {
+                links[i].dispatchEvent(new MouseEvent('mouseout', {bubbles: true}));
+                return true;
+              }
+            }
+            return false;""", BAGUIROV_LINK)
+        if not clicked:
+            raise SystemExit("the Baguirov flow was not found on the published chart")
+        driver.execute_script("document.querySelectorAll('.hoverlayer > *').forEach(function (e) { e.remove(); });"
+                              "window.scrollTo(0, 0);")
+        time.sleep(0.5)
+        target = out / name
+        driver.save_screenshot(str(target))
+        print(f"wrote {target}")
+        return target
+    finally:
+        driver.quit()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.screenshots", description=__doc__)
     parser.add_argument("--out", type=Path, default=HERE / "assets")
@@ -89,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    published_page(args.out, build)
     return 0
 
 

@@ -22,19 +22,22 @@ def as_viewed(rows: pd.DataFrame, state: FilterState) -> pd.DataFrame:
     return rows.assign(value_usd=rows["drawn_usd"], total_amount_f=rows["drawn_amount_f"])
 
 
-def rows_for(search: str | None, include_focus: bool = True) -> tuple[pd.DataFrame, FilterState]:
-    """The rows this request may see that match the URL's filters (and drill-down focus)."""
+def rows_for(search: str | None, include_focus: bool = True, dataset: data.Dataset | None = None
+             ) -> tuple[pd.DataFrame, FilterState]:
+    """The rows this request may see that match the URL's filters (and drill-down focus); `dataset` is one snapshot
+    already chosen for an audience (a published package takes the public one, whoever publishes)."""
     state = from_query(search)
-    dataset = data.load()
+    dataset = dataset or data.load()
     frame = data.visible_rows(dataset)
     keep = mask(frame, state, data.alias_index(dataset), include_focus=include_focus)
     return as_viewed(frame[keep], state), state
 
 
-def rows_with_left_out(search: str | None) -> tuple[pd.DataFrame, FilterState, dict]:
+def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
+                       ) -> tuple[pd.DataFrame, FilterState, dict]:
     """rows_for plus what the view leaves out, from one pass of the filters."""
     state = from_query(search)
-    dataset = data.load()
+    dataset = dataset or data.load()
     frame = data.visible_rows(dataset)
     keep = mask(frame, replace(state, view="all"), data.alias_index(dataset))
     # Unfiltered (the landing view), the frame is used as it is rather than copied.
@@ -68,9 +71,10 @@ def left_out_of(every: pd.DataFrame, dataset: data.Dataset | None = None) -> dic
     role_is = {role: codes == category_code(every["drawn_role"], role)
                for role in ("untraced", "restated", "no_total", "covered", *DRAWING_ROLES)}
     untraced = every[role_is["untraced"]]
-    parents = (dataset or data.load()).parents
-    of = [parents[r][1] for r in data.full_rows(untraced)["id"].tolist() if r in parents] if len(untraced) <= 20 \
-        else []
+    dataset = dataset or data.load()
+    parents = dataset.parents
+    of = [parents[r][1] for r in data.full_rows(untraced, dataset)["id"].tolist() if r in parents] \
+        if len(untraced) <= 20 else []
     return {"untraced_usd": float(np.nansum(untraced["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan))),
             "untraced": int(len(untraced)), "untraced_of": of,
             "restated": int(role_is["restated"].sum()), "rates": int(every["is_open_rate"].sum()),
@@ -171,6 +175,17 @@ def about_rows(state: FilterState, rows: int, sort_by: str = "value_usd") -> lis
     for level, value in state.focus:
         pairs.append((f"drill-down {LEVEL_NAMES.get(level, level)}", value))
     return pairs
+
+
+def sum_text(rows: pd.DataFrame) -> str:
+    """The view's counted-once sum as the sources allow: 'at least $15.9 m', 'about $4.2 m'."""
+    from .figures import category_code, group_figure
+
+    kinds = rows["amount_kind"].cat.codes.to_numpy()
+    return group_figure(total_usd(rows), max(len(rows), 2),
+                        int((kinds == category_code(rows["amount_kind"], "at_least")).sum()),
+                        int((kinds == category_code(rows["amount_kind"], "estimate")).sum()),
+                        int(rows["converted"].sum()))
 
 
 def total_usd(rows: pd.DataFrame) -> float:

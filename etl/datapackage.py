@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import json
 
-from .schema import (COLUMN_TYPES, DATASET_CSV, NORMALISED_COLUMNS, OUTPUT_COLUMNS, ROW_LINK_COLUMNS, ColumnType)
+from .schema import (COLUMN_TYPES, DATASET_CSV, ENTITY_REGISTER_COLUMNS, ENTITY_REGISTER_TYPES, NORMALISED_COLUMNS,
+                     OUTPUT_COLUMNS, ROW_LINK_COLUMNS, ColumnType)
 
 PACKAGE_NAME = "influence-ledger"
 TRANSFERS_RESOURCE = "transfers"
 
 
-def table_field(name: str, column: ColumnType) -> dict:
+def table_field(name: str, column: ColumnType, descriptions: dict[str, str] = NORMALISED_COLUMNS) -> dict:
     """One Table Schema field: name, type, description, unit and constraints, all from the schema module."""
-    field: dict = {"name": name, "type": column.type, "description": NORMALISED_COLUMNS[name]}
+    field: dict = {"name": name, "type": column.type, "description": descriptions[name]}
     if column.unit:
         # Not a Table Schema keyword; frictionless keeps custom properties, and PUDL names the same idea "unit".
         field["unit"] = column.unit
@@ -27,19 +28,26 @@ def table_field(name: str, column: ColumnType) -> dict:
     return field
 
 
-def table_schema() -> dict:
-    """The Table Schema of build/transfers.csv: every output column in order, the id as primary key and the
-    row links (part_of, same_as) as foreign keys onto it."""
-    missing = [name for name in OUTPUT_COLUMNS if name not in COLUMN_TYPES]
+def table_schema(columns: tuple[str, ...] = OUTPUT_COLUMNS, row_links: bool = True) -> dict:
+    """The Table Schema of build/transfers.csv (or of a table holding some of its columns, as a published package
+    does): the columns in order, the id as primary key and, with row_links, the row links (part_of, same_as) as
+    foreign keys onto it (a package holding some rows only may name rows it does not hold)."""
+    missing = [name for name in columns if name not in COLUMN_TYPES]
     if missing:
         raise KeyError(f"etl/schema.py COLUMN_TYPES has no type for {', '.join(missing)}")
-    return {
-        "fields": [table_field(name, COLUMN_TYPES[name]) for name in OUTPUT_COLUMNS],
-        "missingValues": [""],
-        "primaryKey": ["id"],
-        "foreignKeys": [{"fields": [column], "reference": {"resource": "", "fields": ["id"]}}
-                        for column in ROW_LINK_COLUMNS],
-    }
+    schema = {"fields": [table_field(name, COLUMN_TYPES[name]) for name in columns], "missingValues": [""]}
+    if "id" in columns:
+        schema["primaryKey"] = ["id"]
+    if row_links:
+        schema["foreignKeys"] = [{"fields": [column], "reference": {"resource": "", "fields": ["id"]}}
+                                 for column in ROW_LINK_COLUMNS if column in columns]
+    return schema
+
+
+def entity_schema(columns: tuple[str, ...]) -> dict:
+    """The Table Schema of (some columns of) the entity register, from etl/schema.py."""
+    return {"fields": [table_field(name, ENTITY_REGISTER_TYPES[name], ENTITY_REGISTER_COLUMNS) for name in columns],
+            "missingValues": [""], "primaryKey": ["entity_id"] if "entity_id" in columns else []}
 
 
 def datapackage_json(built_at: str) -> str:

@@ -11,13 +11,14 @@ from rapidfuzz import fuzz, process
 
 from .errors import WARNING, LedgerIssue, LookupInvalid
 from .uniques import first_occurrences, spread
-from .schema import ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, INTERMEDIARY_SEPARATOR, ROW_FILE, ROW_NUMBER
+from .schema import (ALIAS_SEPARATOR, ENTITY_COLUMNS, ENTITY_KINDS, ENTITY_REGISTER_COLUMNS, INTERMEDIARY_SEPARATOR,
+                     ROW_FILE, ROW_NUMBER)
 
 # "Did you mean" needs this similarity (rapidfuzz ratio, 0-100, of the names with case, accents, punctuation and
 # legal forms folded away) and words that agree one by one (words_agree). Chosen on tests/data/name_pairs.csv: see
 # tests/test_import_entities.py, which measures precision and recall there.
 SUGGESTION_CUTOFF = 90
-ENTITY_OUTPUT_COLUMNS = ("entity_id", "name", "kind", "country", "aliases", "notes", "registered")
+ENTITY_OUTPUT_COLUMNS = tuple(ENTITY_REGISTER_COLUMNS)
 
 
 def name_key(names: pd.Series) -> pd.Series:

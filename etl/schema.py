@@ -305,6 +305,27 @@ COLUMN_TYPES: dict[str, ColumnType] = {
     "notes": _TEXT,
     "visibility": ColumnType("string", required=True, choices=VISIBILITIES),
 }
+
+# The entity register as a build writes it (entities.csv, etl/entities.py) and a published package carries it
+# (without notes: the register's notes are the newsroom's, not a reader's).
+ENTITY_REGISTER_COLUMNS: dict[str, str] = {
+    "entity_id": "Deterministic entity id (the payer_id / recipient_id of the transfers).",
+    "name": "Canonical name, as registered in ledgers/lookups/entities.csv (or as written when not registered).",
+    "kind": "person | company | organisation | public_body | government | group; empty when not registered.",
+    "country": "ISO 3166 alpha-2 code of the entity's country, when registered.",
+    "aliases": "Other spellings of the name found in sources, separated by '|'.",
+    "notes": "Register notes.",
+    "registered": "True when the name is in the entity register.",
+}
+ENTITY_REGISTER_TYPES: dict[str, ColumnType] = {
+    "entity_id": ColumnType("string", required=True),
+    "name": ColumnType("string", required=True),
+    "kind": ColumnType("string", choices=ENTITY_KINDS),
+    "country": _COUNTRY,
+    "aliases": _TEXT,
+    "notes": _TEXT,
+    "registered": ColumnType("boolean", required=True),
+}
 # Columns holding ids of other rows of the dataset (foreign keys onto id).
 ROW_LINK_COLUMNS = ("part_of", "same_as")
 

@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, fold, views
+from dashboard import figures, fold, publish, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
 from dashboard.graph_config import graph_config, standalone_html
@@ -57,7 +57,11 @@ def layout(**query):
         html.Div(className="chart-actions", children=[
             html.Button("Download chart as HTML", id="sankey-html-button", className="secondary"),
             html.Span("PNG: use the camera icon above the chart.", className="hint"),
-            dcc.Download(id="sankey-html-download")]),
+            dcc.Download(id="sankey-html-download"),
+            # A story package of this view for readers (public rows only): see dashboard/publish.py.
+            html.Button("Publish", id="publish-button", className="secondary",
+                        title="A zip for the graphics desk: interactive chart page, embed, data and sources"),
+            dcc.Download(id="publish-download")]),
         html.H2("Flows drawn, largest first"),
         html.P("Each line is one payer → recipient flow of the chart; open it to see the transfers behind it.",
                className="hint"),
@@ -72,19 +76,11 @@ dash.clientside_callback("function(_) { return Math.min(window.innerWidth, 1280)
                          Output("viewport", "data"), Input("url", "pathname"))
 
 
-def view_sum_text(rows) -> str:
-    kinds = rows["amount_kind"].cat.codes.to_numpy()
-    return figures.group_figure(views.total_usd(rows), max(len(rows), 2),
-                                int((kinds == figures.category_code(rows["amount_kind"], "at_least")).sum()),
-                                int((kinds == figures.category_code(rows["amount_kind"], "estimate")).sum()),
-                                int(rows["converted"].sum()))
-
-
 def note_for(search: str | None, rows, state, left: dict) -> list:
     """What the chart counts and leaves out, in words a reader knows."""
     if state.view == "counted":
         parts = int((rows["tree_label"].cat.codes.to_numpy() >= 0).sum())
-        note = [f"Each dollar is counted once: {view_sum_text(rows)} in {len(rows):,} transfers"
+        note = [f"Each dollar is counted once: {views.sum_text(rows)} in {len(rows):,} transfers"
                 + (f", {parts:,} of them documented parts of a larger transfer" if parts else "") + ". "]
         if left["untraced"]:
             of = f" (the rest of {left['untraced_of'][0]})" if len(left["untraced_of"]) == 1 else \
@@ -164,6 +160,7 @@ def table_outputs(search: str | None, sort_by: str = "value_usd"):
 
 
 register_callbacks("flows")
+publish.register_callbacks()
 
 
 @callback(Output("url", "search", allow_duplicate=True),
