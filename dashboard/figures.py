@@ -129,9 +129,20 @@ def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> p
     codes = currency.cat.codes.to_numpy()[rows].astype("int64")
     combined = keys * (len(names) + 1) + codes
     sums = np.bincount(combined, weights=np.nan_to_num(amounts), minlength=0)
-    present = np.flatnonzero(np.bincount(combined))
+    counts = np.bincount(combined)
+    present = np.flatnonzero(counts)
+    # The kind travels with the figure as sourced too: "more than $1.36 m", "at least …" for a sum holding one.
+    kind = frame["amount_kind"]
+    kinds = kind.cat.codes.to_numpy()[rows]
+    at_least = np.bincount(combined, weights=kinds == category_code(kind, "at_least"), minlength=len(counts))
+    estimate = np.bincount(combined, weights=kinds == category_code(kind, "estimate"), minlength=len(counts))
+    single_kind = np.zeros(len(counts), dtype="int64")
+    single_kind[combined] = kinds
+    kind_names = list(kind.cat.categories.astype("str"))
     key_of, code_of = present // (len(names) + 1), present % (len(names) + 1)
-    text = pd.Series([money(v, str(names[c])) for v, c in zip(sums[present], code_of)], index=key_of)
+    text = pd.Series([figure(v, str(names[c]), kind_names[single_kind[p]] if single_kind[p] >= 0 else "")
+                      if counts[p] == 1 else sum_figure(v, str(names[c]), int(at_least[p]), int(estimate[p]))
+                      for v, c, p in zip(sums[present], code_of, present)], index=key_of)
     return text.groupby(level=0).agg("; ".join)
 
 
@@ -484,10 +495,15 @@ def timeline_figure(frame: pd.DataFrame, period: str = "year", scale: str = "lin
                              hovertemplate=f"{country}<br>%{{customdata[0]}}: %{{customdata[1]}}<extra></extra>"))
     fig.update_layout(barmode="stack", font=FONT, paper_bgcolor="white", plot_bgcolor="white", height=420,
                       margin=dict(l=10, r=10, t=30, b=10),
-                      yaxis=dict(title="USD at historical rates" + (" (log scale)" if scale == "log" else ""),
+                      # The heading above the chart names the unit ("USD per period"); the axis says only
+                      # when its scale is not linear, leaving a phone's width to the bars.
+                      yaxis=dict(title="log scale" if scale == "log" else None,
                                  gridcolor="#e4e7eb", type="log" if scale == "log" else "linear", tickprefix="$"),
                       xaxis=dict(type="date", title=None, tickformat="%Y" if period == "year" else "%b %Y"),
-                      legend=dict(title="Recipient country", orientation="h", y=-0.15, x=0))
+                      # The legend's title above its entries, so they wrap in rows on a phone rather than
+                      # stacking into a column as tall as the chart.
+                      legend=dict(title=dict(text="Recipient country", side="top"), orientation="h", y=-0.12, x=0,
+                                  entrywidth=130, entrywidthmode="pixels"))
     return fig
 
 
@@ -500,11 +516,14 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
     table = table[table[side + "_iso3"].astype("str").ne("")]
     fig = go.Figure(go.Choropleth(
         locations=table[side + "_iso3"], z=table["value"], locationmode="ISO-3", colorscale="Cividis",
-        reversescale=True, marker_line_color="#ffffff", colorbar=dict(title="USD", tickprefix="$"),
+        reversescale=True, marker_line_color="#ffffff",
+        # A horizontal scale under the map leaves the map the whole width, on a phone too.
+        colorbar=dict(title=dict(text="USD", side="top"), tickprefix="$", orientation="h", thickness=12, len=0.6,
+                      x=0.5, xanchor="center", y=0, yanchor="top"),
         customdata=np.column_stack([table["name"], [money(v, approx=True) for v in table["value"]],
                                     table["count"]]),
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]} transfers<extra></extra>"))
-    fig.update_layout(font=FONT, paper_bgcolor="white", height=460, margin=dict(l=0, r=0, t=10, b=0),
+    fig.update_layout(font=FONT, paper_bgcolor="white", height=460, margin=dict(l=0, r=0, t=10, b=60),
                       # The whole world centred on Greenwich: plotly.js would otherwise centre it on the mean
                       # longitude of the countries shown (the Pacific, for transfers to the US and New Zealand).
                       geo=dict(showframe=False, showcoastlines=False, projection_type="natural earth",

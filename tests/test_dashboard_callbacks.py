@@ -345,3 +345,15 @@ def test_each_page_offers_only_the_filters_it_uses_and_sums_them_up_in_one_line(
     assert summary == "2012 to 2014 \u00b7 recipient US \u00b7 at least $10,000"
     assert filter_panel_state("/import", query)[0] == {"display": "none"}
     assert filter_panel_state("/", "")[1] == "none applied"
+
+
+def test_a_figure_as_sourced_keeps_its_kind_in_the_flow_list(pages):
+    from dashboard import figures, views
+
+    rows, _ = views.rows_for("?recipient_country=US")
+    flows, _ = figures.flow_list(rows)
+    as_sourced = dict(zip(flows["recipient"].astype("str"), flows["currencies"]))
+    # "more than 1,360,000 USD" in the ledger: the lower bound is said wherever the figure appears.
+    assert as_sourced["BGR Group"] == "more than $1.36 m"
+    assert as_sourced["Henry Cuellar"] == "more than $360,000"
+    assert as_sourced["Adil Baguirov"] == "$253,150"
