@@ -451,7 +451,7 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
     layout = dict(title=dict(text=title, x=0.01), font=FONT, paper_bgcolor="white", plot_bgcolor="white",
                   margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=height,
                   xaxis=dict(visible=False), yaxis=dict(visible=False),
-                  legend=dict(title=dict(text="Link colour: confidence"), orientation="h", y=-0.02, x=0))
+                  legend=dict(title=dict(text="Link colour: confidence", side="top"), orientation="h", y=-0.02, x=0))
     # Built from plain dicts of known-good properties: plotly's validation would cost more than the data work.
     return go.Figure(dict(data=[sankey, *legend], layout=layout), _validate=False)
 

@@ -247,6 +247,11 @@ def test_on_a_phone_the_filters_fold_into_a_summary_and_the_chart_comes_first(se
     top = wait_for(lambda: js(driver, "const e = document.querySelector('#sankey .sankey .node-rect');"
                                       "return e && e.getBoundingClientRect().top + window.scrollY;"), "the chart")
     assert top < PHONE[1] - 200, f"the chart starts {top} px down"
+    # Every entry of the colour legend is inside the chart (a legend wider than a phone is cut off, not scrolled).
+    inside = js(driver, "const c = document.querySelector('#sankey').getBoundingClientRect();"
+                        "return Array.from(document.querySelectorAll('#sankey .legend .traces')).map(t => {"
+                        "  const r = t.getBoundingClientRect(); return r.right <= c.right + 1 && r.left >= c.left; })")
+    assert len(inside) == 5 and all(inside), inside
     driver.find_element("css selector", "#filter-panel-toggle").click()
     assert wait_for(lambda: js(driver, display, "filter-controls") != "none", "the filters to open")
     assert driver.find_element("css selector", "#filter-panel-toggle").get_attribute("aria-expanded") == "true"
