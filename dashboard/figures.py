@@ -502,8 +502,7 @@ def timeline_figure(frame: pd.DataFrame, period: str = "year", scale: str = "lin
                       xaxis=dict(type="date", title=None, tickformat="%Y" if period == "year" else "%b %Y"),
                       # The legend's title above its entries, so they wrap in rows on a phone rather than
                       # stacking into a column as tall as the chart.
-                      legend=dict(title=dict(text="Recipient country", side="top"), orientation="h", y=-0.12, x=0,
-                                  entrywidth=130, entrywidthmode="pixels"))
+                      legend=dict(title=dict(text="Recipient country", side="top"), orientation="h", y=-0.12, x=0))
     return fig
 
 
