@@ -16,16 +16,16 @@ def _print_issues(issues: list[LedgerIssue], stream=None) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .emit import readable_report, summarise
+    from .emit import readable_report
     from .pipeline import run_build
 
     try:
-        result = run_build(Path(args.ledgers), Path(args.out))
+        result = run_build(Path(args.ledgers), Path(args.out), with_csv=args.csv)
     except LedgerInvalid as exc:
         _print_issues(exc.issues)
         print("Nothing was written: fix the issues above and run the build again.")
         return 1
-    report = readable_report(summarise(result), result.issues, include_warnings=False)
+    report = readable_report(result.summary, result.issues, include_warnings=False)
     print(report, end="")
     _print_issues(result.warnings)
     print(f"Wrote {Path(args.out) / 'transfers.parquet'} and the report in {args.out}/")
@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     p_build = sub.add_parser("build", help="validate every ledger and write the dataset to build/")
     p_build.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
     p_build.add_argument("--out", default=str(BUILD_DIR), help="output folder (default: build/)")
+    p_build.add_argument("--csv", action="store_true", help="also write the dataset as CSV (build/transfers.csv); "
+                                                             "by default it is written as Parquet only")
     p_build.set_defaults(func=cmd_build)
     p_check = sub.add_parser("check", help="validate ledgers only (for a newsroom's CI)")
     p_check.add_argument("paths", nargs="*", help="ledger files (default: every ledger under --ledgers)")

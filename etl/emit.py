@@ -12,7 +12,7 @@ from .errors import LedgerIssue
 from .issue_groups import group_issues, issue_counts
 from .pipeline import BuildResult
 from .safety import csv_bytes, write_csv
-from .schema import (CPI_BASE_YEAR, DATAPACKAGE_JSON, DATASET_ARROW, DATASET_CSV, DATASET_PARQUET, DRAWN_ROLES,
+from .schema import (CPI_BASE_YEAR, DATAPACKAGE_JSON, DATASET_CSV, DATASET_PARQUET, DRAWN_ROLES,
                      ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT)
 
 
@@ -93,43 +93,26 @@ def readable_report(summary: dict, issues: list[LedgerIssue], include_warnings: 
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(result: BuildResult, build_dir: Path) -> dict:
-    """Write every output into a new build folder and make it current; readers see all of it or none of it."""
-    # First, while nothing else of the write holds memory.
-    one_chunk_per_column(result.dataset)
+def write_outputs(result: BuildResult, build_dir: Path, with_csv: bool = False) -> dict:
+    """Write every output into a new build folder and make it current; readers see all of it or none of it.
+    The dataset is written once, as Parquet; the CSV copy only when asked (with_csv). Returns the summary, which
+    is computed once, here."""
     summary = summarise(result)
 
     def write(folder: Path) -> None:
-        (folder / ENTITIES_OUTPUT).write_bytes(csv_bytes(result.entities))
-        # Streamed to the file: the dataset's CSV text is as large as the dataset, and a bytes copy would be twice.
-        write_csv(result.dataset, folder / DATASET_CSV)
-        (folder / REPORT_TEXT).write_text(readable_report(summary, result.issues), encoding="utf-8")
-        (folder / REPORT_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-        (folder / DATAPACKAGE_JSON).write_text(datapackage_json(result.built_at), encoding="utf-8")
-        write_arrow(result.dataset, folder / DATASET_ARROW)
         result.dataset.to_parquet(folder / DATASET_PARQUET, index=False)
+        (folder / ENTITIES_OUTPUT).write_bytes(csv_bytes(result.entities))
+        if with_csv:
+            # Streamed to the file: the dataset's CSV text is as large as the dataset, and a bytes copy would be
+            # twice.
+            write_csv(result.dataset, folder / DATASET_CSV)
+        (folder / REPORT_TEXT).write_text(readable_report(summary, result.issues), encoding="utf-8")
+        # Compact: the report holds every warning, and indenting a hundred thousand of them costs time and space.
+        (folder / REPORT_JSON).write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
+        (folder / DATAPACKAGE_JSON).write_text(datapackage_json(result.built_at, with_csv), encoding="utf-8")
 
     publish(Path(build_dir), write)
     return summary
-
-
-def one_chunk_per_column(frame: pd.DataFrame) -> None:
-    """Give every Arrow column of the frame a single chunk, in place (values and dtypes unchanged). Ledger text
-    arrives in the CSV parser's chunks and the Arrow file wants one chunk per column; merging in place, one column
-    at a time, frees each column's old chunks as it goes, where combining a copy of the table while writing would
-    hold both at once. Only writing needs it, so a check that writes nothing never pays for it."""
-    import pyarrow as pa
-
-    pool = pa.default_memory_pool()
-    for column in frame.columns:
-        array = getattr(frame[column].array, "_pa_array", None)
-        if array is not None and array.num_chunks > 1:
-            frame[column] = pd.Series(pa.chunked_array([array.combine_chunks()]), index=frame.index,
-                                      dtype=frame[column].dtype)
-            del array
-            # The allocator keeps freed blocks for reuse at their own size; handing them back now lets the next
-            # column's copy take their place instead of adding to the peak.
-            pool.release_unused()
 
 
 def write_arrow(frame: pd.DataFrame, path: Path) -> None:

@@ -323,6 +323,8 @@ class BuildResult:
     issues: list[LedgerIssue]
     ledgers: list[LoadedLedger] = field(default_factory=list)
     built_at: str = ""
+    # The summary written to report.json, once the outputs are written (etl.emit.write_outputs computes it).
+    summary: dict = field(default_factory=dict)
 
     @property
     def errors(self) -> list[LedgerIssue]:
@@ -369,15 +371,16 @@ def check(paths: list[Path], root: Path, lookup_dir: Path | None = None) -> list
     return build(Path(root), lookup_dir, [Path(p) for p in paths]).issues
 
 
-def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup_dir: Path | None = None
-              ) -> BuildResult:
-    """Build and write the dataset; raises LedgerInvalid (with every issue) and writes nothing on any error."""
+def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup_dir: Path | None = None,
+              with_csv: bool = False) -> BuildResult:
+    """Build and write the dataset (and its CSV copy with with_csv); raises LedgerInvalid (with every issue) and
+    writes nothing on any error. The written summary is result.summary."""
     from .emit import write_outputs
 
     result = build(ledger_dir, lookup_dir)
     if result.errors:
         raise LedgerInvalid(result.issues)
-    write_outputs(result, Path(build_dir))
+    result.summary = write_outputs(result, Path(build_dir), with_csv)
     return result
 
 
