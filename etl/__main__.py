@@ -45,17 +45,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
         # Other ledgers under the root are loaded too, so ids and links are checked against the whole collection.
         others = [p for p in discover_ledgers(root) if p.resolve() not in {q.resolve() for q in paths}]
-        result = build(root, paths=[*paths, *others])
+        result = build(root, paths=[*paths, *others], with_dataset=False)
         wanted = {p.resolve() for p in paths}
         labels = {ledger.label for ledger in result.ledgers if ledger.path.resolve() in wanted}
         issues = [i for i in result.issues if i.file in labels or i.row is None and i.file not in
                   {ledger.label for ledger in result.ledgers}]
     else:
-        result = build(root)
+        result = build(root, with_dataset=False)
         issues = result.issues
     _print_issues(issues)
     errors = sum(1 for i in issues if i.severity == ERROR)
-    print(f"Checked {len(result.ledgers)} ledger(s), {len(result.dataset)} rows: "
+    print(f"Checked {len(result.ledgers)} ledger(s), {result.rows} rows: "
           + ("OK" if not errors else f"{errors} issue(s)"))
     return 1 if errors else 0
 

@@ -132,9 +132,7 @@ def resolve_names_part(raw: pd.Series, register: EntityRegister, label_frame: pd
     hold it), which merge_unregistered adds up over the parts and unregistered_warnings words."""
     # Names repeat heavily: fold and look up each distinct spelling once, then spread back over the rows.
     codes, uniques = pd.factorize(raw, use_na_sentinel=False)
-    text = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip().str.replace(
-        r"\s+", " ", regex=True)
-    keys = name_key(text)
+    text, keys = _folded(pd.Series(np.asarray(uniques, dtype=object), dtype="str"))
     canonical = keys.map(register.canonical_by_key)
     known = canonical.notna()
     canonical = canonical.fillna(text).astype("str")
@@ -204,39 +202,51 @@ def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame
                            ) -> tuple[pd.Series, list[LedgerIssue]]:
     """Canonical intermediary names joined by '; ' (the cell may name several, separated by ';')."""
     joined, table = resolve_intermediaries_part(raw, register, label_frame)
-    return joined, unregistered_warnings(merge_unregistered([table]) if len(table) else table, "intermediary",
-                                         register)
+    return joined, unregistered_warnings(merge_intermediaries([table]), "intermediary", register)
 
 
-def resolve_intermediaries_part(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame,
-                                seen: set[str] | None = None) -> tuple[pd.Series, pd.DataFrame]:
-    """resolve_intermediaries for one part of the ledgers: the joined names per row, and the unregistered names
-    of the distinct cells not in `seen` (cells earlier parts held; updated), each cell counted once."""
+def resolve_intermediaries_part(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame
+                                ) -> tuple[pd.Series, pd.DataFrame]:
+    """resolve_intermediaries for one part of the ledgers: the joined names per row, and one row per unregistered
+    name in each distinct cell (with the cell and the name's place in it), which merge_intermediaries counts over
+    every part, each distinct cell once."""
     codes, uniques = pd.factorize(raw.astype("str").fillna(""), use_na_sentinel=False)
     cells = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
     parts = cells.str.split(INTERMEDIARY_SEPARATOR, regex=False).explode().astype("str").str.strip()
     parts = parts[parts.ne("")]
+    columns = (*UNREGISTERED_COLUMNS, "cell", "slot")
     if parts.empty:
         return pd.Series("", index=raw.index, dtype="str"), \
-            pd.DataFrame({c: pd.Series([], dtype="str") for c in UNREGISTERED_COLUMNS})
+            pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("n", "slot", ROW_NUMBER) else "str")
+                          for c in columns})
     # Warnings point at the first row holding each distinct cell.
     first_row = np.flatnonzero(first_occurrences(codes))
-    labels = label_frame[[ROW_FILE, ROW_NUMBER]].iloc[first_row[parts.index.to_numpy()]]
-    new_cell = np.ones(len(parts), dtype=bool)
-    if seen is not None:
-        texts = cells.to_numpy(dtype=object)[parts.index.to_numpy()]
-        new_cell = np.array([text not in seen for text in texts], dtype=bool)
-        seen.update(cells.tolist())
-    canonical, _, table = resolve_names_part(parts.reset_index(drop=True), register,
-                                             labels.reset_index(drop=True))
-    if not new_cell.all():
-        # Unregistered names of cells already seen are counted where the cell was first seen.
-        recount = resolve_names_part(parts[new_cell].reset_index(drop=True), register,
-                                     labels[new_cell].reset_index(drop=True))[2]
-        table = recount
+    labels = label_frame[[ROW_FILE, ROW_NUMBER]].iloc[first_row[parts.index.to_numpy()]].reset_index(drop=True)
+    flat = parts.reset_index(drop=True)
+    canonical, _, _ = resolve_names_part(flat, register, labels)
+    text, keys = _folded(flat)
+    unknown = (~keys.map(register.canonical_by_key).notna() & text.ne("")).to_numpy()
+    slot = pd.Series(parts.index.to_numpy()).groupby(parts.index.to_numpy()).cumcount().to_numpy()
+    table = pd.DataFrame({"key": keys[unknown].to_numpy(), "name": text[unknown].to_numpy(),
+                          ROW_FILE: labels[ROW_FILE].to_numpy()[unknown], ROW_NUMBER: labels[ROW_NUMBER].to_numpy()[unknown],
+                          "n": np.ones(int(unknown.sum()), dtype=np.int64),
+                          "cell": cells.to_numpy(dtype=object)[parts.index.to_numpy()][unknown], "slot": slot[unknown]})
     joined = pd.Series(canonical.to_numpy(), index=parts.index).groupby(level=0, sort=False).agg("; ".join)
     joined = joined.reindex(range(len(cells)), fill_value="").astype("str")
     return spread(joined, codes, raw.index), table
+
+
+def merge_intermediaries(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Unregistered intermediaries of every part, in row order, as merge_unregistered's table: a distinct cell
+    counts once, where it is first seen."""
+    table = pd.concat(tables, ignore_index=True).drop_duplicates(["cell", "slot"])
+    return merge_unregistered([table[list(UNREGISTERED_COLUMNS)]])
+
+
+def _folded(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(the name as written, whitespace collapsed; its folded key) of each value."""
+    text = values.astype("str").fillna("").str.strip().str.replace(r"\s+", " ", regex=True)
+    return text, name_key(text)
 
 
 def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFrame:
