@@ -29,7 +29,7 @@ def column_digest(values: pa.ChunkedArray | pa.Array) -> str:
     equal values give equal digests whatever the chunking or buffer layout."""
     text = pc.fill_null(pc.cast(values, pa.large_string()), NULL)
     digest = hashlib.sha256()
-    for chunk in (text.chunks if isinstance(text, pa.ChunkedArray) else [text]):
+    for chunk in [text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text]:
         if len(chunk) == 0:
             continue
         lengths = pc.binary_length(chunk).to_numpy(zero_copy_only=False)
