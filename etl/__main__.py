@@ -19,12 +19,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .emit import readable_report
     from .pipeline import run_build
 
+    options = {"part_rows": args.part_rows} if args.part_rows else {}
+    client = None
+    if args.dask:
+        from .distributed import connect, dask_mapper
+
+        client = connect(args.dask)
+        options["mapper"] = dask_mapper(client)
     try:
-        result = run_build(Path(args.ledgers), Path(args.out), with_csv=args.csv)
+        result = run_build(Path(args.ledgers), Path(args.out), with_csv=args.csv, **options)
     except LedgerInvalid as exc:
         _print_issues(exc.issues)
         print("Nothing was written: fix the issues above and run the build again.")
         return 1
+    finally:
+        if client is not None:
+            client.close()
     report = readable_report(result.summary, result.issues, include_warnings=False)
     print(report, end="")
     _print_issues(result.warnings)
@@ -145,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     p_build.add_argument("--out", default=str(BUILD_DIR), help="output folder (default: build/)")
     p_build.add_argument("--csv", action="store_true", help="also write the dataset as CSV (build/transfers.csv); "
                                                              "by default it is written as Parquet only")
+    p_build.add_argument("--dask", metavar="SCHEDULER-ADDRESS", help="normalise the ledgers' parts on this Dask "
+                                                                     "distributed cluster (tcp://host:8786)")
+    p_build.add_argument("--part-rows", type=int, default=0, help="rows per part (default: 200,000)")
     p_build.set_defaults(func=cmd_build)
     p_check = sub.add_parser("check", help="validate ledgers only (for a newsroom's CI)")
     p_check.add_argument("paths", nargs="*", help="ledger files (default: every ledger under --ledgers)")
