@@ -11,8 +11,8 @@ from .schema import BUILD_DIR, LEDGER_DIR
 MAX_WARNINGS_SHOWN = 50
 
 
-def _print_issues(issues: list[LedgerIssue], stream=None) -> None:
-    print_issues(issues, stream, MAX_WARNINGS_SHOWN)
+def _print_issues(issues: list[LedgerIssue], stream=None, not_listed: dict | None = None) -> None:
+    print_issues(issues, stream, MAX_WARNINGS_SHOWN, not_listed=not_listed)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         result = run_build(Path(args.ledgers), Path(args.out), with_csv=args.csv, **options)
     except LedgerInvalid as exc:
-        _print_issues(exc.issues)
+        _print_issues(exc.issues, not_listed=exc.not_listed)
         print("Nothing was written: fix the issues above and run the build again.")
         return 1
     finally:
@@ -37,7 +37,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             client.close()
     report = readable_report(result.summary, result.issues, include_warnings=False)
     print(report, end="")
-    _print_issues(result.warnings)
+    _print_issues(result.warnings, not_listed={k: n for k, n in result.left_out.items() if k[0] != ERROR})
     print(f"Wrote {Path(args.out) / 'transfers.parquet'} and the report in {args.out}/")
     return 0
 

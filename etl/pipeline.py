@@ -329,7 +329,7 @@ def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup
     with streamed(Path(ledger_dir), lookup_dir, **options) as built:
         result = _result(built)
         if result.errors and not allow_errors:
-            raise LedgerInvalid(result.issues)
+            raise LedgerInvalid(result.issues, result.left_out)
 
         def write(folder: Path) -> None:
             built.write(folder)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -51,8 +52,8 @@ PART_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c not in DRAWN_COLUMNS)
 class IssueLog:
     """Every issue of a build, listed up to MAX_LISTED_PER_KIND per kind and counted beyond."""
 
-    def __init__(self, limit: int = MAX_LISTED_PER_KIND):
-        self.limit = limit
+    def __init__(self, limit: int | None = None):
+        self.limit = MAX_LISTED_PER_KIND if limit is None else limit
         self.listed: list[LedgerIssue] = []
         self.counts: dict[tuple[str, str], int] = {}
 
@@ -420,7 +421,8 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
     ledgers: list[LoadedLedger] = []
     if not paths:
         log.add([LedgerIssue(str(ledger_dir), None, "", "", "no_ledgers", "no ledger files (.csv or .xlsx) found")])
-    work = Path(tempfile.mkdtemp(prefix="influence-ledger-build-", dir=work_dir))
+    remove_stale_work(work_dir)
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=work_dir))
     try:
         parts_path, facts = run_parts(ledger_parts(ledger_dir, paths, part_rows, stream_bytes, ledgers, log),
                                       lookups, work, log, mapper)
@@ -449,6 +451,24 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
         yield built
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+WORK_PREFIX = "influence-ledger-build-"
+
+
+def remove_stale_work(work_dir: Path | None) -> None:
+    """Remove the working folders of builds that were killed (their process is gone): a killed build never reaches
+    its own clean-up, and a large one leaves gigabytes."""
+    for folder in Path(work_dir or tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
 
 
 def merge_summaries(parts: list[dict]) -> dict:
