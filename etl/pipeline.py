@@ -1,20 +1,19 @@
-"""Compose the steps: load every ledger, validate, normalise, decide totals; collect every issue, then decide."""
+"""Compose the steps: the lookups, one part of the ledgers normalised (normalise_part), and the build's entry points
+(build, check, run_build), which etl/stream.py runs part by part; collect every issue, then decide."""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import allocation, amounts, controls, countries, currency, dates, dedupe, entities, fx, validate
-from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
+from . import amounts, controls, countries, currency, dates, dedupe, entities, fx, validate
+from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask
 from .uniques import first_occurrences, per_unique, strip
-from .load import LoadedLedger, discover_ledgers, read_ledger
+from .load import LoadedLedger, discover_ledgers
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
-                     DRAWN_ROLES, ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
-                     ROW_NUMBER, UNKNOWN_DATE_TOKENS)
+                     ENTITIES_FILE, FX_RATES_FILE, LEDGER_DIR, LOOKUP_DIR, UNKNOWN_DATE_TOKENS)
 
 
 @dataclass(frozen=True)
