@@ -13,7 +13,7 @@ from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, i
 from .uniques import first_occurrences, per_unique, strip
 from .load import LoadedLedger, discover_ledgers
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
-                     ENTITIES_FILE, FX_RATES_FILE, LEDGER_DIR, LOOKUP_DIR, UNKNOWN_DATE_TOKENS)
+                     ENTITIES_FILE, FX_RATES_FILE, LEDGER_DIR, LOOKUP_DIR, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS)
 
 
 @dataclass(frozen=True)
