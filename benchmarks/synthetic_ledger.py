@@ -38,9 +38,12 @@ def synthetic_entities(count: int) -> pd.DataFrame:
                          "notes": "SYNTHETIC benchmark entity"})
 
 
-def synthetic_ledger(rows: int, seed: int = 0, bad_share: float = 0.01, entities: int = 500) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    idx = np.arange(rows)
+def synthetic_ledger(rows: int, seed: int = 0, bad_share: float = 0.01, entities: int = 500, start: int = 0
+                     ) -> pd.DataFrame:
+    """`rows` SYNTHETIC rows; `start` numbers them from there (ids synthetic-<start>…), for a ledger written in
+    parts, each drawn with its own seed."""
+    rng = np.random.default_rng(seed if not start else (seed, start))
+    idx = np.arange(rows) + start
     year = rng.integers(2000, 2024, rows)
     month = rng.integers(1, 13, rows)
     day = rng.integers(1, 29, rows)
@@ -94,7 +97,7 @@ def synthetic_ledger(rows: int, seed: int = 0, bad_share: float = 0.01, entities
     # Nested and restated rows point at earlier rows, so links never loop.
     linked = rng.random(rows) < 0.1
     linked[0] = False
-    target = (idx - 1 - rng.integers(0, 10, rows)).clip(min=0)
+    target = (idx - start - 1 - rng.integers(0, 10, rows)).clip(min=0)
     part = linked & (idx % 2 == 0)
     same = linked & (idx % 2 == 1)
     frame.loc[part, "part_of"] = frame["id"].to_numpy()[target[part]]
@@ -105,8 +108,13 @@ def synthetic_ledger(rows: int, seed: int = 0, bad_share: float = 0.01, entities
     return frame[list(LEDGER_COLUMNS)]
 
 
+PART_ROWS = 1_000_000
+
+
 def write_synthetic(folder: Path, rows: int, seed: int = 0, bad_share: float = 0.01) -> Path:
-    """A ledgers/ folder: one SYNTHETIC ledger plus lookups (real CPI and country spellings, synthetic entities)."""
+    """A ledgers/ folder: one SYNTHETIC ledger plus lookups (real CPI and country spellings, synthetic entities).
+    Above a million rows the ledger is drawn and appended a million rows at a time (each part with its own seed,
+    links inside the part), so a 40-million-row ledger is written in bounded memory."""
     from etl.schema import LOOKUP_DIR
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,7 +124,9 @@ def write_synthetic(folder: Path, rows: int, seed: int = 0, bad_share: float = 0
         (lookups / name).write_bytes((LOOKUP_DIR / name).read_bytes())
     synthetic_entities(500).to_csv(lookups / "entities.csv", index=False)
     path = folder / "synthetic.csv"
-    synthetic_ledger(rows, seed, bad_share).to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)
+    for start in range(0, max(rows, 1), PART_ROWS):
+        part = synthetic_ledger(min(PART_ROWS, rows - start), seed, bad_share, start=start)
+        part.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL, mode="w" if start == 0 else "a", header=start == 0)
     return path
 
 
@@ -124,5 +134,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bad-share", type=float, default=0.01)
     args = parser.parse_args()
-    print(write_synthetic(args.folder, args.rows))
+    print(write_synthetic(args.folder, args.rows, args.seed, args.bad_share))

@@ -11,23 +11,33 @@ from .schema import BUILD_DIR, LEDGER_DIR
 MAX_WARNINGS_SHOWN = 50
 
 
-def _print_issues(issues: list[LedgerIssue], stream=None) -> None:
-    print_issues(issues, stream, MAX_WARNINGS_SHOWN)
+def _print_issues(issues: list[LedgerIssue], stream=None, not_listed: dict | None = None) -> None:
+    print_issues(issues, stream, MAX_WARNINGS_SHOWN, not_listed=not_listed)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .emit import readable_report, summarise
+    from .emit import readable_report
     from .pipeline import run_build
 
+    options = {"part_rows": args.part_rows} if args.part_rows else {}
+    client = None
+    if args.dask:
+        from .distributed import connect, dask_mapper
+
+        client = connect(args.dask)
+        options["mapper"] = dask_mapper(client)
     try:
-        result = run_build(Path(args.ledgers), Path(args.out))
+        result = run_build(Path(args.ledgers), Path(args.out), with_csv=args.csv, **options)
     except LedgerInvalid as exc:
-        _print_issues(exc.issues)
+        _print_issues(exc.issues, not_listed=exc.not_listed)
         print("Nothing was written: fix the issues above and run the build again.")
         return 1
-    report = readable_report(summarise(result), result.issues, include_warnings=False)
+    finally:
+        if client is not None:
+            client.close()
+    report = readable_report(result.summary, result.issues, include_warnings=False)
     print(report, end="")
-    _print_issues(result.warnings)
+    _print_issues(result.warnings, not_listed={k: n for k, n in result.left_out.items() if k[0] != ERROR})
     print(f"Wrote {Path(args.out) / 'transfers.parquet'} and the report in {args.out}/")
     return 0
 
@@ -45,17 +55,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 1
         # Other ledgers under the root are loaded too, so ids and links are checked against the whole collection.
         others = [p for p in discover_ledgers(root) if p.resolve() not in {q.resolve() for q in paths}]
-        result = build(root, paths=[*paths, *others])
+        result = build(root, paths=[*paths, *others], with_dataset=False)
         wanted = {p.resolve() for p in paths}
         labels = {ledger.label for ledger in result.ledgers if ledger.path.resolve() in wanted}
         issues = [i for i in result.issues if i.file in labels or i.row is None and i.file not in
                   {ledger.label for ledger in result.ledgers}]
     else:
-        result = build(root)
+        result = build(root, with_dataset=False)
         issues = result.issues
     _print_issues(issues)
     errors = sum(1 for i in issues if i.severity == ERROR)
-    print(f"Checked {len(result.ledgers)} ledger(s), {len(result.dataset)} rows: "
+    print(f"Checked {len(result.ledgers)} ledger(s), {result.rows} rows: "
           + ("OK" if not errors else f"{errors} issue(s)"))
     return 1 if errors else 0
 
@@ -143,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p_build = sub.add_parser("build", help="validate every ledger and write the dataset to build/")
     p_build.add_argument("--ledgers", default=str(LEDGER_DIR), help="ledger folder (default: ledgers/)")
     p_build.add_argument("--out", default=str(BUILD_DIR), help="output folder (default: build/)")
+    p_build.add_argument("--csv", action="store_true", help="also write the dataset as CSV (build/transfers.csv); "
+                                                             "by default it is written as Parquet only")
+    p_build.add_argument("--dask", metavar="SCHEDULER-ADDRESS", help="normalise the ledgers' parts on this Dask "
+                                                                     "distributed cluster (tcp://host:8786)")
+    p_build.add_argument("--part-rows", type=int, default=0, help="rows per part (default: 200,000)")
     p_build.set_defaults(func=cmd_build)
     p_check = sub.add_parser("check", help="validate ledgers only (for a newsroom's CI)")
     p_check.add_argument("paths", nargs="*", help="ledger files (default: every ledger under --ledgers)")

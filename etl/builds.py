@@ -6,8 +6,8 @@ file from the folder it names, so it sees the old build or the new one, never fi
 at any point leaves the previous one current. Leftovers of a killed build (incomplete folders, temporary pointers
 and files) are removed at the start of the next build, under the same lock, and only the last few builds are kept.
 
-build/transfers.csv and the other outputs also appear at the top of build/ as fixed symlinks into build/current,
-so a person (or a script) opening build/transfers.csv keeps finding the current file where it always was.
+build/transfers.parquet and the other outputs also appear at the top of build/ as fixed symlinks into build/current,
+so a person (or a script) opening build/transfers.parquet keeps finding the current file where it always was.
 """
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ INCOMPLETE_PREFIX = ".incomplete-"
 POINTER_TEMP_PREFIX = ".current-"
 LOCK_NAME = ".build.lock"
 KEEP_VERSIONS = 3
-OUTPUT_NAMES = (DATASET_PARQUET, DATASET_ARROW, DATASET_CSV, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT,
-                DATAPACKAGE_JSON)
+# Every build writes these; the CSV copy of the dataset only when asked (python -m etl build --csv).
+OUTPUT_NAMES = (DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON, REPORT_TEXT, DATAPACKAGE_JSON)
+OPTIONAL_OUTPUT_NAMES = (DATASET_CSV,)
+# Names a top-level link may hold: today's outputs, and the Arrow file earlier builds wrote (its link is removed).
+LINKED_NAMES = (*OUTPUT_NAMES, *OPTIONAL_OUTPUT_NAMES, DATASET_ARROW)
 
 
 class NoBuild(FileNotFoundError):
@@ -171,10 +174,17 @@ def _switch_pointer(build_dir: Path, relative_target: Path) -> None:
 
 
 def _link_top_level_names(build_dir: Path) -> None:
-    """build/<output> -> current/<output>, made once; a plain file there (an older flat build) is replaced."""
-    for name in OUTPUT_NAMES:
+    """build/<output> -> current/<output> for every output the current build holds, made once; a plain file there
+    (an older flat build) is replaced; a link to an output the current build does not hold (a CSV copy from an
+    earlier `--csv` build) is removed, so no name at the top of build/ points at nothing."""
+    current = build_dir / CURRENT
+    for name in LINKED_NAMES:
         link = build_dir / name
         wanted = Path(CURRENT) / name
+        if not (current / name).exists():
+            if link.is_symlink():
+                link.unlink()
+            continue
         if link.is_symlink() and Path(os.readlink(link)) == wanted:
             continue
         temporary = build_dir / f"{POINTER_TEMP_PREFIX}{name}-{os.getpid()}"

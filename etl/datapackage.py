@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .schema import (COLUMN_TYPES, DATASET_CSV, ENTITY_REGISTER_COLUMNS, ENTITY_REGISTER_TYPES, NORMALISED_COLUMNS,
-                     OUTPUT_COLUMNS, ROW_LINK_COLUMNS, ColumnType)
+from .schema import (COLUMN_TYPES, DATASET_CSV, DATASET_PARQUET, ENTITY_REGISTER_COLUMNS, ENTITY_REGISTER_TYPES,
+                     NORMALISED_COLUMNS, OUTPUT_COLUMNS, ROW_LINK_COLUMNS, ColumnType)
 
 PACKAGE_NAME = "influence-ledger"
 TRANSFERS_RESOURCE = "transfers"
@@ -29,9 +29,10 @@ def table_field(name: str, column: ColumnType, descriptions: dict[str, str] = NO
 
 
 def table_schema(columns: tuple[str, ...] = OUTPUT_COLUMNS, row_links: bool = True) -> dict:
-    """The Table Schema of build/transfers.csv (or of a table holding some of its columns, as a published package
-    does): the columns in order, the id as primary key and, with row_links, the row links (part_of, same_as) as
-    foreign keys onto it (a package holding some rows only may name rows it does not hold)."""
+    """The Table Schema of the dataset (build/transfers.parquet, and transfers.csv when written), or of a table
+    holding some of its columns, as a published package does: the columns in order, the id as primary key and,
+    with row_links, the row links (part_of, same_as) as foreign keys onto it (a package holding some rows only may
+    name rows it does not hold)."""
     missing = [name for name in columns if name not in COLUMN_TYPES]
     if missing:
         raise KeyError(f"etl/schema.py COLUMN_TYPES has no type for {', '.join(missing)}")
@@ -50,8 +51,20 @@ def entity_schema(columns: tuple[str, ...]) -> dict:
             "missingValues": [""], "primaryKey": ["entity_id"] if "entity_id" in columns else []}
 
 
-def datapackage_json(built_at: str) -> str:
-    """The descriptor of one build as JSON text (written beside transfers.csv, which it describes)."""
+def transfers_resource(with_csv: bool) -> dict:
+    """Where the dataset is: the CSV copy when the build wrote one (frictionless reads and checks it), otherwise
+    the Parquet file, the only copy there is (the descriptor never names a file the build did not write).
+    frictionless 5.21's own Parquet reader stops at the first empty date, so a package to validate with
+    `frictionless validate` is built with `python -m etl build --csv`."""
+    if with_csv:
+        return {"path": DATASET_CSV, "profile": "tabular-data-resource", "format": "csv", "mediatype": "text/csv",
+                "encoding": "utf-8"}
+    return {"path": DATASET_PARQUET, "profile": "tabular-data-resource", "format": "parquet",
+            "mediatype": "application/vnd.apache.parquet"}
+
+
+def datapackage_json(built_at: str, with_csv: bool = False) -> str:
+    """The descriptor of one build as JSON text (written beside the dataset file it describes)."""
     package = {
         "profile": "tabular-data-package",
         "name": PACKAGE_NAME,
@@ -64,11 +77,7 @@ def datapackage_json(built_at: str) -> str:
         "created": built_at,
         "resources": [{
             "name": TRANSFERS_RESOURCE,
-            "path": DATASET_CSV,
-            "profile": "tabular-data-resource",
-            "format": "csv",
-            "mediatype": "text/csv",
-            "encoding": "utf-8",
+            **transfers_resource(with_csv),
             "schema": table_schema(),
         }],
     }

@@ -115,21 +115,32 @@ def read_register(path: Path) -> EntityRegister:
     return EntityRegister(table, dict(zip(claims["key"], claims["canonical"])))
 
 
+UNREGISTERED_COLUMNS = ("key", "name", ROW_FILE, ROW_NUMBER, "n")
+
+
 def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_frame: pd.DataFrame
                   ) -> tuple[pd.Series, pd.Series, list[LedgerIssue]]:
     """(canonical name, entity id, warnings) per row. Unregistered names keep their spelling, with a warning
     (one per distinct name) and a "did you mean" suggestion when the register holds a close name."""
+    canonical, ids, unregistered = resolve_names_part(raw, register, label_frame)
+    return canonical, ids, unregistered_warnings(unregistered, column, register)
+
+
+def resolve_names_part(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame
+                       ) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """(canonical name, entity id, unregistered names) per row of one part of the ledgers: the unregistered
+    names as one row per folded key (UNREGISTERED_COLUMNS: its first spelling, file and row, and how many rows
+    hold it), which merge_unregistered adds up over the parts and unregistered_warnings words."""
     # Names repeat heavily: fold and look up each distinct spelling once, then spread back over the rows.
     codes, uniques = pd.factorize(raw, use_na_sentinel=False)
-    text = pd.Series(np.asarray(uniques, dtype=object), dtype="str").fillna("").str.strip().str.replace(
-        r"\s+", " ", regex=True)
-    keys = name_key(text)
+    text, keys = _folded(pd.Series(np.asarray(uniques, dtype=object), dtype="str"))
     canonical = keys.map(register.canonical_by_key)
     known = canonical.notna()
     canonical = canonical.fillna(text).astype("str")
     ids = entity_ids(name_key(canonical)).where(text.ne(""), "")
     unknown = ~known & text.ne("")
-    issues: list[LedgerIssue] = []
+    table = pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("n", ROW_NUMBER) else "str")
+                          for c in UNREGISTERED_COLUMNS})
     if unknown.any():
         # Only the rows holding an unknown name are labelled: the file column of every row would be a million
         # Python strings.
@@ -139,19 +150,34 @@ def resolve_names(raw: pd.Series, column: str, register: EntityRegister, label_f
         counts = rows.groupby("code").size()
         first_rows = rows.drop_duplicates("code")
         first_rows = first_rows.assign(name=text.to_numpy()[first_rows["code"]],
-                                       key=keys.to_numpy()[first_rows["code"]])
-        # Fold spellings that differ only in case or accents into one warning.
-        counts_by_key = first_rows.assign(n=counts.reindex(first_rows["code"]).to_numpy()).groupby("key")["n"].sum()
-        first_rows = first_rows.drop_duplicates("key")
-        suggestions = suggest(first_rows["key"], register)
-        for file, number, name, key, suggestion in zip(first_rows[ROW_FILE], first_rows[ROW_NUMBER],
-                                                       first_rows["name"], first_rows["key"], suggestions):
-            times = int(counts_by_key[key])
-            where = "" if times == 1 else f" (in {times} rows; reported once)"
-            hint = f"; did you mean '{suggestion}'?" if suggestion else "; add it to lookups/entities.csv"
-            issues.append(LedgerIssue(str(file), int(number), column, str(name), "entity_unregistered",
-                                      f"not in the entity register{where}{hint}", WARNING))
-    return spread(canonical, codes, raw.index), spread(ids, codes, raw.index), issues
+                                       key=keys.to_numpy()[first_rows["code"]],
+                                       n=counts.reindex(first_rows["code"]).to_numpy())
+        table = merge_unregistered([first_rows[list(UNREGISTERED_COLUMNS)]])
+    return spread(canonical, codes, raw.index), spread(ids, codes, raw.index), table
+
+
+def merge_unregistered(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Unregistered-name tables of parts in row order as one: spellings that differ only in case or accents (one
+    folded key) are one name, first seen where its first spelling is, in as many rows as all of them."""
+    table = pd.concat(tables, ignore_index=True)
+    counts = table.groupby("key", sort=False)["n"].sum()
+    first = table.drop_duplicates("key")
+    return first.assign(n=counts.reindex(first["key"]).to_numpy()).reset_index(drop=True)
+
+
+def unregistered_warnings(table: pd.DataFrame, column: str, register: EntityRegister) -> list[LedgerIssue]:
+    """One warning per unregistered name, with its row count and a "did you mean" suggestion."""
+    if table.empty:
+        return []
+    issues: list[LedgerIssue] = []
+    suggestions = suggest(table["key"], register)
+    for file, number, name, times, suggestion in zip(table[ROW_FILE], table[ROW_NUMBER], table["name"],
+                                                     table["n"], suggestions):
+        where = "" if times == 1 else f" (in {int(times)} rows; reported once)"
+        hint = f"; did you mean '{suggestion}'?" if suggestion else "; add it to lookups/entities.csv"
+        issues.append(LedgerIssue(str(file), int(number), column, str(name), "entity_unregistered",
+                                  f"not in the entity register{where}{hint}", WARNING))
+    return issues
 
 
 def suggest(keys: pd.Series, register: EntityRegister, cutoff: float = SUGGESTION_CUTOFF) -> list[str]:
@@ -176,34 +202,82 @@ def suggest(keys: pd.Series, register: EntityRegister, cutoff: float = SUGGESTIO
 def resolve_intermediaries(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame
                            ) -> tuple[pd.Series, list[LedgerIssue]]:
     """Canonical intermediary names joined by '; ' (the cell may name several, separated by ';')."""
+    joined, table = resolve_intermediaries_part(raw, register, label_frame)
+    return joined, unregistered_warnings(merge_intermediaries([table]), "intermediary", register)
+
+
+def resolve_intermediaries_part(raw: pd.Series, register: EntityRegister, label_frame: pd.DataFrame
+                                ) -> tuple[pd.Series, pd.DataFrame]:
+    """resolve_intermediaries for one part of the ledgers: the joined names per row, and one row per unregistered
+    name in each distinct cell (with the cell and the name's place in it), which merge_intermediaries counts over
+    every part, each distinct cell once."""
     codes, uniques = pd.factorize(raw.astype("str").fillna(""), use_na_sentinel=False)
     cells = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
     parts = cells.str.split(INTERMEDIARY_SEPARATOR, regex=False).explode().astype("str").str.strip()
     parts = parts[parts.ne("")]
+    columns = (*UNREGISTERED_COLUMNS, "cell", "slot")
     if parts.empty:
-        return pd.Series("", index=raw.index, dtype="str"), []
+        return pd.Series("", index=raw.index, dtype="str"), \
+            pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("n", "slot", ROW_NUMBER) else "str")
+                          for c in columns})
     # Warnings point at the first row holding each distinct cell.
     first_row = np.flatnonzero(first_occurrences(codes))
-    labels = label_frame[[ROW_FILE, ROW_NUMBER]].iloc[first_row[parts.index.to_numpy()]]
-    canonical, _, issues = resolve_names(parts.reset_index(drop=True), "intermediary", register,
-                                         labels.reset_index(drop=True))
+    labels = label_frame[[ROW_FILE, ROW_NUMBER]].iloc[first_row[parts.index.to_numpy()]].reset_index(drop=True)
+    flat = parts.reset_index(drop=True)
+    canonical, _, _ = resolve_names_part(flat, register, labels)
+    text, keys = _folded(flat)
+    unknown = (~keys.map(register.canonical_by_key).notna() & text.ne("")).to_numpy()
+    slot = pd.Series(parts.index.to_numpy()).groupby(parts.index.to_numpy()).cumcount().to_numpy()
+    table = pd.DataFrame({"key": keys[unknown].to_numpy(), "name": text[unknown].to_numpy(),
+                          ROW_FILE: labels[ROW_FILE].to_numpy()[unknown], ROW_NUMBER: labels[ROW_NUMBER].to_numpy()[unknown],
+                          "n": np.ones(int(unknown.sum()), dtype=np.int64),
+                          "cell": cells.to_numpy(dtype=object)[parts.index.to_numpy()][unknown], "slot": slot[unknown]})
     joined = pd.Series(canonical.to_numpy(), index=parts.index).groupby(level=0, sort=False).agg("; ".join)
     joined = joined.reindex(range(len(cells)), fill_value="").astype("str")
-    return spread(joined, codes, raw.index), issues
+    return spread(joined, codes, raw.index), table
+
+
+def merge_intermediaries(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Unregistered intermediaries of every part, in row order, as merge_unregistered's table: a distinct cell
+    counts once, where it is first seen."""
+    table = pd.concat(tables, ignore_index=True).drop_duplicates(["cell", "slot"])
+    return merge_unregistered([table[list(UNREGISTERED_COLUMNS)]])
+
+
+def _folded(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(the name as written, whitespace collapsed; its folded key) of each value."""
+    text = values.astype("str").fillna("").str.strip().str.replace(r"\s+", " ", regex=True)
+    return text, name_key(text)
 
 
 def entity_table(register: EntityRegister, dataset: pd.DataFrame) -> pd.DataFrame:
     """Every registered entity plus every unregistered name seen in the dataset, with ids and aliases."""
+    return entity_table_of(register, [unregistered_seen(register, dataset)])
+
+
+def unregistered_seen(register: EntityRegister, dataset: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The first row of each unregistered payer and recipient of one part of the dataset (name, entity_id)."""
+    registered_ids = _registered_ids(register)
+    return (_first_unregistered(dataset["payer"], dataset["payer_id"], registered_ids),
+            _first_unregistered(dataset["recipient"], dataset["recipient_id"], registered_ids))
+
+
+def _registered_ids(register: EntityRegister) -> pd.Series:
+    reg = register.entities
+    return entity_ids(name_key(reg["name"])) if len(reg) else pd.Series(dtype="str")
+
+
+def entity_table_of(register: EntityRegister, seen: list[tuple[pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
+    """The entity table from the unregistered names of every part, in row order (payers before recipients)."""
     reg = register.entities
     registered = pd.DataFrame({
-        "entity_id": entity_ids(name_key(reg["name"])) if len(reg) else pd.Series(dtype="str"),
+        "entity_id": _registered_ids(register),
         "name": reg["name"], "kind": reg["kind"], "country": reg["country"],
         "aliases": reg["aliases"], "notes": reg["notes"], "registered": True,
     })
-    seen = pd.concat([_first_unregistered(dataset["payer"], dataset["payer_id"], registered["entity_id"]),
-                      _first_unregistered(dataset["recipient"], dataset["recipient_id"], registered["entity_id"])])
-    seen = seen.drop_duplicates("entity_id")
-    unregistered = seen.assign(kind="", country="", aliases="", notes="not in the entity register", registered=False)
+    found = pd.concat([payers for payers, _ in seen] + [recipients for _, recipients in seen])
+    found = found.drop_duplicates("entity_id")
+    unregistered = found.assign(kind="", country="", aliases="", notes="not in the entity register", registered=False)
     table = pd.concat([registered, unregistered[list(ENTITY_OUTPUT_COLUMNS)]], ignore_index=True)
     return table[list(ENTITY_OUTPUT_COLUMNS)].sort_values("name", kind="stable").reset_index(drop=True)
 

@@ -49,8 +49,10 @@ class EtlError(Exception):
 class LedgerInvalid(EtlError):
     """Raised when ledgers have issues: carries every issue found, never just the first."""
 
-    def __init__(self, issues: list[LedgerIssue]):
+    def __init__(self, issues: list[LedgerIssue], not_listed: dict[tuple[str, str], int] | None = None):
         self.issues = issues
+        # Issues counted but not listed, per (severity, code) (a build lists at most 100,000 of one kind).
+        self.not_listed = not_listed or {}
         errors = sum(1 for i in issues if i.severity == ERROR)
         super().__init__(f"{errors} issue(s) in the ledgers")
 
@@ -86,8 +88,10 @@ def sort_issues(issues: Iterable[LedgerIssue]) -> list[LedgerIssue]:
 
 
 def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None = None,
-                 where_all: str = "all of them are in build/report.txt") -> None:
-    """Every error, then the warnings (at most max_warnings of them), one `file:row:column` line each."""
+                 where_all: str = "all of them are in build/report.txt",
+                 not_listed: dict[tuple[str, str], int] | None = None) -> None:
+    """Every error, then the warnings (at most max_warnings of them), one `file:row:column` line each; issues
+    counted but not listed (not_listed, per severity and code) are in the counts by kind."""
     import sys
 
     from .issue_groups import issue_counts
@@ -95,17 +99,22 @@ def print_issues(issues: list[LedgerIssue], out=None, max_warnings: int | None =
     out = out or sys.stdout
     errors = [i for i in issues if i.severity == ERROR]
     warnings = [i for i in issues if i.severity != ERROR]
-    kinds = issue_counts(issues)
-    if len(kinds) > 1 or len(issues) > 1:
+    not_listed = not_listed or {}
+    kinds = issue_counts(issues, not_listed)
+    if len(kinds) > 1 or len(issues) > 1 or not_listed:
         print("By kind:", file=out)
         for line in kinds:
             print(f"  {line}", file=out)
+    errors_left = sum(n for (severity, _), n in not_listed.items() if severity == ERROR)
+    warnings_left = sum(not_listed.values()) - errors_left
     if errors:
-        print(f"{len(errors)} issue(s) must be fixed:", file=out)
+        print(f"{len(errors) + errors_left} issue(s) must be fixed"
+              + (f" ({errors_left:,} counted above but not listed)" if errors_left else "") + ":", file=out)
         for issue in errors:
             print(f"  {issue}", file=out)
     if warnings:
-        print(f"{len(warnings)} warning(s):", file=out)
+        print(f"{len(warnings) + warnings_left} warning(s)"
+              + (f" ({warnings_left:,} counted above but not listed)" if warnings_left else "") + ":", file=out)
         shown = warnings if max_warnings is None else warnings[:max_warnings]
         for issue in shown:
             print(f"  {issue}", file=out)

@@ -18,10 +18,11 @@ def kind_label(message: str) -> str:
     return re.split(r" \(|; |: | — ", message, maxsplit=1)[0].strip()
 
 
-def group_issues(issues: Iterable[LedgerIssue]) -> list[dict]:
+def group_issues(issues: Iterable[LedgerIssue], not_listed: dict[tuple[str, str], int] | None = None
+                 ) -> list[dict]:
     """One entry per (severity, code): count, a label, and the first issue as an example; errors first, then
-    the largest groups."""
-    counts: Counter = Counter()
+    the largest groups. not_listed: issues of a kind counted but not in the list (a build's listing limit)."""
+    counts: Counter = Counter(not_listed or {})
     first: dict[tuple[str, str], LedgerIssue] = {}
     labels: dict[tuple[str, str], str] = {}
     for issue in issues:
@@ -36,7 +37,12 @@ def group_issues(issues: Iterable[LedgerIssue]) -> list[dict]:
     return sorted(groups, key=lambda g: (g["severity"] != ERROR, -g["count"], g["code"]))
 
 
-def issue_counts(issues: Iterable[LedgerIssue]) -> list[str]:
+def issue_counts(issues: Iterable[LedgerIssue], not_listed: dict[tuple[str, str], int] | None = None) -> list[str]:
     """One line per kind: "warning entity_unregistered × 2,378: not in the entity register"."""
+    return group_lines(group_issues(issues, not_listed))
+
+
+def group_lines(groups: list[dict]) -> list[str]:
+    """group_issues' groups as issue_counts' lines."""
     return [f"{'issue' if g['severity'] == ERROR else 'warning'} {g['code']} × {g['count']:,}"
-            + (f": {g['label']}" if g["label"] else "") for g in group_issues(issues)]
+            + (f": {g['label']}" if g["label"] else "") for g in groups]

@@ -223,15 +223,37 @@ def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label:
     For a ledger, table holds every record, the header first. A source table (the importer's) passes its header
     names, the lines above its first record (title lines and the header) and the spreadsheet row of that record.
     """
-    import pyarrow.compute as pc
-
-    from .uniques import arrow_strings
-
     lines = _line_breaks(raw) + (0 if raw.endswith((b"\n", b"\r")) else 1) - lines_before
     if lines == len(table):
         return []
     ledger = header is None
     names = [str(h) for h in (table.iloc[0].tolist() if ledger else header)]
+    issues, in_cells = cell_line_breaks(table, names, delimiter, label, first_row, ledger)
+    return line_count_issues(lines, len(table), in_cells, issues, lines_before, label)
+
+
+def line_count_issues(lines: int, records: int, in_cells: int, swallowing: list[LedgerIssue], lines_before: int,
+                      label: str) -> list[LedgerIssue]:
+    """The verdict of physical_line_issues once lines, records and line breaks inside cells are counted."""
+    if lines == records:
+        return []
+    if swallowing:
+        return swallowing
+    if records + in_cells != lines:
+        return [LedgerIssue(label, None, "", "", "row_count_mismatch",
+                            f"the file has {lines + lines_before} lines but {records} records were read "
+                            f"after line {lines_before}, with {in_cells} line break(s) inside cells: save "
+                            "the file again as 'CSV UTF-8' and check it")]
+    return []
+
+
+def cell_line_breaks(table: pd.DataFrame, names: list[str], delimiter: str, label: str, first_row: int,
+                     ledger: bool) -> tuple[list[LedgerIssue], int]:
+    """(rows_inside_cell issues, line breaks inside cells) of table's records, record k being row k + first_row."""
+    import pyarrow.compute as pc
+
+    from .uniques import arrow_strings
+
     row_like = max(2, (len(names) - 1) // 2)
     swallowing = r"(?:\r\n|\r|\n)(?:[^\r\n" + re.escape(delimiter) + r"]*" + re.escape(delimiter) + "){" + \
         str(row_like) + "}"
@@ -257,12 +279,7 @@ def physical_line_issues(raw: bytes, table: pd.DataFrame, delimiter: str, label:
                                       f"a quote (\") opens in this cell and runs over {len(later)} more line(s); "
                                       f"{rows} of those lines look like rows of the table, which would be read as "
                                       "this cell's text: remove the stray quote, or close it where the cell ends"))
-    if not issues and len(table) + in_cells != lines:
-        issues.append(LedgerIssue(label, None, "", "", "row_count_mismatch",
-                                  f"the file has {lines + lines_before} lines but {len(table)} records were read "
-                                  f"after line {lines_before}, with {in_cells} line break(s) inside cells: save "
-                                  "the file again as 'CSV UTF-8' and check it"))
-    return issues
+    return issues, in_cells
 
 
 def read_ragged_csv(text: str, delimiter: str, label: str) -> tuple[pd.DataFrame | None, list[LedgerIssue]]:
@@ -362,8 +379,10 @@ def xlsx_structure_issues(sheet_xml: bytes, label: str) -> list[LedgerIssue]:
     return issues
 
 
-def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[LedgerIssue]) -> LoadedLedger:
-    """Map the header to ledger columns, drop wholly blank rows (counted), attach provenance."""
+def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[LedgerIssue], first_row: int = 2,
+                      total_rows: bool = True) -> LoadedLedger:
+    """Map the header to ledger columns, drop wholly blank rows (counted), attach provenance. A part of a large
+    file passes the spreadsheet row of its first record, and checks for a total row only at the file's end."""
     header = [str(h) for h in table.iloc[0].tolist()]
     body = table.iloc[1:].reset_index(drop=True)
     body.columns = range(body.shape[1])
@@ -405,10 +424,11 @@ def _frame_from_table(path: Path, label: str, table: pd.DataFrame, issues: list[
             frame[column] = pd.Series([""] * len(body), dtype="str")
     frame = frame[list(LEDGER_COLUMNS)]
     frame[ROW_FILE] = label
-    frame[ROW_NUMBER] = pd.RangeIndex(2, len(body) + 2, dtype="int64")
+    frame[ROW_NUMBER] = pd.RangeIndex(first_row, len(body) + first_row, dtype="int64")
     blank = blank_rows(body)
     frame = frame.loc[~blank].reset_index(drop=True)
-    issues.extend(_total_row_issues(frame, label))
+    if total_rows:
+        issues.extend(_total_row_issues(frame, label))
     return LoadedLedger(path, label, frame, issues, blank_rows=int(blank.sum()))
 
 
@@ -470,3 +490,98 @@ def _total_row_issues(frame: pd.DataFrame, label: str) -> list[LedgerIssue]:
 def non_blank(frame: pd.DataFrame, column: str) -> pd.Series:
     """True where the column has visible text."""
     return frame[column].str.strip().ne("")
+
+
+# A CSV ledger larger than this is read in parts of chunk_rows records (read_ledger_parts), so a build never holds
+# the whole file; smaller ones (and every workbook) are read whole, as read_ledger does.
+STREAM_BYTES = 32 * 2**20
+_HEAD_BYTES = 1 << 16
+
+
+def read_ledger_parts(path: Path, root: Path | None, chunk_rows: int, stream_bytes: int = STREAM_BYTES):
+    """Yield one ledger as LoadedLedger parts in row order, each with its own rows and issues (file-level issues
+    once); together they hold what read_ledger returns for the file. A CSV up to stream_bytes is one part."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or (root is not None and leaves_root(path, root)):
+        yield read_ledger(path, root)
+        return
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        yield read_ledger(path, root)
+        return
+    newline = head.find(b"\n")
+    # Whatever read_ledger refuses or reads slowly (empty, binary, UTF-16, a header longer than the first block) is
+    # read by it: such files stop the build with an issue anyway.
+    if size <= stream_bytes or not head.strip() or _looks_binary(head) or head.startswith((b"\xff\xfe", b"\xfe\xff")) \
+            or newline < 0:
+        yield read_ledger(path, root)
+        return
+    yield from _csv_parts(path, ledger_label(path, root), root, chunk_rows, sniff_delimiter(head[:newline + 1]))
+
+
+def _csv_parts(path: Path, label: str, root: Path | None, chunk_rows: int, delimiter: str):
+    """The parts of a large CSV ledger, read by the same C parser as read_ledger, chunk_rows records at a time."""
+    header: pd.DataFrame | None = None
+    names: list[str] = []
+    records = in_cells = 0
+    swallowing: list[LedgerIssue] = []
+    reported: set[LedgerIssue] = set()
+    tail = None
+    last_row = 1
+    blanks = 0
+    try:
+        reader = pd.read_csv(path, sep=delimiter, dtype="str", keep_default_na=False, header=None,
+                             skip_blank_lines=False, engine="c", encoding="utf-8-sig", encoding_errors="strict",
+                             chunksize=chunk_rows)
+        with reader:
+            for chunk in reader:
+                chunk = chunk.reset_index(drop=True)
+                if header is None:
+                    header = chunk.iloc[:1]
+                    names = [str(h) for h in header.iloc[0].tolist()]
+                    found, breaks = cell_line_breaks(chunk, names, delimiter, label, 1, True)
+                    table, first_row = chunk, 2
+                else:
+                    found, breaks = cell_line_breaks(chunk, names, delimiter, label, last_row + 1, True)
+                    table, first_row = pd.concat([header, chunk], ignore_index=True), last_row + 1
+                records += len(chunk)
+                in_cells += breaks
+                swallowing += found
+                part = _frame_from_table(path, label, table, [], first_row, total_rows=False)
+                last_row = first_row + len(table) - 2
+                # The header's issues come with every part; each is reported once.
+                part.issues = [i for i in part.issues if i not in reported]
+                reported.update(part.issues)
+                blanks += part.blank_rows
+                tail = part.frame.tail(TOTAL_ROW_WINDOW) if tail is None or len(part.frame) >= TOTAL_ROW_WINDOW \
+                    else pd.concat([tail, part.frame]).tail(TOTAL_ROW_WINDOW)
+                yield part
+    except (UnicodeDecodeError, pd.errors.ParserError):
+        # The parts read so far were fine; the whole-file reader names every problem of the file (its slow path is
+        # only for broken files, which never build). Its rows after the parts already given follow, so no row is
+        # lost or repeated.
+        whole = read_ledger(path, root)
+        rest = whole.frame[whole.frame[ROW_NUMBER] > last_row].reset_index(drop=True)
+        yield LoadedLedger(path, label, rest, [i for i in whole.issues if i not in reported],
+                           blank_rows=max(0, whole.blank_rows - blanks))
+        return
+    issues = _total_row_issues(tail.reset_index(drop=True), label) if tail is not None else []
+    lines = _count_lines(path)
+    issues += line_count_issues(lines, records, in_cells, swallowing, 0, label)
+    yield LoadedLedger(path, label, _empty_frame(), issues)
+
+
+def _count_lines(path: Path) -> int:
+    """Physical lines of a file as read_ledger counts them, read in blocks."""
+    lines = 0
+    previous = b""
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            lines += _line_breaks(block)
+            if previous == b"\r" and block.startswith(b"\n"):
+                lines -= 1
+            previous = block[-1:]
+    return lines + (0 if previous in (b"\n", b"\r") else 1)

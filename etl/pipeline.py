@@ -1,20 +1,19 @@
-"""Compose the steps: load every ledger, validate, normalise, decide totals; collect every issue, then decide."""
+"""Compose the steps: the lookups, one part of the ledgers normalised (normalise_part), and the build's entry points
+(build, check, run_build), which etl/stream.py runs part by part; collect every issue, then decide."""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import allocation, amounts, controls, countries, currency, dates, dedupe, entities, fx, validate
-from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask, sort_issues
+from . import amounts, controls, countries, currency, dates, dedupe, entities, fx, validate
+from .errors import ERROR, WARNING, LedgerInvalid, LedgerIssue, LookupInvalid, issues_from_mask
 from .uniques import first_occurrences, per_unique, strip
-from .load import LoadedLedger, discover_ledgers, read_ledger
+from .load import LoadedLedger, discover_ledgers
 from .schema import (AMOUNT_SCALE, BUILD_DIR, COUNTRIES_FILE, CPI_BASE_YEAR, CPI_COLUMNS, CPI_FILE, DATASET_PARQUET,
-                     DRAWN_ROLES, ENTITIES_FILE, FX_RATES_FILE, LEDGER_COLUMNS, LEDGER_DIR, LOOKUP_DIR, OUTPUT_COLUMNS, ROW_FILE,
-                     ROW_NUMBER, UNKNOWN_DATE_TOKENS)
+                     ENTITIES_FILE, FX_RATES_FILE, LEDGER_DIR, LOOKUP_DIR, ROW_FILE, ROW_NUMBER, UNKNOWN_DATE_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -85,88 +84,6 @@ def _cents(scaled: pd.Series, rate: pd.Series) -> pd.Series:
     return cents_decimal(*cent_ints(scaled, rate), scaled.index)
 
 
-def drawn_columns(result: allocation.Allocation, ids: pd.Series, index: pd.Index, rows: np.ndarray, prefix: str
-                  ) -> dict[str, pd.Series]:
-    """The allocation of `rows` (positions in the dataset; result indexed like them) as dataset columns; rows
-    outside it draw a known zero with no role and no tree. Text columns are gathered by Arrow, never through a
-    Python string per row."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = len(index)
-    outside = np.ones(n, dtype=bool)
-    outside[rows] = False
-    root = np.zeros(n, dtype=np.int64)
-    root[rows] = rows[result.root]
-    id_array = pa.array(ids.to_numpy(dtype=object), type=pa.large_string()) if not hasattr(ids.array, "_pa_array") \
-        else ids.array._pa_array.combine_chunks()
-    roots = pc.fill_null(pc.take(id_array, pa.array(root, mask=outside)), "")
-    codes = np.full(n, -1, dtype=np.int32)
-    codes[rows] = result.role
-    roles = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(DRAWN_ROLES))
-    out = {f"{prefix}tree_root": pd.Series(roots, index=index, dtype="str"),
-           f"{prefix}drawn_role": pd.Series(pc.fill_null(roles.cast(pa.string()), ""), index=index, dtype="str")}
-    for currency in ("usd", "eur"):
-        cents = np.zeros(n, dtype=np.int64)
-        cents[rows] = result.drawn[currency]
-        known = np.ones(n, dtype=bool)
-        known[rows] = result.drawn_known[currency]
-        out[f"{prefix}drawn_{currency}"] = cents_decimal(cents, known, index)
-    return out
-
-
-def allocate_drawn(raw: pd.DataFrame, ids: pd.Series, counted: pd.DataFrame, rates: pd.DataFrame,
-                   recipient: pd.Series, visibility: pd.Series, links: validate.Links | None = None
-                   ) -> tuple[dict[str, pd.Series], list[LedgerIssue]]:
-    """tree_root, drawn_role, drawn_usd and drawn_eur per row (etl/allocation.py), and a warning for every row whose
-    parts add up to more than the row itself."""
-    links = validate.resolve_links(raw, ids) if links is None else links
-    has_total = counted["total_scaled"].notna().to_numpy()
-    values, known = {}, {}
-    for currency, rate in (("usd", rates["fx_rate_usd"]), ("eur", rates["fx_rate_eur"])):
-        values[currency], known[currency] = cent_ints(counted["total_scaled"], rate)
-    recipient_codes, _ = pd.factorize(recipient)
-    part_of, same_as = links.positions["part_of"], links.positions["same_as"]
-    result = allocation.allocate(part_of, same_as, values, known, has_total, recipient_codes)
-    columns = drawn_columns(result, ids, raw.index, np.arange(len(raw)), "")
-    # The public rows' own allocation, as if the internal rows did not exist: what a parent draws for the public
-    # must not tell that internal parts were subtracted from it.
-    public = (visibility == "public").to_numpy()
-    if public.all():
-        columns |= {f"public_{name}": values for name, values in columns.items()}
-    else:
-        rows = np.flatnonzero(public)
-        position = np.full(len(raw) + 1, -1)
-        position[rows] = np.arange(len(rows))
-        sub = allocation.allocate(position[part_of[rows]], position[same_as[rows]],
-                                  {c: v[rows] for c, v in values.items()}, {c: k[rows] for c, k in known.items()},
-                                  has_total[rows], recipient_codes[rows])
-        columns |= drawn_columns(sub, ids, raw.index, rows, "public_")
-    issues: list[LedgerIssue] = []
-    if len(result.exceeded):
-        # Named once per parent with its first few parts; built only for the rows that need it.
-        parent = allocation.effective_parents(links.positions["part_of"], links.positions["same_as"])
-        chosen = np.flatnonzero(np.isin(parent, result.exceeded))
-        chosen = chosen[np.argsort(parent[chosen], kind="stable")]
-        # One pass over the (few) parts, in plain lists: a pandas string aggregation per group costs far more.
-        named: dict[int, list[str]] = {}
-        for p, part in zip(parent[chosen].tolist(), ids.iloc[chosen].tolist()):
-            listed = named.setdefault(p, [])
-            if len(listed) < 5:
-                listed.append(part)
-        named = {p: ", ".join(listed) for p, listed in named.items()}
-        over = np.zeros(len(raw), dtype=bool)
-        over[result.exceeded] = True
-        message = pd.Series("", index=raw.index, dtype="str")
-        message.iloc[result.exceeded] = [
-            f"its documented parts ({named.get(p, '')}) add up to {e / 100:,.2f} USD more than this row "
-            f"({i}); it draws nothing and the transfer's total is the sum of its parts"
-            for p, e, i in zip(result.exceeded.tolist(), result.excess.tolist(), ids.iloc[result.exceeded].tolist())]
-        issues = issues_from_mask(raw, pd.Series(over, index=raw.index), "amount", raw["amount"], "parts_exceed",
-                                  message, WARNING)
-    return columns, issues
-
-
 def rates_by_pair(raw: pd.DataFrame, code: pd.Series, period: pd.DataFrame, fx_rates: fx.LookupRates
                   ) -> tuple[pd.DataFrame, np.ndarray, list[LedgerIssue]]:
     """Exchange rates per distinct (currency, date cell) pair, each row's pair, and an fx_missing issue for every
@@ -190,12 +107,29 @@ def rates_by_pair(raw: pd.DataFrame, code: pd.Series, period: pd.DataFrame, fx_r
     return distinct.drop(columns="fx_problem"), pair_codes, issues
 
 
-def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[LedgerIssue]]:
-    """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised dataset and every issue."""
+@dataclass
+class Part:
+    """One part of the ledgers normalised: every dataset column but the allocation's (decided over all rows), the
+    raw cells the global checks quote where they differ from the stripped ones, the part's own issues, and what the
+    whole build's warnings are assembled from (first row lacking a CPI per year, unregistered names)."""
+
+    frame: pd.DataFrame
+    issues: list[LedgerIssue]
+    cpi_missing: dict[int, LedgerIssue]
+    unregistered: dict[str, pd.DataFrame]
+    seen_entities: tuple[pd.DataFrame, pd.DataFrame]
+
+
+# Cells the global checks quote as written; kept beside the dataset only where they differ from the stripped cell.
+RAW_COLUMNS = {"_id_raw": "id", "_part_of_raw": "part_of", "_same_as_raw": "same_as"}
+
+
+def normalise_part(raw: pd.DataFrame, lookups: Lookups) -> Part:
+    """Ledger rows as text (LEDGER_COLUMNS + ROW_FILE + ROW_NUMBER) → the normalised rows of this part and the
+    issues found in them alone. Independent of every other part: the global steps are in etl/stream.py."""
     raw, issues = controls.clean_controls(raw.reset_index(drop=True))
     enums = validate.normalise_enums(raw)
-    resolved: list[validate.Links] = []
-    issues += validate.validate_rows(raw, enums, resolved)
+    issues += validate.validate_cells(raw, enums)
 
     # Amounts are nearly all distinct, and the parser already works per shape, so a per-value pass would only
     # add a factorize and a spread.
@@ -227,8 +161,9 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     deflator = cpi.loc[CPI_BASE_YEAR] / year.map(cpi)
     lacking_cpi = year.notna() & deflator.isna() & rates["fx_rate_usd"].notna()
     first_per_year = lacking_cpi & ~year.where(lacking_cpi).duplicated(keep="first")
-    issues += issues_from_mask(raw, first_per_year, "date", raw["date"], "cpi_missing",
-                               "no US CPI for this year in lookups/us_cpi.csv; constant dollars left empty", WARNING)
+    cpi_missing = dict(zip(year[first_per_year].astype("int64").tolist(), issues_from_mask(
+        raw, first_per_year, "date", raw["date"], "cpi_missing",
+        "no US CPI for this year in lookups/us_cpi.csv; constant dollars left empty", WARNING)))
 
     payer_country, payer_country_name, found = countries.resolve_countries(
         raw["payer_country"], "payer_country", lookups.countries, raw)
@@ -236,17 +171,14 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     recipient_country, recipient_country_name, found = countries.resolve_countries(
         raw["recipient_country"], "recipient_country", lookups.countries, raw)
     issues += found
-    payer, payer_id, found = entities.resolve_names(raw["payer"], "payer", lookups.register, raw)
-    issues += found
-    recipient, recipient_id, found = entities.resolve_names(raw["recipient"], "recipient", lookups.register, raw)
-    issues += found
-    intermediary, found = entities.resolve_intermediaries(raw["intermediary"], lookups.register, raw)
-    issues += found
+    payer, payer_id, payers_unregistered = entities.resolve_names_part(raw["payer"], lookups.register, raw)
+    recipient, recipient_id, recipients_unregistered = entities.resolve_names_part(raw["recipient"],
+                                                                                   lookups.register, raw)
+    intermediary, intermediaries_unregistered = entities.resolve_intermediaries_part(
+        raw["intermediary"], lookups.register, raw)
     visibility = enums["visibility"]
     if not visibility.ne("").all():  # where() would copy the column even when nothing is empty
         visibility = visibility.where(visibility.ne(""), "public")
-    drawn, found = allocate_drawn(raw, strip(raw["id"]), counted, rates, recipient, visibility, resolved[0])
-    issues += found
 
     usd_rate = rates["fx_rate_usd"]
     usd_real_rate = usd_rate * deflator
@@ -295,7 +227,6 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
         "same_as": same_as,
         "counts_in_totals": counted["counts_in_totals"],
         "totals_note": counted["totals_note"],
-        **drawn,
         "confidence": enums["confidence"],
         "status_note": raw["status_note"],
         "sources": strip(raw["sources"]),
@@ -307,22 +238,43 @@ def normalise(raw: pd.DataFrame, lookups: Lookups) -> tuple[pd.DataFrame, list[L
     }, index=raw.index)
     # Text is never missing in the dataset; only columns that need it are rewritten (a copy of every text column
     # would double a large build's memory).
-    for column in OUTPUT_COLUMNS:
+    for column in dataset.columns:
         values = dataset[column]
         if values.dtype == object or (str(values.dtype) == "str" and values.hasnans):
             dataset[column] = values.fillna("").astype("str")
-    return dataset[list(OUTPUT_COLUMNS)], issues
+    for hidden, column in RAW_COLUMNS.items():
+        dataset[hidden] = raw[column].where(raw[column].ne(dataset[column]))
+    seen = entities.unregistered_seen(lookups.register, dataset)
+    return Part(dataset, issues, cpi_missing, {"payer": payers_unregistered, "recipient": recipients_unregistered,
+                                               "intermediary": intermediaries_unregistered}, seen)
 
 
 @dataclass
 class BuildResult:
-    """What one build produced: the dataset (only meaningful without errors), entities, issues and a report."""
+    """What one build produced: issues, entities, a report, and the dataset (only meaningful without errors),
+    read from its Parquet file when first asked for."""
 
-    dataset: pd.DataFrame
     entities: pd.DataFrame
     issues: list[LedgerIssue]
     ledgers: list[LoadedLedger] = field(default_factory=list)
     built_at: str = ""
+    # The summary written to report.json, once the outputs are written (etl.emit computes it).
+    summary: dict = field(default_factory=dict)
+    # Issues counted but not listed, per (severity, code): see etl.stream.MAX_LISTED_PER_KIND.
+    left_out: dict = field(default_factory=dict)
+    rows: int = 0
+    dataset_path: Path | None = None
+    loaded: pd.DataFrame | None = None
+
+    @property
+    def dataset(self) -> pd.DataFrame:
+        if self.loaded is None:
+            from .emit import read_dataset
+
+            if self.dataset_path is None:
+                raise FileNotFoundError("this build wrote no dataset (a check, or a build with errors)")
+            self.loaded = read_dataset(self.dataset_path)
+        return self.loaded
 
     @property
     def errors(self) -> list[LedgerIssue]:
@@ -333,51 +285,57 @@ class BuildResult:
         return [i for i in self.issues if i.severity == WARNING]
 
 
-def combine(ledgers: list[LoadedLedger]) -> pd.DataFrame:
-    frames = [ledger.frame for ledger in ledgers]
-    if not frames:
-        frames = [pd.DataFrame({c: pd.Series([], dtype="str") for c in (*LEDGER_COLUMNS, ROW_FILE)})
-                  .assign(**{ROW_NUMBER: pd.Series([], dtype="int64")})]
-    return pd.concat(frames, ignore_index=True)
+def _result(built, dataset_path: Path | None = None) -> BuildResult:
+    return BuildResult(built.entities, built.issues, built.ledgers, built.built_at, left_out=built.left_out,
+                       rows=built.rows, dataset_path=dataset_path)
 
 
-def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: list[Path] | None = None
-          ) -> BuildResult:
-    """Read and normalise every ledger; never raises on ledger content (issues are returned)."""
-    ledger_dir = Path(ledger_dir)
-    lookup_dir = Path(lookup_dir) if lookup_dir is not None else ledger_dir / LOOKUP_DIR.name
-    lookups = load_lookups(lookup_dir)
-    paths = discover_ledgers(ledger_dir) if paths is None else [Path(p) for p in paths]
-    ledgers = [read_ledger(path, ledger_dir) for path in paths]
-    issues = [issue for ledger in ledgers for issue in ledger.issues]
-    if not ledgers:
-        issues.append(LedgerIssue(str(ledger_dir), None, "", "", "no_ledgers",
-                                  "no ledger files (.csv or .xlsx) found"))
-    raw = combine(ledgers)
-    for ledger in ledgers:
-        ledger.release_cells()
-    dataset, found = normalise(raw, lookups)
-    del raw
-    issues += found
-    entity_table = entities.entity_table(lookups.register, dataset)
-    built_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    return BuildResult(dataset, entity_table, sort_issues(issues), ledgers, built_at)
+def build(ledger_dir: Path = LEDGER_DIR, lookup_dir: Path | None = None, paths: list[Path] | None = None,
+          with_dataset: bool = True, **options) -> BuildResult:
+    """Read and normalise every ledger; never raises on ledger content (issues are returned). The dataset is
+    built (errors or not) and held in memory unless with_dataset is False (a check). options: those of
+    etl.stream.streamed (part_rows, mapper, stream_bytes, work_dir)."""
+    import tempfile
+
+    from .stream import streamed
+
+    with streamed(Path(ledger_dir), lookup_dir, paths, **options) as built:
+        result = _result(built)
+        if with_dataset:
+            with tempfile.TemporaryDirectory(prefix="influence-ledger-dataset-") as folder:
+                built.write(Path(folder))
+                result.dataset_path = Path(folder) / DATASET_PARQUET
+                result.dataset  # read while the file exists
+                result.dataset_path = None
+    return result
 
 
 def check(paths: list[Path], root: Path, lookup_dir: Path | None = None) -> list[LedgerIssue]:
     """Validate exactly these ledgers together (ids, links and lookups included); write nothing."""
-    return build(Path(root), lookup_dir, [Path(p) for p in paths]).issues
+    return build(Path(root), lookup_dir, [Path(p) for p in paths], with_dataset=False).issues
 
 
-def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup_dir: Path | None = None
-              ) -> BuildResult:
-    """Build and write the dataset; raises LedgerInvalid (with every issue) and writes nothing on any error."""
-    from .emit import write_outputs
+def run_build(ledger_dir: Path = LEDGER_DIR, build_dir: Path = BUILD_DIR, lookup_dir: Path | None = None,
+              with_csv: bool = False, allow_errors: bool = False, **options) -> BuildResult:
+    """Build and write the dataset (and its CSV copy with with_csv); raises LedgerInvalid (with every issue) and
+    writes nothing on any error (allow_errors, for benchmarks, writes all the same). The written summary is
+    result.summary; result.dataset is read from the published file when asked for. options: those of
+    etl.stream.streamed."""
+    from .builds import publish
+    from .emit import write_reports
+    from .stream import streamed
 
-    result = build(ledger_dir, lookup_dir)
-    if result.errors:
-        raise LedgerInvalid(result.issues)
-    write_outputs(result, Path(build_dir))
+    with streamed(Path(ledger_dir), lookup_dir, **options) as built:
+        result = _result(built)
+        if result.errors and not allow_errors:
+            raise LedgerInvalid(result.issues, result.left_out)
+
+        def write(folder: Path) -> None:
+            built.write(folder)
+            result.summary = write_reports(folder, result, built.summary_parts, with_csv)
+
+        final = publish(Path(build_dir), write)
+    result.dataset_path = final / DATASET_PARQUET
     return result
 
 

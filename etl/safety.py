@@ -67,7 +67,7 @@ def csv_bytes(frame: pd.DataFrame, byte_order_mark: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def write_csv(frame: pd.DataFrame, sink, byte_order_mark: bool = False) -> None:
+def write_csv(frame: pd.DataFrame, sink, byte_order_mark: bool = False, header: bool = True) -> None:
     """Write a spreadsheet-safe CSV of the frame to sink (a path or a binary file): formula-like text neutralised,
     dates as YYYY-MM-DD, exact decimals, CRLF line ends and every text cell quoted (so embedded line breaks and
     carriage returns stay inside cells).
@@ -80,11 +80,11 @@ def write_csv(frame: pd.DataFrame, sink, byte_order_mark: bool = False) -> None:
 
     if isinstance(sink, (str, Path)):
         with open(sink, "wb") as handle:
-            return write_csv(frame, handle, byte_order_mark)
+            return write_csv(frame, handle, byte_order_mark, header)
     table = pa.Table.from_pandas(neutralise_frame(frame), preserve_index=False)
     columns = [column.cast(pa.date32()) if pa.types.is_timestamp(column.type) else column
                for column in table.columns]
     table = pa.table(columns, names=table.column_names)
     if byte_order_mark:
         sink.write(b"\xef\xbb\xbf")  # Excel needs it to read UTF-8 accents correctly
-    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(eol="\r\n", quoting_style="needed"))
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(eol="\r\n", quoting_style="needed", include_header=header))

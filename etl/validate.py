@@ -39,6 +39,21 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None, links_ou
                   ) -> list[LedgerIssue]:
     """Every issue found in cells that are checked as text, for all ledgers at once. The resolved links are
     appended to links_out when given, so the allocation reuses them instead of hashing every id again."""
+    enums = normalise_enums(raw) if enums is None else enums
+    issues = validate_cells(raw, enums)
+    ids = raw["id"].str.strip()
+    links = resolve_links(raw, ids)
+    if links_out is not None:
+        links_out.append(links)
+    issues += _duplicate_ids(raw, ids, links.first_any)
+    issues += link_issues(raw, ids, links)
+    issues += public_links_to_internal(raw, enums["visibility"], links)
+    return issues
+
+
+def validate_cells(raw: pd.DataFrame, enums: pd.DataFrame) -> list[LedgerIssue]:
+    """The checks of validate_rows that look at each row alone: every one but unique ids and links, which
+    etl/stream.py checks over all rows."""
     issues: list[LedgerIssue] = []
     for column in REQUIRED_COLUMNS:
         if column in _CHECKED_BY_PARSERS:
@@ -46,7 +61,6 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None, links_ou
         empty = blank(raw[column])
         issues += issues_from_mask(raw, empty, column, raw[column], "required", f"{column} is required")
 
-    enums = normalise_enums(raw) if enums is None else enums
     for column, allowed in ENUM_COLUMNS.items():
         value = enums[column]
         bad = value.ne("") & ~value.isin(allowed)
@@ -55,18 +69,12 @@ def validate_rows(raw: pd.DataFrame, enums: pd.DataFrame | None = None, links_ou
     ids = raw["id"].str.strip()
     issues += issues_from_mask(raw, ids.ne("") & ~fullmatch(ids, ID_PATTERN), "id", raw["id"], "id_format",
                                "ids use letters, digits and . _ : - only (no spaces), e.g. laundromat-volonte-2012")
-    links = resolve_links(raw, ids)
-    if links_out is not None:
-        links_out.append(links)
-    issues += _duplicate_ids(raw, ids, links.first_any)
     issues += _source_issues(raw)
 
     date = raw["date"].str.strip()
     undated = (date.eq("") | date.str.lower().isin(UNKNOWN_DATE_TOKENS)) & blank(raw["date_note"])
     issues += issues_from_mask(raw, undated, "date_note", raw["date_note"], "date_note_missing",
                                "the date is missing: say why in date_note (e.g. 'not given in the source')", WARNING)
-    issues += link_issues(raw, ids, links)
-    issues += public_links_to_internal(raw, enums["visibility"], links)
     return issues
 
 

@@ -114,8 +114,7 @@ def test_build_writes_everything_or_nothing(tmp_path):
     run_build(root, out)
     published = current_build(out)
     before = {p.name: p.read_bytes() for p in published.iterdir()}
-    assert set(before) == {"transfers.parquet", "transfers.arrow", "transfers.csv", "entities.csv", "report.json",
-                           "report.txt", "datapackage.json"}
+    assert set(before) == {"transfers.parquet", "entities.csv", "report.json", "report.txt", "datapackage.json"}
     assert not dataset_is_stale(root, out)
     write_csv(root / "test.csv", [row(), row(id="r2", amount="not money")])
     assert dataset_is_stale(root, out)
@@ -123,6 +122,33 @@ def test_build_writes_everything_or_nothing(tmp_path):
     assert code == 1
     assert current_build(out) == published
     assert {p.name: p.read_bytes() for p in current_build(out).iterdir()} == before
+
+
+def test_only_the_needed_outputs_unless_the_csv_copy_is_asked_for(tmp_path, capsys):
+    root = ledger_folder(tmp_path, [row(), row(id="r2", amount="2.9 billion", amount_kind="total")])
+    out = tmp_path / "build"
+    assert main(["build", "--ledgers", str(root), "--out", str(out), "--csv"]) == 0
+    with_csv = current_build(out)
+    assert {p.name for p in with_csv.iterdir()} == {"transfers.parquet", "transfers.csv", "entities.csv",
+                                                     "report.json", "report.txt", "datapackage.json"}
+    [resource] = json.loads((with_csv / "datapackage.json").read_text())["resources"]
+    assert (resource["path"], resource["format"]) == ("transfers.csv", "csv")
+    copy = pd.read_csv(out / "transfers.csv", dtype="str", keep_default_na=False)
+    assert copy["id"].tolist() == ["r1", "r2"] and list(copy.columns) == list(read_dataset(out / "transfers.parquet"))
+    # The next build without --csv writes no CSV, its package names the Parquet file, and no link at the top of
+    # build/ points at the CSV the previous build had.
+    assert main(["build", "--ledgers", str(root), "--out", str(out)]) == 0
+    folder = current_build(out)
+    assert "transfers.csv" not in {p.name for p in folder.iterdir()}
+    [resource] = json.loads((folder / "datapackage.json").read_text())["resources"]
+    assert (resource["path"], resource["format"]) == ("transfers.parquet", "parquet")
+    assert not (out / "transfers.csv").is_symlink() and not (out / "transfers.csv").exists()
+    assert all((out / name).resolve().parent == folder for name in
+               ("transfers.parquet", "entities.csv", "report.json", "report.txt", "datapackage.json"))
+    # The report is written once, compact, and is what the command line printed.
+    text = (out / "report.json").read_text()
+    assert "\n" not in text and json.loads(text)["rows"] == 2
+    assert "Rows: 2, counted in totals: 2" in capsys.readouterr().out
 
 
 def test_dataset_round_trips_with_exact_types(tmp_path):

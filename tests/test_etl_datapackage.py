@@ -33,7 +33,7 @@ def field_errors(report: dict) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("build")
-    run_build(LEDGER_DIR, build)
+    run_build(LEDGER_DIR, build, with_csv=True)
     return build
 
 
@@ -48,7 +48,7 @@ def test_synthetic_build_is_a_valid_data_package(tmp_path):
     root = tmp_path / "ledgers"
     write_lookups(root)
     synthetic_ledger(600, seed=7, bad_share=0.0).to_csv(root / "synthetic.csv", index=False)
-    run_build(root, tmp_path / "build")
+    run_build(root, tmp_path / "build", with_csv=True)
     report = frictionless_validate(tmp_path / "build" / DATAPACKAGE_JSON)
     assert field_errors(report) == []
     assert report["tasks"][0]["stats"]["rows"] == 600

@@ -56,7 +56,7 @@ def test_every_formula_trigger_is_neutralised_and_numbers_stay_numbers(tmp_path,
 
 
 def _built(root: Path, tmp_path: Path) -> Path:
-    run_build(root, tmp_path / "build")
+    run_build(root, tmp_path / "build", with_csv=True)
     return tmp_path / "build"
 
 

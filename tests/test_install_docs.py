@@ -35,8 +35,13 @@ def test_runtime_requirements_are_pinned_and_hold_no_test_tool():
 def test_test_requirements_add_the_test_tools_to_the_runtime():
     lines = requirement_lines("requirements-test.txt")
     assert lines[0] == "-r requirements.txt"
-    pinned = {line.split("==")[0].lower() for line in lines[1:]}
-    assert all("==" in line for line in lines[1:])
+    # The optional Dask path's own file (requirements-dask.txt) is tested too, so the test tools include it.
+    included = [line for line in lines[1:] if line.startswith("-r ")]
+    assert included == ["-r requirements-dask.txt"]
+    assert requirement_lines("requirements-dask.txt") == ["-r requirements.txt", "dask[distributed]==2026.8.0"]
+    lines = [line for line in lines if not line.startswith("-r ")]
+    pinned = {line.split("==")[0].lower() for line in lines}
+    assert all("==" in line for line in lines)
     assert {"pytest", "hypothesis", "dash[testing]"} <= pinned
 
 
