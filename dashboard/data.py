@@ -149,14 +149,17 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
     chart["preferred_key"] = preferred
     # The parents' labels: given by _load (which keeps them on the Dataset), or worked out here.
     parents = parent_labels(full) if parents is None else parents
-    for name, values in allocation_columns(full, chart, "", parents).items():
-        chart[name] = values
-    # The public rows' own allocation, kept beside the whole one: public_view swaps it in.
+    whole = allocation_columns(full, chart, "", parents)
+    # The public rows' own allocation, kept beside the whole one: public_view swaps it in. Both start from the same
+    # plain labels: a public transfer whose rest is untraced only because its parts are internal keeps its
+    # recipient in the public view (the untraced label would tell that such parts exist).
     public = (full["visibility"] == "public").to_numpy()
     if not public.all():
         public_parents = parent_labels(full, public) if public_parents is None else public_parents
         for name, values in allocation_columns(full, chart, "public_", public_parents).items():
             chart["public_" + name] = values
+    for name, values in whole.items():
+        chart[name] = values
     return full, chart
 
 

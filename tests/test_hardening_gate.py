@@ -286,3 +286,33 @@ def test_a_public_row_part_of_an_internal_one_does_not_name_it(twin_builds, monk
     with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         full = views.full(views.rows_for("?view=all")[0]).set_index("id")
         assert full.loc["public-child", "part_of"] == INTERNAL_PARENT
+
+
+def test_a_public_transfer_with_internal_parts_keeps_its_recipient_for_anonymous_readers(tmp_path, monkeypatch):
+    """Counted with every row, a public transfer whose part went elsewhere draws a rest not yet traced; its public
+    allocation draws its own value, so the public label must be its recipient, not "Not yet traced" (that label
+    would tell an anonymous reader that unpublished parts exist)."""
+    from dashboard import views
+    from dashboard.filters import UNTRACED_LABEL
+
+    root = tmp_path / "ledgers"
+    write_lookups(root, entities=ENTITIES)
+    write_csv(root / "public.csv", [row(id="public-fund", amount="1000", amount_kind="total"),
+                                    row(id="internal-part", amount="400", part_of="public-fund",
+                                        recipient=SECRET_ENTITY, recipient_country="LU", visibility="internal")])
+    run_build(root, tmp_path / "build")
+    monkeypatch.setenv(data.BUILD_DIR_ENV, str(tmp_path / "build"))
+    monkeypatch.delenv(data.PUBLIC_MODE_ENV, raising=False)
+    monkeypatch.delenv(auth.USERS_ENV, raising=False)
+
+    def labels(address: str) -> dict:
+        with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": address}):
+            rows = views.rows_for("?traced=0")[0]
+            return dict(zip(views.full(rows)["id"], rows["recipient_label"].astype("str")))
+
+    # Anonymous (through a proxy, no login): the public row alone, drawn in full, with its recipient.
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+        assert not data.may_see_internal()
+    assert labels("198.51.100.7") == {"public-fund": "Luca Volontè"}
+    # The control: on this machine every row counts, and the fund's rest is untraced.
+    assert labels("127.0.0.1")["public-fund"] == UNTRACED_LABEL
