@@ -32,12 +32,6 @@ compression.install(server)
 print(auth.startup_note(data.public_mode()), file=sys.stderr)
 
 
-def _country_options(frame, side: str) -> list[dict]:
-    table = frame[[side, side + "_name"]].astype("str").drop_duplicates()
-    table = table[table[side].ne("")].sort_values(side + "_name")
-    return [{"label": f"{n} ({c})", "value": c} for c, n in zip(table[side], table[side + "_name"])]
-
-
 def access_note() -> str:
     if data.public_mode():
         return "Public mode: only rows marked public are shown and downloadable."
@@ -78,18 +72,17 @@ def _field(filter_id: str, *children) -> html.Div:
 
 def filter_panel() -> html.Div:
     """The shared filters, behind a one-line summary of what is applied (collapsed on a phone, so charts come first)."""
-    frame = data.visible_rows()
-    ledgers = sorted(frame["ledger_file"].astype("str").unique().tolist())
+    options = data.control_options()
     controls = html.Div(className="filters", id="filter-controls", children=[
         _field("f-date-from", html.Label("From (year or date)", htmlFor="f-date-from"),
                dcc.Input(id="f-date-from", type="text", placeholder="any date", debounce=True, className="text")),
         _field("f-date-to", html.Label("To", htmlFor="f-date-to"),
                dcc.Input(id="f-date-to", type="text", placeholder="any date", debounce=True, className="text")),
         _field("f-payer-country", html.Label("Payer country"),
-               dcc.Dropdown(id="f-payer-country", options=_country_options(frame, "payer_country"), multi=True,
+               dcc.Dropdown(id="f-payer-country", options=options["payer_country"], multi=True,
                             placeholder="Any")),
         _field("f-recipient-country", html.Label("Recipient country"),
-               dcc.Dropdown(id="f-recipient-country", options=_country_options(frame, "recipient_country"),
+               dcc.Dropdown(id="f-recipient-country", options=options["recipient_country"],
                             multi=True, placeholder="Any")),
         _field("f-entity", html.Label("Entity (names and aliases)", htmlFor="f-entity"),
                dcc.Input(id="f-entity", type="text", placeholder="e.g. Volonte, USAN", debounce=True,
@@ -104,7 +97,7 @@ def filter_panel() -> html.Div:
                dcc.Input(id="f-min-usd", type="number", min=0, debounce=True, placeholder="0", className="text")),
         _field("f-ledger", html.Label("Ledger file"),
                dcc.Dropdown(id="f-ledger", multi=True, placeholder="All",
-                            options=[{"label": l, "value": l} for l in ledgers])),
+                            options=[{"label": l, "value": l} for l in options["ledger"]])),
         _field("f-view", html.Label("Rows"),
                dcc.RadioItems(id="f-view", value="counted", className="radio", inline=True, options=[
                    {"label": "each dollar once", "value": "counted"},

@@ -246,6 +246,9 @@ def _load(folder: str, stamp: int) -> Dataset:
         pd.DataFrame(columns=["entity_id", "name", "kind", "country", "aliases", "notes", "registered"])
     report_path = path / REPORT_JSON
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
+    # The build's warnings (one per row at worst, 39 MB at a million rows) are for the command line and
+    # report.txt; no page shows them, so a worker does not keep them.
+    report.pop("warnings", None)
     return Dataset(frame, chart, entities, report, path, _alias_table(entities), parents=parents,
                    public_parents=public_parents)
 
@@ -339,6 +342,29 @@ def load(folder: Path | None = None) -> Dataset:
         pinned = _snapshot(None, audience)
         setattr(flask.g, SNAPSHOT_KEY, pinned)
     return pinned
+
+
+def _country_options(chart: pd.DataFrame, side: str) -> list[dict]:
+    table = chart[[side, side + "_name"]].astype("str").drop_duplicates()
+    table = table[table[side].ne("")].sort_values(side + "_name")
+    return [{"label": f"{n} ({c})", "value": c} for c, n in zip(table[side], table[side + "_name"])]
+
+
+@lru_cache(maxsize=16)
+def _control_options(folder: str, audience: str) -> dict:
+    # A build folder is never rewritten (etl/builds.py makes a new one per build), so (folder, audience) names
+    # one set of rows for good.
+    chart = _snapshot(Path(folder), audience).chart
+    return {"payer_country": _country_options(chart, "payer_country"),
+            "recipient_country": _country_options(chart, "recipient_country"),
+            "ledger": sorted(chart["ledger_file"].astype("str").unique().tolist())}
+
+
+def control_options(dataset: Dataset | None = None) -> dict:
+    """The filter panel's choices (countries, ledgers) among the rows this request may see, worked out once per
+    build and audience: a page view never scans the rows."""
+    dataset = dataset or load()
+    return _control_options(str(dataset.folder), dataset.audience)
 
 
 def publishing_snapshots() -> tuple[Dataset, Dataset | None]:

@@ -357,3 +357,18 @@ def test_a_figure_as_sourced_keeps_its_kind_in_the_flow_list(pages):
     assert as_sourced["BGR Group"] == "more than $1.36 m"
     assert as_sourced["Henry Cuellar"] == "more than $360,000"
     assert as_sourced["Adil Baguirov"] == "$253,150"
+
+
+def test_the_filter_panel_options_are_worked_out_once_per_build(pages):
+    from dashboard import data
+    from dashboard.app import filter_panel
+
+    data._control_options.cache_clear()
+    first = str(filter_panel())
+    for _ in range(3):
+        assert str(filter_panel()) == first
+    info = data._control_options.cache_info()
+    assert (info.misses, info.hits) == (1, 3)
+    options = data.control_options()
+    assert {"label": "United States (US)", "value": "US"} in options["recipient_country"]
+    assert options["ledger"] == ["azerbaijan.csv", "imported/occrp_laundromat.csv"]
