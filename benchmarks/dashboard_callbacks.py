@@ -8,7 +8,6 @@ Run: python benchmarks/dashboard_callbacks.py --rows 1000000
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -25,9 +24,7 @@ import plotly.io as pio  # noqa: E402
 
 from benchmarks import peak_memory_mb  # noqa: E402
 from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
-from etl.builds import publish  # noqa: E402
-from etl.emit import write_arrow  # noqa: E402
-from etl.pipeline import build  # noqa: E402
+from etl.pipeline import run_build  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,25 +67,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="influence-ledger-bench-"))
     folder = tmp / "ledgers"
     write_synthetic(folder, args.rows, seed=3, bad_share=0.0)
-    started = time.perf_counter()
-    result = build(folder)
-    print(f"SYNTHETIC dataset: {len(result.dataset):,} rows built in {time.perf_counter() - started:.1f} s "
-          f"({len(result.errors)} errors)")
     out = tmp / "build"
-    # Published like a build, so the worker reads it through build/current as the dashboard does.
-    publish(out, functools.partial(write_dashboard_files, result))
-    del result
+    started = time.perf_counter()
+    # The real build, so the worker reads exactly what the dashboard reads (build/current/transfers.parquet).
+    summary = run_build(folder, out).summary
+    print(f"SYNTHETIC dataset: {summary.get('rows', args.rows):,} rows built in {time.perf_counter() - started:.1f} s")
     # A fresh process plays one dashboard worker, so its peak memory is the worker's alone.
     subprocess.run([sys.executable, __file__, "--worker", str(out), "--filters", str(args.filters)], check=True)
-
-
-def write_dashboard_files(result, folder: Path) -> None:
-    """What the dashboard reads (Arrow, parquet, entities, report), without the CSV a full build also writes."""
-    write_arrow(result.dataset, folder / "transfers.arrow")
-    result.dataset.to_parquet(folder / "transfers.parquet", index=False)
-    result.entities.to_csv(folder / "entities.csv", index=False)
-    (folder / "report.json").write_text(json.dumps({"built_at": result.built_at, "ledgers": [
-        {"file": "synthetic.csv", "rows": len(result.dataset)}]}))
 
 
 def time_callbacks(out: Path, filters: int) -> None:

@@ -448,10 +448,14 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
     legend = [dict(type="scatter", x=[None], y=[None], mode="markers", name=c.replace("_", " "), showlegend=True,
                    hoverinfo="skip", marker=dict(size=12, color=CONFIDENCE_COLOURS[c], symbol="square"))
               for c in CONFIDENCE_LEVELS]  # a legend for link colours
+    # The colour legend goes in a bottom margin of its own, under the nodes: its title above its entries, which
+    # take two rows on a phone (drawn over the chart, it would hide the smallest nodes from the pointer).
+    legend_room = 100 if width < 700 else 60
     layout = dict(title=dict(text=title, x=0.01), font=FONT, paper_bgcolor="white", plot_bgcolor="white",
-                  margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=height,
+                  margin=dict(l=10, r=10, t=40 if title else 10, b=legend_room), height=height + legend_room - 10,
                   xaxis=dict(visible=False), yaxis=dict(visible=False),
-                  legend=dict(title=dict(text="Link colour: confidence", side="top"), orientation="h", y=-0.02, x=0))
+                  legend=dict(title=dict(text="Link colour: confidence", side="top"), orientation="h",
+                              yref="container", y=0, yanchor="bottom", x=0))
     # Built from plain dicts of known-good properties: plotly's validation would cost more than the data work.
     return go.Figure(dict(data=[sankey, *legend], layout=layout), _validate=False)
 

@@ -65,6 +65,10 @@ def sankey_geometry(duo) -> list:
         "  Math.round(r.height)]; })")
 
 
+def node_box(duo, element) -> list:
+    return duo.driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.x, r.y];", element)
+
+
 def dispatch(duo, element, events=("mouseover", "mousemove")) -> None:
     # A link's geometric centre can fall outside its curved band, so events are dispatched on the element itself.
     duo.driver.execute_script(
@@ -119,30 +123,26 @@ def test_every_node_answers_hover_and_no_labels_overlap(dashboard, width, height
                       if not time.sleep(1) else False, timeout=20)
     silent = []
     for i in range(len(dashboard.find_elements("#sankey .sankey .node-rect"))):
-        node = dashboard.find_elements("#sankey .sankey .node-rect")[i]
-        dashboard.driver.execute_script(
-            "const r = arguments[0].getBoundingClientRect();"
-            "window.scrollTo(0, window.scrollY + r.y - window.innerHeight / 2);", node)
         # A real pointer over the node; on a busy machine the first move can land before the chart settles, so a
         # node counts as silent only when three moves onto it in a row show nothing.
         answered = False
         for _ in range(3):
             node = dashboard.find_elements("#sankey .sankey .node-rect")[i]
-            top = dashboard.driver.execute_script("return arguments[0].getBoundingClientRect().y", node)
-            if not 0 <= top <= height:
-                dashboard.driver.execute_script(
-                    "window.scrollTo(0, window.scrollY + arguments[0].getBoundingClientRect().y - 300)", node)
+            dashboard.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", node)
+            # The pointer goes where the node is once the page has stopped moving (a scroll may still be running
+            # when the next command comes, and the move would land where the node was).
+            wait_until(lambda: (box := node_box(dashboard, node)) == node_box(dashboard, node)
+                       if not time.sleep(0.1) else False, timeout=3)
             ActionChains(dashboard.driver).move_to_element(node).perform()
             if wait_until(lambda: "$" in hover_text(dashboard), timeout=3):
                 answered = True
                 break
-            ActionChains(dashboard.driver).move_to_element(dashboard.find_element("h1")).perform()
+            # Away from the chart, to the note just above it.
+            ActionChains(dashboard.driver).move_to_element(dashboard.find_element("#flow-left-out")).perform()
         if not answered:
             silent.append(dashboard.driver.execute_script(
                 "const r = arguments[0].getBoundingClientRect(); return [window.innerWidth, window.innerHeight,"
-                " window.scrollY, r.x, r.y, r.height, document.documentElement.scrollHeight,"
-                " getComputedStyle(document.body).overflow, getComputedStyle(document.documentElement).overflow,"
-                " document.scrollingElement.scrollTop];", node))
+                " window.scrollY, r.x, r.y, r.height, document.documentElement.scrollHeight];", node))
     assert silent == []
 
 
