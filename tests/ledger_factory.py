@@ -61,3 +61,27 @@ def ledger_folder(tmp_path: Path, rows: list[dict], name: str = "test.csv") -> P
     write_lookups(root)
     write_csv(root / name, rows)
     return root
+
+
+def build_with_planted_columns(root: Path, out: Path, **columns) -> Path:
+    """Build root into out, then publish a new build whose dataset has `columns` replaced by the given values:
+    what the ETL would refuse (a javascript: source, say) planted directly, to test that readers do not rely on
+    the ETL for their own safety."""
+    from etl.builds import current_build, publish
+    from etl.emit import read_dataset, write_arrow
+    from etl.pipeline import run_build
+
+    run_build(root, out)
+    built = current_build(out)
+    dataset = read_dataset(built / "transfers.parquet")
+    for name, values in columns.items():
+        dataset[name] = values
+
+    def planted(folder: Path) -> None:
+        for name in ("entities.csv", "report.json"):
+            (folder / name).write_bytes((built / name).read_bytes())
+        write_arrow(dataset, folder / "transfers.arrow")
+        dataset.to_parquet(folder / "transfers.parquet", index=False)
+
+    publish(out, planted)
+    return out

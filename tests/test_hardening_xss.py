@@ -5,10 +5,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from dashboard import data
-from etl.builds import current_build, publish
-from etl.emit import read_dataset, write_arrow
-from etl.pipeline import run_build
-from ledger_factory import row, write_csv, write_lookups
+from ledger_factory import build_with_planted_columns, row, write_csv, write_lookups
 
 SCRIPT_NAME = "<script>alert('payer')</script>"
 IMG_NAME = "<img src=x onerror=alert('recipient')>"
@@ -22,21 +19,9 @@ def hostile_build(tmp_path, monkeypatch):
     write_lookups(root)
     write_csv(root / "hostile.csv", [row(id="hostile", payer=SCRIPT_NAME, recipient=IMG_NAME, notes=NOTE,
                                          purpose=NOTE, amount="5000")])
-    out = tmp_path / "build"
-    run_build(root, out)
     # The ETL refuses non-http sources, so they are planted in the dataset directly: the dashboard must not
     # rely on the ETL for its own safety.
-    built = current_build(out)
-    dataset = read_dataset(built / "transfers.parquet")
-    dataset["sources"] = BAD_SOURCES
-
-    def planted(folder):
-        for name in ("entities.csv", "report.json"):
-            (folder / name).write_bytes((built / name).read_bytes())
-        write_arrow(dataset, folder / "transfers.arrow")
-        dataset.to_parquet(folder / "transfers.parquet", index=False)
-
-    publish(out, planted)
+    out = build_with_planted_columns(root, tmp_path / "build", sources=BAD_SOURCES)
     monkeypatch.setenv(data.BUILD_DIR_ENV, str(out))
     return out
 

@@ -9,11 +9,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from dashboard import data, publish
-from etl.builds import current_build
-from etl.builds import publish as publish_build
-from etl.emit import read_dataset, write_arrow
-from etl.pipeline import run_build
-from ledger_factory import row, write_csv, write_lookups
+from ledger_factory import build_with_planted_columns, row, write_csv, write_lookups
 from tests.test_dashboard_offline import browser, collect_requests, css, wait_for  # noqa: F401 (fixture)
 from tests.test_publish import BAGUIROV_SOURCES
 
@@ -160,21 +156,8 @@ def hostile_package(tmp_path, monkeypatch):
     write_csv(root / "hostile.csv", [
         row(id="hostile", payer=SCRIPT_NAME, recipient=IMG_NAME, notes=NOTE, purpose=NOTE, amount="5000"),
         row(id="hostile-2", payer=LINK_NAME, recipient=SCRIPT_NAME, amount="3000", status_note=NOTE)])
-    out = tmp_path / "build"
-    run_build(root, out)
     # The ETL refuses non-http sources, so they are planted in the dataset: the page must not rely on the ETL.
-    built = current_build(out)
-    dataset = read_dataset(built / "transfers.parquet")
-    dataset["sources"] = BAD_SOURCES
-    dataset["source_publisher"] = PUBLISHERS
-
-    def planted(folder):
-        for name in ("entities.csv", "report.json"):
-            (folder / name).write_bytes((built / name).read_bytes())
-        write_arrow(dataset, folder / "transfers.arrow")
-        dataset.to_parquet(folder / "transfers.parquet", index=False)
-
-    publish_build(out, planted)
+    out = build_with_planted_columns(root, tmp_path / "build", sources=BAD_SOURCES, source_publisher=PUBLISHERS)
     monkeypatch.setenv(data.BUILD_DIR_ENV, str(out))
     story = tmp_path / "story"
     assert publish.main(["?view=all", "-o", str(story), "--title", SCRIPT_NAME, "--dek", IMG_NAME,
