@@ -1,7 +1,9 @@
 """Shared test set-up: Debian's Chromium for dash_duo, and the example dataset built once into a temp folder."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,6 +14,13 @@ from selenium.webdriver.chrome.options import Options
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1400,1000")
+
+# Every temporary folder the tests make (builds, browser profiles) goes into one folder of this run, removed when the
+# run ends: runs on a shared machine leave nothing behind. (Only Python's tempfile: Chromium refuses to start with
+# TMPDIR moved.)
+_SCRATCH = Path(tempfile.mkdtemp(prefix="influence-ledger-tests-"))
+tempfile.tempdir = str(_SCRATCH)
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 # The dashboard reads its dataset from here; tests build the shipped ledgers into it (never into build/).
 _BUILD = Path(tempfile.mkdtemp(prefix="influence-ledger-test-build-"))
