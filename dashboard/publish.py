@@ -16,6 +16,7 @@ import html
 import io
 import json
 import shlex
+import sys
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +53,13 @@ ENTITY_COLUMNS = ("entity_id", "name", "kind", "country", "aliases", "registered
 HEIGHT_MESSAGE = "influence-ledger-height"
 DEFAULT_TITLE = "Who paid whom"
 DEFAULT_CREDIT = "Chart: Influence Ledger. Sources: linked for each transfer."
+# A package lists every transfer of its view on one page, with its sources: a story's view holds tens or hundreds. A
+# view of a whole register (millions of rows) would make a page no reader can open, so it is refused, not cut.
+MAX_PUBLISHED_TRANSFERS = 5_000
+
+
+class TooLargeToPublish(ValueError):
+    """The view lists more transfers than a published page holds (MAX_PUBLISHED_TRANSFERS)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ def resolve_view(query: str, charts: tuple[str, ...] = ("flows",), text: StoryTe
                  snapshots: tuple[data.Dataset, data.Dataset | None] | None = None) -> View:
     public, whole = snapshots or data.publishing_snapshots()
     rows, state, left = views.rows_with_left_out(query, public)
+    if len(rows) > MAX_PUBLISHED_TRANSFERS:
+        raise TooLargeToPublish(
+            f"This view lists {len(rows):,} transfers; a published page lists at most {MAX_PUBLISHED_TRANSFERS:,}, "
+            "each with its sources. Narrow the filters (dates, countries, a name) and publish again.")
     listed = ordered(rows)
     unpublished = None
     if whole is not None:
@@ -516,14 +528,24 @@ def sizes(files: dict[str, bytes]) -> list[tuple[str, int, int]]:
 def register_callbacks() -> None:
     """The flows page's Publish button: the same package for the current view, as a zip (public rows only, whoever
     clicks; the access gate checks the request like every other callback's)."""
-    from dash import Input, Output, State, callback, dcc
+    from dash import Input, Output, State, callback
 
-    @callback(Output("publish-download", "data"), Input("publish-button", "n_clicks"), State("url", "search"),
-              prevent_initial_call=True)
+    @callback(Output("publish-download", "data"), Output("publish-status", "children"),
+              Input("publish-button", "n_clicks"), State("url", "search"), prevent_initial_call=True)
     def publish_view(_clicks, search):
-        public, whole = data.publishing_snapshots()
+        return button_response(search)
+
+
+def button_response(search: str | None):
+    """(download, message) for the Publish button: the zip, or nothing and why a view is refused."""
+    from dash import dcc, no_update
+
+    public, whole = data.publishing_snapshots()
+    try:
         files = package_files(search or "", ("flows",), snapshots=(public, whole))
-        return dcc.send_bytes(zip_bytes(files, public.report.get("built_at", "")), "influence-ledger-story.zip")
+    except TooLargeToPublish as refused:
+        return no_update, str(refused)
+    return dcc.send_bytes(zip_bytes(files, public.report.get("built_at", "")), "influence-ledger-story.zip"), ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -540,7 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--charts takes some of {', '.join(CHARTS)}; not {', '.join(unknown) or 'nothing'}")
     query = args.query.strip()
     query = query.split("?", 1)[1] if "?" in query else query
-    files = package_files(query, charts, StoryText(args.title, args.dek, args.credit, args.data_as_of))
+    try:
+        files = package_files(query, charts, StoryText(args.title, args.dek, args.credit, args.data_as_of))
+    except TooLargeToPublish as refused:
+        print(f"Not published: {refused}", file=sys.stderr)
+        return 2
     write_package(files, args.out)
     print(f"Wrote {len(files)} files to {args.out}:")
     for name, raw, packed in sizes(files):

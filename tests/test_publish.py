@@ -232,7 +232,9 @@ def callback_answer(headers: dict | None = None, remote: str = "127.0.0.1") -> d
 
     client = app.server.test_client()
     client.get("/_dash-dependencies")
-    payload = {"output": "publish-download.data", "outputs": {"id": "publish-download", "property": "data"},
+    payload = {"output": "..publish-download.data...publish-status.children..",
+               "outputs": [{"id": "publish-download", "property": "data"},
+                           {"id": "publish-status", "property": "children"}],
                "inputs": [{"id": "publish-button", "property": "n_clicks", "value": 1}],
                "state": [{"id": "url", "property": "search", "value": "?view=all"}],
                "changedPropIds": ["publish-button.n_clicks"]}
@@ -278,3 +280,21 @@ def test_the_readme_shows_the_default_view_s_embed_snippet(example_build):
     assert "## Publishing a chart" in readme and "dashboard/assets/published-screenshot.png" in readme
     assert (PROJECT_ROOT / "dashboard" / "assets" / "published-screenshot.png").read_bytes()[:4] == b"\x89PNG"
     assert publish.embed_snippet(publish.resolve_view("")) in readme
+
+
+def test_a_view_too_large_for_a_page_is_refused_with_the_reason_and_nothing_written(example_build, tmp_path,
+                                                                                  monkeypatch, capsys):
+    """A whole register is not a story page: the command line and the button refuse it and say how to narrow it."""
+    import dash
+
+    monkeypatch.setattr(publish, "MAX_PUBLISHED_TRANSFERS", 10)
+    out = tmp_path / "story"
+    assert publish.main(["", "-o", str(out)]) == 2
+    message = capsys.readouterr().err
+    assert "Not published: This view lists" in message and "at most 10" in message and "Narrow the filters" in message
+    assert not out.exists()
+    download, status = publish.button_response("")
+    assert download is dash.no_update and "at most 10" in status
+    # A view within the bound still publishes, from the button too.
+    download, status = publish.button_response("?entity=Baguirov")
+    assert status == "" and download["filename"] == "influence-ledger-story.zip"

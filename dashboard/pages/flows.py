@@ -61,7 +61,8 @@ def layout(**query):
             # A story package of this view for readers (public rows only): see dashboard/publish.py.
             html.Button("Publish", id="publish-button", className="secondary",
                         title="A zip for the graphics desk: interactive chart page, embed, data and sources"),
-            dcc.Download(id="publish-download")]),
+            dcc.Download(id="publish-download"),
+            html.P(id="publish-status", className="hint", role="status")]),
         html.H2("Flows drawn, largest first"),
         html.P("Each line is one payer → recipient flow of the chart; open it to see the transfers behind it.",
                className="hint"),
