@@ -1,14 +1,14 @@
 """The build in bounded memory: per-part steps on parts of the ledgers, global steps on narrow columns, Parquet out.
 
 1. Parts (etl.pipeline.normalise_part): the ledgers are read a part at a time (etl.load.read_ledger_parts), each
-   part validated and normalised on its own and written as one row group of a working Parquet file. The parts are
-   independent, so `run_parts` may hand them to Dask workers.
+   part validated and normalised on its own and appended to a working Arrow IPC file. The parts are independent,
+   so `run_parts` may hand them to Dask workers.
 2. Global steps, over every row but only on narrow columns (ids, links, visibility, int cents), in DuckDB over the
    working file (it spills to disk past its memory limit): unique ids, links that exist, do not loop and do not
    expose internal rows, then the allocation (etl/allocation.py) of the rows that are in a tree of links; a row in
    no tree draws its own total, which is what the allocation gives a tree of one row.
-3. Join: each row group is read again, given its allocation columns and appended to transfers.parquet, while the
-   summary and the entity table are added up.
+3. Join: each part is read again, given its allocation columns and appended to transfers.parquet (one row group
+   per part, encoded on a thread while the next part is read), while the summary is added up.
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ DUCKDB_MEMORY = "1GB"
 # raise millions of one warning). Every smaller build lists every issue.
 MAX_LISTED_PER_KIND = 100_000
 POSITION = "_pos"
+PARTS_FILE = "parts.arrow"
 DRAWN_COLUMNS = tuple(f"{prefix}{name}" for prefix in ("", "public_")
                       for name in ("tree_root", "drawn_role", "drawn_usd", "drawn_eur"))
 PART_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c not in DRAWN_COLUMNS)
@@ -126,6 +127,62 @@ def ledger_parts(ledger_dir: Path, paths: list[Path], part_rows: int, stream_byt
         yield pd.concat(pending, ignore_index=True) if pending else _empty_ledger_frame()
 
 
+def read_ahead(ledger_dir: Path, paths: list[Path], part_rows: int, stream_bytes: int | None,
+               ledgers: list[LoadedLedger], log: IssueLog) -> Iterator[pd.DataFrame]:
+    """ledger_parts, with the next part read on a thread while this one is normalised (the CSV parser and Arrow
+    release the GIL for much of their work; on two cores reading and normalising overlap). The issues the reader
+    finds are added to log here, in the order and at the moment ledger_parts would add them, so the log (and which
+    issues are listed when a kind has more than MAX_LISTED_PER_KIND) is the same. One part waits at most."""
+    import queue
+    import threading
+
+    class Found(list):
+        def add(self, issues: Iterable[LedgerIssue]) -> None:
+            self.extend(issues)
+
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        found = Found()
+        try:
+            for frame in ledger_parts(ledger_dir, paths, part_rows, stream_bytes, ledgers, found):
+                item = (list(found), frame)
+                found.clear()
+                while not stop.is_set():
+                    try:
+                        handoff.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((list(found), done))
+        except BaseException as exc:  # handed to the consumer, which raises it where ledger_parts would have
+            handoff.put((list(found), exc))
+
+    reader = threading.Thread(target=produce, name="ledger-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            issues, item = handoff.get()
+            log.add(issues)
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # an abandoned read is drained so the thread can finish
+            try:
+                handoff.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        reader.join()
+
+
 def _empty_ledger_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="str") for c in (*LEDGER_COLUMNS, ROW_FILE)}) \
         .assign(**{ROW_NUMBER: pd.Series([], dtype="int64")})
@@ -139,30 +196,50 @@ def _part_table(part: Part, start: int) -> pa.Table:
 
 def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: IssueLog, mapper: Mapper
               ) -> tuple[Path, dict]:
-    """Normalise every part (through mapper) and write each as one row group of work/parts.parquet; returns the
-    file and what the global warnings are assembled from."""
-    path = work / "parts.parquet"
+    """Normalise every part (through mapper) and append each to work/parts.arrow, an Arrow IPC file with LZ4
+    buffers (writing and reading it back costs a fraction of Parquet's encoding and decoding, at about twice
+    Parquet's size on disk, for the length of the build); returns the file and what the global warnings are assembled from. facts["batches"] holds the
+    number of record batches of each part, so the join reads the parts back as they were."""
+    path = work / PARTS_FILE
     writer = None
     start = 0
+    batches: list[int] = []
     cpi: dict[int, LedgerIssue] = {}
     unregistered: dict[str, list[pd.DataFrame]] = {"payer": [], "recipient": [], "intermediary": []}
     seen: list[tuple[pd.DataFrame, pd.DataFrame]] = []
-    for part in mapper(normalise_part, raws, lookups):
-        table = _part_table(part, start)
-        if writer is None:
-            writer = pq.ParquetWriter(path, table.schema)
-        writer.write_table(table.cast(writer.schema), row_group_size=max(1, len(table)))
-        start += len(table)
-        log.add(part.issues)
-        for year, issue in part.cpi_missing.items():
-            cpi.setdefault(year, issue)
-        for column, table_ in part.unregistered.items():
-            if len(table_):
-                unregistered[column].append(table_)
-        seen.append(part.seen_entities)
-        del part, table
-    writer.close()
-    return path, {"cpi": cpi, "unregistered": unregistered, "seen": seen, "rows": start}
+    sink = pa.OSFile(str(path), "wb")
+    try:
+        for part in mapper(normalise_part, raws, lookups):
+            table = _part_table(part, start)
+            if writer is None:
+                schema = table.schema
+                writer = pa.ipc.new_file(sink, schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
+            pieces = table.cast(schema).to_batches()
+            for batch in pieces:
+                writer.write_batch(batch)
+            batches.append(len(pieces))
+            start += len(table)
+            log.add(part.issues)
+            for year, issue in part.cpi_missing.items():
+                cpi.setdefault(year, issue)
+            for column, table_ in part.unregistered.items():
+                if len(table_):
+                    unregistered[column].append(table_)
+            seen.append(part.seen_entities)
+            del part, table, pieces
+    finally:
+        if writer is not None:
+            writer.close()
+        sink.close()
+    return path, {"cpi": cpi, "unregistered": unregistered, "seen": seen, "rows": start, "batches": batches}
+
+
+def register_parts(con, parts_path: Path) -> None:
+    """The working file as DuckDB's view r (read through an Arrow dataset: DuckDB reads only the narrow columns
+    and the row ranges each query asks for)."""
+    import pyarrow.dataset as ds
+
+    con.register("r", ds.dataset(str(parts_path), format="ipc"))
 
 
 def _connect(work: Path):
@@ -381,29 +458,88 @@ def _replace_at(values: pa.Array, at: np.ndarray, replacement: pa.Array) -> pa.A
     return both.take(pa.array(source))
 
 
-def join_allocation(parts_path: Path, out_path: Path, trees: Trees, on_frame: Callable[[pd.DataFrame], None]
-                    ) -> None:
-    """Read every row group back, add its allocation columns, write it to out_path in the dataset's column order."""
+# What allocation_columns and summary_part read of a part, converted to pandas; the other columns go from the
+# working file to transfers.parquet as Arrow, without a round trip through pandas.
+ALLOCATION_INPUTS = ("id", "total_amount", "total_usd", "total_eur", "visibility")
+SUMMARY_INPUTS = ("counts_in_totals", "currency", "total_amount", "total_usd", "total_eur", "part_of", "same_as",
+                  "totals_note", "drawn_role", "drawn_usd", "drawn_eur", "fx_source")
+
+
+# Columns of which nearly every row differs: Parquet would build each one's dictionary only to drop it.
+DISTINCT_COLUMNS = frozenset({ROW_NUMBER, "id", "amount_raw", "sources", "tree_root", "public_tree_root"})
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns of transfers.parquet written with a dictionary: every one but the amounts and DISTINCT_COLUMNS."""
+    return [f.name for f in schema if f.name not in DISTINCT_COLUMNS and not pa.types.is_decimal(f.type)]
+
+
+def output_schema(empty: pa.Table, trees: Trees) -> pa.Schema:
+    """The schema (pandas metadata included) transfers.parquet has always had: that of the dataset frame with its
+    allocation columns, in OUTPUT_COLUMNS order, as pyarrow makes it from pandas."""
     from .emit import arrow_to_frame
 
-    source = pq.ParquetFile(parts_path)
+    frame = arrow_to_frame(empty.select(list(PART_COLUMNS)))
+    frame = frame.assign(**allocation_columns(frame, 0, trees))[list(OUTPUT_COLUMNS)]
+    return pa.Table.from_pandas(frame, preserve_index=False).schema
+
+
+def with_allocation(table: pa.Table, start: int, trees: Trees, schema: pa.Schema) -> pa.Table:
+    """One part of the working file with its allocation columns, as a table of the output schema."""
+    from .emit import arrow_to_frame
+
+    inputs = arrow_to_frame(table.select(list(ALLOCATION_INPUTS)))
+    for name, values in allocation_columns(inputs, start, trees).items():
+        table = table.append_column(name, pa.chunked_array([pa.array(values, type=schema.field(name).type)]))
+    return table.select(list(OUTPUT_COLUMNS)).cast(schema)
+
+
+def read_parts(parts_path: Path, batches: list[int]) -> Iterator[pa.Table]:
+    """The parts of the working file, one table each, read one at a time (not memory-mapped: a part's pages are
+    released once it is written out)."""
+    with pa.OSFile(str(parts_path), "rb") as source:
+        reader = pa.ipc.open_file(source)
+        at = 0
+        for count in batches:
+            yield pa.Table.from_batches([reader.get_batch(i) for i in range(at, at + count)], schema=reader.schema)
+            at += count
+        if not batches:
+            yield reader.schema.empty_table()
+
+
+def join_allocation(parts_path: Path, batches: list[int], out_path: Path, trees: Trees,
+                    on_frame: Callable[[pd.DataFrame], None]) -> None:
+    """Read every part back, add its allocation columns, write it as one row group of out_path in the dataset's
+    column order. The Parquet encoding of one part runs on a thread (pyarrow releases the GIL) while the next part
+    is read and given its allocation; at most one part waits to be written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .emit import arrow_to_frame
+
     writer = None
+    pending = None
     start = 0
-    try:
-        for group in range(max(1, source.num_row_groups)):
-            frame = arrow_to_frame(source.read_row_group(group, columns=list(PART_COLUMNS)) if source.num_row_groups
-                                   else source.schema_arrow.empty_table().select(list(PART_COLUMNS)))
-            frame = frame.assign(**allocation_columns(frame, start, trees))[list(OUTPUT_COLUMNS)]
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(out_path, table.schema)
-            writer.write_table(table.cast(writer.schema))
-            on_frame(frame)
-            start += len(frame)
-            del frame, table
-    finally:
-        if writer is not None:
-            writer.close()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as pool:
+        try:
+            for part in read_parts(parts_path, batches):
+                if writer is None:
+                    schema = output_schema(part.slice(0, 0), trees)
+                    writer = pq.ParquetWriter(out_path, schema, use_dictionary=dictionary_columns(schema))
+                table = with_allocation(part, start, trees, writer.schema)
+                del part
+                on_frame(arrow_to_frame(table.select(list(SUMMARY_INPUTS))))
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write_table, table)
+                start += table.num_rows
+                del table
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:
+                pending.exception()  # the write has finished (or failed) before the file is closed
+            if writer is not None:
+                writer.close()
 
 
 @contextmanager
@@ -424,7 +560,7 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
     remove_stale_work(work_dir)
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=work_dir))
     try:
-        parts_path, facts = run_parts(ledger_parts(ledger_dir, paths, part_rows, stream_bytes, ledgers, log),
+        parts_path, facts = run_parts(read_ahead(ledger_dir, paths, part_rows, stream_bytes, ledgers, log),
                                       lookups, work, log, mapper)
         log.add(facts["cpi"].values())
         for column, tables in facts["unregistered"].items():
@@ -432,7 +568,7 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
                 merge = entities.merge_intermediaries if column == "intermediary" else entities.merge_unregistered
                 log.add(entities.unregistered_warnings(merge(tables), column, lookups.register))
         con = _connect(work)
-        con.execute(f"CREATE VIEW r AS SELECT * FROM read_parquet('{parts_path}')")
+        register_parts(con, parts_path)
         trees = global_steps(con, facts["rows"], log)
         con.close()
         built = Built(sort_issues(log.listed), log.left_out, ledgers,
@@ -443,7 +579,7 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
             from .emit import summary_part
 
             partials: list[dict] = []
-            join_allocation(parts_path, Path(folder) / DATASET_PARQUET, trees,
+            join_allocation(parts_path, facts["batches"], Path(folder) / DATASET_PARQUET, trees,
                             lambda frame: partials.append(summary_part(frame)))
             built.summary_parts = merge_summaries(partials)
 
