@@ -204,6 +204,7 @@ def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: I
     writer = None
     start = 0
     batches: list[int] = []
+    sizes: list[int] = []
     cpi: dict[int, LedgerIssue] = {}
     unregistered: dict[str, list[pd.DataFrame]] = {"payer": [], "recipient": [], "intermediary": []}
     seen: list[tuple[pd.DataFrame, pd.DataFrame]] = []
@@ -217,6 +218,7 @@ def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: I
             pieces = table.cast(schema).to_batches()
             for batch in pieces:
                 writer.write_batch(batch)
+                sizes.append(batch.num_rows)
             batches.append(len(pieces))
             start += len(table)
             log.add(part.issues)
@@ -231,15 +233,50 @@ def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: I
         if writer is not None:
             writer.close()
         sink.close()
-    return path, {"cpi": cpi, "unregistered": unregistered, "seen": seen, "rows": start, "batches": batches}
+    return path, {"cpi": cpi, "unregistered": unregistered, "seen": seen, "rows": start, "batches": batches,
+                  "batch_starts": np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])}
 
 
-def register_parts(con, parts_path: Path) -> None:
-    """The working file as DuckDB's view r (read through an Arrow dataset: DuckDB reads only the narrow columns
-    and the row ranges each query asks for)."""
-    import pyarrow.dataset as ds
+class WorkingRows:
+    """The global steps' view of the working file: DuckDB's view r over every row (read through an Arrow dataset,
+    so DuckDB reads only the narrow columns each query asks for), and rows fetched by position from the record
+    batches that hold them (a few thousand rows named in issues, or the rows in trees, without a scan of every
+    row)."""
 
-    con.register("r", ds.dataset(str(parts_path), format="ipc"))
+    def __init__(self, con, path: Path, batch_starts: np.ndarray):
+        import pyarrow.dataset as ds
+
+        self.con, self.path, self.starts = con, path, batch_starts
+        con.register("r", ds.dataset(str(path), format="ipc"))
+
+    def sql(self, query: str):
+        return self.con.sql(query)
+
+    def execute(self, query: str):
+        return self.con.execute(query)
+
+    def take(self, positions: np.ndarray, columns: Iterable[str]) -> pa.Table:
+        """The rows at these positions (sorted, distinct), with these columns, in position order."""
+        with pa.OSFile(str(self.path), "rb") as source:
+            names = pa.ipc.open_file(source).schema.names
+            wanted = [names.index(c) for c in columns]
+            reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(included_fields=wanted))
+            batch_of = np.searchsorted(self.starts, positions, side="right") - 1
+            pieces = [pa.Table.from_batches([reader.get_batch(int(b))]).take(
+                          pa.array(positions[batch_of == b] - self.starts[b])) for b in np.unique(batch_of)]
+            return pa.concat_tables(pieces) if pieces else reader.schema.empty_table()
+
+    def query_at(self, positions: np.ndarray, columns: Iterable[str], query: str) -> pa.Table:
+        """query (SQL over a table named `picked`) on the rows at these positions."""
+        self.con.register("picked", self.take(np.unique(positions), columns))
+        try:
+            return self.con.sql(query).to_arrow_table()
+        finally:
+            self.con.unregister("picked")
+
+
+# What the issues of the global steps quote (ids and links as written, amounts for parts that exceed).
+QUOTED_COLUMNS = (POSITION, ROW_FILE, ROW_NUMBER, "id", "part_of", "same_as", "amount_raw", *RAW_COLUMNS)
 
 
 def _connect(work: Path):
@@ -252,14 +289,11 @@ def _connect(work: Path):
     return con
 
 
-def _rows_at(con, positions: np.ndarray, columns: str) -> pd.DataFrame:
-    """The rows at these positions (in position order), with ledger_file, ledger_row and the columns asked for."""
-    con.register("wanted_rows", pa.table({"pos": pa.array(np.unique(positions), type=pa.int64())}))
-    try:
-        return con.sql(f"SELECT {POSITION}, {ROW_FILE}, {ROW_NUMBER}, {columns} FROM r WHERE {POSITION} IN "
-                       f"(SELECT pos FROM wanted_rows) ORDER BY {POSITION}").to_arrow_table().to_pandas()
-    finally:
-        con.unregister("wanted_rows")
+def _rows_at(work: WorkingRows, positions: np.ndarray, columns: str) -> pd.DataFrame:
+    """The rows at these positions (in position order), with ledger_file, ledger_row and the columns asked for (SQL
+    over QUOTED_COLUMNS)."""
+    return work.query_at(positions, QUOTED_COLUMNS, f"SELECT {POSITION}, {ROW_FILE}, {ROW_NUMBER}, {columns} "
+                         f"FROM picked ORDER BY {POSITION}").to_pandas()
 
 
 def _issues_at(con, positions: np.ndarray, column: str, value_sql: str, code: str, message, severity: str = ERROR,
@@ -283,7 +317,7 @@ class Trees:
     public: allocation.Allocation | None
 
 
-def global_steps(con, rows: int, log: IssueLog) -> Trees:
+def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
     """Unique ids and links over every row, then the allocation of the rows in a tree of links."""
     con.execute(f"CREATE TEMP TABLE firsts AS SELECT id, min({POSITION}) AS first FROM r GROUP BY id")
     dups = con.sql(f"SELECT r.{POSITION}, f.first FROM r JOIN firsts f USING (id) "
@@ -319,13 +353,12 @@ def global_steps(con, rows: int, log: IssueLog) -> Trees:
     part_of[at] = np.where(column["part"] >= 0, np.searchsorted(tree_rows, column["part"]), -1)
     same_as[at] = np.where(column["same"] >= 0, np.searchsorted(tree_rows, column["same"]), -1)
     del links, column
-    con.register("wanted_tree", pa.table({"pos": pa.array(tree_rows, type=pa.int64())}))
-    tree = con.sql(f"""
+    tree = con.query_at(tree_rows, (POSITION, "id", "visibility", "total_usd", "total_eur", "total_amount",
+                                    "recipient"), f"""
         SELECT id, visibility = 'public' AS public, visibility = 'internal' AS internal,
                CAST(total_usd * 100 AS BIGINT) AS usd, CAST(total_eur * 100 AS BIGINT) AS eur,
                total_amount IS NOT NULL AS has_total, recipient
-        FROM r WHERE {POSITION} IN (SELECT pos FROM wanted_tree) ORDER BY {POSITION}""").to_arrow_table()
-    con.unregister("wanted_tree")
+        FROM picked ORDER BY {POSITION}""")
     ids = tree.column("id").combine_chunks()
     first = pc.not_equal(ids, "").to_numpy(zero_copy_only=False) & ~np.isin(tree_rows, dup_rows)
     internal = tree.column("internal").to_numpy()
@@ -568,8 +601,7 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
                 merge = entities.merge_intermediaries if column == "intermediary" else entities.merge_unregistered
                 log.add(entities.unregistered_warnings(merge(tables), column, lookups.register))
         con = _connect(work)
-        register_parts(con, parts_path)
-        trees = global_steps(con, facts["rows"], log)
+        trees = global_steps(WorkingRows(con, parts_path, facts["batch_starts"]), facts["rows"], log)
         con.close()
         built = Built(sort_issues(log.listed), log.left_out, ledgers,
                       entities.entity_table_of(lookups.register, facts["seen"]), {}, facts["rows"],
