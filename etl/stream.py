@@ -255,24 +255,26 @@ class WorkingRows:
     def execute(self, query: str):
         return self.con.execute(query)
 
-    def take(self, positions: np.ndarray, columns: Iterable[str]) -> pa.Table:
-        """The rows at these positions (sorted, distinct), with these columns, in position order."""
+    def query_at(self, positions: np.ndarray, columns: Iterable[str], query: str) -> pa.Table:
+        """query (SQL over a table named `picked`, row by row, in position order) on the rows at these positions,
+        with these columns: run on each record batch's rows in turn, so only one batch's rows are held at once."""
+        positions = np.unique(positions)
+        results = []
         with pa.OSFile(str(self.path), "rb") as source:
             names = pa.ipc.open_file(source).schema.names
-            wanted = [names.index(c) for c in columns]
-            reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(included_fields=wanted))
+            reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(
+                included_fields=[names.index(c) for c in columns]))
             batch_of = np.searchsorted(self.starts, positions, side="right") - 1
-            pieces = [pa.Table.from_batches([reader.get_batch(int(b))]).take(
-                          pa.array(positions[batch_of == b] - self.starts[b])) for b in np.unique(batch_of)]
-            return pa.concat_tables(pieces) if pieces else reader.schema.empty_table()
-
-    def query_at(self, positions: np.ndarray, columns: Iterable[str], query: str) -> pa.Table:
-        """query (SQL over a table named `picked`) on the rows at these positions."""
-        self.con.register("picked", self.take(np.unique(positions), columns))
-        try:
-            return self.con.sql(query).to_arrow_table()
-        finally:
-            self.con.unregister("picked")
+            for batch in [*np.unique(batch_of).tolist(), *([] if len(positions) else [None])]:
+                picked = reader.schema.empty_table() if batch is None else pa.Table.from_batches(
+                    [reader.get_batch(batch)]).take(pa.array(positions[batch_of == batch] - self.starts[batch]))
+                self.con.register("picked", picked)
+                try:
+                    results.append(self.con.sql(query).to_arrow_table())
+                finally:
+                    self.con.unregister("picked")
+                del picked
+        return pa.concat_tables(results)
 
 
 # What the issues of the global steps quote (ids and links as written, amounts for parts that exceed).
