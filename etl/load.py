@@ -565,7 +565,7 @@ def _pandas_chunks(path: Path, delimiter: str, chunk_rows: int, skip: int = 0) -
             yield chunk.reset_index(drop=True)
 
 
-ARROW_BLOCK_BYTES = 1 << 24
+ARROW_BLOCK_BYTES = 1 << 21
 
 
 def _arrow_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
