@@ -34,6 +34,7 @@ from .errors import ERROR, WARNING, LedgerIssue, issues_from_mask, sort_issues
 from .load import LoadedLedger, discover_ledgers, read_ledger_parts
 from .pipeline import RAW_COLUMNS, Lookups, Part, cents_decimal, load_lookups, normalise_part
 from .schema import DATASET_PARQUET, DRAWN_ROLES, LEDGER_COLUMNS, OUTPUT_COLUMNS, ROW_FILE, ROW_NUMBER
+from .uniques import sorted_unique
 
 # Rows per part: a part's working memory is about 1.4 KB per row, so 200,000 rows stay near 300 MB whatever the
 # ledger's size.
@@ -197,14 +198,15 @@ def _part_table(part: Part, start: int) -> pa.Table:
 def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: IssueLog, mapper: Mapper
               ) -> tuple[Path, dict]:
     """Normalise every part (through mapper) and append each to work/parts.arrow, an Arrow IPC file with LZ4
-    buffers (writing and reading it back costs a fraction of Parquet's encoding and decoding, at about twice
-    Parquet's size on disk, for the length of the build); returns the file and what the global warnings are assembled from. facts["batches"] holds the
-    number of record batches of each part, so the join reads the parts back as they were."""
+    buffers (written and read back in a fraction of Parquet's encoding and decoding time, at about twice Parquet's
+    size on disk, for the length of the build); returns the file and what the global warnings are assembled from.
+    facts["batches"] and facts["part_rows"] hold each part's record batches and rows, so the parts can be read back
+    as they were."""
     path = work / PARTS_FILE
     writer = None
     start = 0
     batches: list[int] = []
-    sizes: list[int] = []
+    part_rows: list[int] = []
     cpi: dict[int, LedgerIssue] = {}
     unregistered: dict[str, list[pd.DataFrame]] = {"payer": [], "recipient": [], "intermediary": []}
     seen: list[tuple[pd.DataFrame, pd.DataFrame]] = []
@@ -218,8 +220,8 @@ def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: I
             pieces = table.cast(schema).to_batches()
             for batch in pieces:
                 writer.write_batch(batch)
-                sizes.append(batch.num_rows)
             batches.append(len(pieces))
+            part_rows.append(len(table))
             start += len(table)
             log.add(part.issues)
             for year, issue in part.cpi_missing.items():
@@ -234,19 +236,21 @@ def run_parts(raws: Iterator[pd.DataFrame], lookups: Lookups, work: Path, log: I
             writer.close()
         sink.close()
     return path, {"cpi": cpi, "unregistered": unregistered, "seen": seen, "rows": start, "batches": batches,
-                  "batch_starts": np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])}
+                  "part_rows": part_rows}
 
 
 class WorkingRows:
     """The global steps' view of the working file: DuckDB's view r over every row (read through an Arrow dataset,
-    so DuckDB reads only the narrow columns each query asks for), and rows fetched by position from the record
-    batches that hold them (a few thousand rows named in issues, or the rows in trees, without a scan of every
-    row)."""
+    so DuckDB reads only the narrow columns each query asks for), and rows fetched by position from the parts that
+    hold them (a few thousand rows named in issues, or the rows in trees, without a scan of every row)."""
 
-    def __init__(self, con, path: Path, batch_starts: np.ndarray):
+    def __init__(self, con, path: Path, batches: list[int], part_rows: list[int]):
         import pyarrow.dataset as ds
 
-        self.con, self.path, self.starts = con, path, batch_starts
+        self.con, self.path, self.batches = con, path, batches
+        # Each part's first record batch and first row (and the counts at the end).
+        self.first_batch = np.concatenate([[0], np.cumsum(batches, dtype=np.int64)])
+        self.part_starts = np.concatenate([[0], np.cumsum(part_rows, dtype=np.int64)])
         con.register("r", ds.dataset(str(path), format="ipc"))
 
     def sql(self, query: str):
@@ -257,23 +261,29 @@ class WorkingRows:
 
     def query_at(self, positions: np.ndarray, columns: Iterable[str], query: str) -> pa.Table:
         """query (SQL over a table named `picked`, row by row, in position order) on the rows at these positions,
-        with these columns: run on each record batch's rows in turn, so only one batch's rows are held at once."""
-        positions = np.unique(positions)
+        with these columns: run on each part's rows in turn, so only one part's rows are held at once."""
+        positions = sorted_unique(positions)
         results = []
         with pa.OSFile(str(self.path), "rb") as source:
             names = pa.ipc.open_file(source).schema.names
             reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(
                 included_fields=[names.index(c) for c in columns]))
-            batch_of = np.searchsorted(self.starts, positions, side="right") - 1
-            for batch in [*np.unique(batch_of).tolist(), *([] if len(positions) else [None])]:
-                picked = reader.schema.empty_table() if batch is None else pa.Table.from_batches(
-                    [reader.get_batch(batch)]).take(pa.array(positions[batch_of == batch] - self.starts[batch]))
-                self.con.register("picked", picked)
+            starts = self.part_starts
+            # Positions are sorted, so each part's are one slice of them.
+            bounds = np.searchsorted(positions, starts)
+            for part in range(len(self.batches)):
+                lo, hi = bounds[part], bounds[part + 1]
+                if lo == hi and (results or part < len(self.batches) - 1):
+                    continue
+                table = pa.Table.from_batches([reader.get_batch(b) for b in range(self.first_batch[part],
+                                                                                    self.first_batch[part + 1])],
+                                              schema=reader.schema)
+                self.con.register("picked", table.take(pa.array(positions[lo:hi] - starts[part], type=pa.int64())))
                 try:
                     results.append(self.con.sql(query).to_arrow_table())
                 finally:
                     self.con.unregister("picked")
-                del picked
+                del table
         return pa.concat_tables(results)
 
 
@@ -347,7 +357,7 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
                            "no row has this id (check the spelling; ids are unique across all ledgers)"))
         log.add(_issues_at(con, column["pos"][column[self_link]], name, raw, "link_self",
                            "a row cannot point at itself"))
-    tree_rows = np.unique(np.concatenate([column["pos"], column["part"][column["part"] >= 0],
+    tree_rows = sorted_unique(np.concatenate([column["pos"], column["part"][column["part"] >= 0],
                                           column["same"][column["same"] >= 0]]))
     local = np.full(len(tree_rows), -1, dtype=np.int64)
     part_of, same_as = local.copy(), local.copy()
@@ -603,7 +613,7 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
                 merge = entities.merge_intermediaries if column == "intermediary" else entities.merge_unregistered
                 log.add(entities.unregistered_warnings(merge(tables), column, lookups.register))
         con = _connect(work)
-        trees = global_steps(WorkingRows(con, parts_path, facts["batch_starts"]), facts["rows"], log)
+        trees = global_steps(WorkingRows(con, parts_path, facts["batches"], facts["part_rows"]), facts["rows"], log)
         con.close()
         built = Built(sort_issues(log.listed), log.left_out, ledgers,
                       entities.entity_table_of(lookups.register, facts["seen"]), {}, facts["rows"],
