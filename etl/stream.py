@@ -68,6 +68,15 @@ class IssueLog:
             if seen < limit:
                 listed.append(issue)
 
+    def room(self, severity: str, code: str) -> int:
+        """How many more issues of this kind would be listed."""
+        return max(0, self.limit - self.counts.get((severity, code), 0))
+
+    def count(self, severity: str, code: str, n: int) -> None:
+        """n more issues of this kind, beyond the listing limit: counted, never built."""
+        if n:
+            self.counts[(severity, code)] = self.counts.get((severity, code), 0) + n
+
     @property
     def left_out(self) -> dict[tuple[str, str], int]:
         return {key: count - self.limit for key, count in self.counts.items() if count > self.limit}
@@ -318,6 +327,16 @@ def _issues_at(con, positions: np.ndarray, column: str, value_sql: str, code: st
     return issues_from_mask(rows, pd.Series(True, index=rows.index), column, rows["value"], code, text, severity)
 
 
+def _log_issues_at(log: IssueLog, con, positions: np.ndarray, column: str, value_sql: str, code: str, message,
+                   severity: str = ERROR) -> None:
+    """One issue per distinct position, in position order, added to log: only those the log will list are built
+    (a 40-million-row ledger can have millions of one kind), the others counted."""
+    positions = sorted_unique(positions)
+    room = log.room(severity, code)
+    log.add(_issues_at(con, positions[:room], column, value_sql, code, message, severity))
+    log.count(severity, code, max(0, len(positions) - room))
+
+
 @dataclass
 class Trees:
     """The rows in a tree of links (positions, sorted) and their allocation, full and public."""
@@ -339,9 +358,9 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
         firsts = _rows_at(con, dups.column(1).to_numpy(), "id")
         at = dict(zip(firsts[POSITION], firsts[ROW_FILE] + ":" + firsts[ROW_NUMBER].astype("str")))
         first_of = dict(zip(dup_rows.tolist(), dups.column(1).to_pylist()))
-        log.add(_issues_at(con, dup_rows, "id", "coalesce(_id_raw, id)", "id_duplicate",
-                           lambda fetched: ("duplicate id: already used at "
-                                            + fetched[POSITION].map(first_of).map(at)).astype("str")))
+        _log_issues_at(log, con, dup_rows, "id", "coalesce(_id_raw, id)", "id_duplicate",
+                       lambda fetched: ("duplicate id: already used at "
+                                        + fetched[POSITION].map(first_of).map(at)).astype("str"))
     links = con.sql(f"""
         SELECT r.{POSITION} AS pos, r.part_of <> '' AS has_part, r.same_as <> '' AS has_same,
                coalesce(p.first, -1) AS part, coalesce(s.first, -1) AS same,
@@ -353,10 +372,10 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
     for name, has, target, self_link in (("part_of", "has_part", "part", "part_self"),
                                          ("same_as", "has_same", "same", "same_self")):
         raw = f"coalesce(_{name}_raw, {name})"
-        log.add(_issues_at(con, column["pos"][column[has] & (column[target] < 0)], name, raw, "link_unknown",
-                           "no row has this id (check the spelling; ids are unique across all ledgers)"))
-        log.add(_issues_at(con, column["pos"][column[self_link]], name, raw, "link_self",
-                           "a row cannot point at itself"))
+        _log_issues_at(log, con, column["pos"][column[has] & (column[target] < 0)], name, raw, "link_unknown",
+                       "no row has this id (check the spelling; ids are unique across all ledgers)")
+        _log_issues_at(log, con, column["pos"][column[self_link]], name, raw, "link_self",
+                       "a row cannot point at itself")
     tree_rows = sorted_unique(np.concatenate([column["pos"], column["part"][column["part"] >= 0],
                                           column["same"][column["same"] >= 0]]))
     local = np.full(len(tree_rows), -1, dtype=np.int64)
@@ -383,21 +402,21 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
             targets = dict(zip(tree_rows[bad].tolist(), tree_rows[positions[bad]].tolist()))
             where = _rows_at(con, tree_rows[positions[bad]], "id")
             where = dict(zip(where[POSITION], where[ROW_FILE] + ":" + where[ROW_NUMBER].astype("str")))
-            log.add(_issues_at(
-                con, tree_rows[bad], name, f"coalesce(_{name}_raw, {name})", "public_links_internal",
+            _log_issues_at(
+                log, con, tree_rows[bad], name, f"coalesce(_{name}_raw, {name})", "public_links_internal",
                 lambda fetched, name=name: (f"this public row is {name} a row that is internal ("
                                             + fetched[POSITION].map(targets).map(where) + "): the public view would "
                                             "show the internal row's id, and the money is counted only in that "
                                             "hidden row, so public totals show none of it; make both rows public "
-                                            "or both internal").astype("str"), WARNING))
+                                            "or both internal").astype("str"), WARNING)
     from .validate import rows_in_cycles
 
     looping = rows_in_cycles(first, part_of, same_as)
     if looping.any():
-        log.add(_issues_at(con, tree_rows[looping], "part_of",
-                           "coalesce(_part_of_raw, part_of) || ' ' || coalesce(_same_as_raw, same_as)", "link_cycle",
-                           "part_of/same_as links go round in a circle; the chain must end at a row that is "
-                           "counted"))
+        _log_issues_at(log, con, tree_rows[looping], "part_of",
+                       "coalesce(_part_of_raw, part_of) || ' ' || coalesce(_same_as_raw, same_as)", "link_cycle",
+                       "part_of/same_as links go round in a circle; the chain must end at a row that is "
+                       "counted")
     values, known = {}, {}
     for c in ("usd", "eur"):
         known[c] = ~tree.column(c).is_null().to_numpy(zero_copy_only=False)
@@ -422,10 +441,19 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
 def _exceeded_issues(con, result: allocation.Allocation, part_of: np.ndarray, same_as: np.ndarray,
                      tree_rows: np.ndarray, ids: pa.Array, log: IssueLog) -> None:
     """A warning for every row whose parts add up to more than the row itself, naming its first few parts."""
-    if not len(result.exceeded):
-        return
+    # Only the rows the log will list are named (their messages need their parts' ids); the rest are counted.
+    room = log.room(WARNING, "parts_exceed")
+    exceeded, excess = result.exceeded[:room], result.excess[:room]
+    if len(exceeded):
+        _exceeded_listed(con, exceeded, excess, part_of, same_as, tree_rows, ids, log)
+    log.count(WARNING, "parts_exceed", len(result.exceeded) - len(exceeded))
+
+
+def _exceeded_listed(con, exceeded: np.ndarray, excess: np.ndarray, part_of: np.ndarray, same_as: np.ndarray,
+                     tree_rows: np.ndarray, ids: pa.Array, log: IssueLog) -> None:
+    """The parts_exceed warnings of these rows (tree indexes, ascending), each naming its first five parts."""
     parent = allocation.effective_parents(part_of, same_as)
-    chosen = np.flatnonzero(np.isin(parent, result.exceeded))
+    chosen = np.flatnonzero(np.isin(parent, exceeded))
     chosen = chosen[np.argsort(parent[chosen], kind="stable")]
     named: dict[int, list[str]] = {}
     # One pass over the (few) parts, in plain lists.
@@ -433,12 +461,12 @@ def _exceeded_issues(con, result: allocation.Allocation, part_of: np.ndarray, sa
         listed = named.setdefault(p, [])
         if len(listed) < 5:
             listed.append(part)
-    own = ids.take(pa.array(result.exceeded)).to_pylist()
+    own = ids.take(pa.array(exceeded)).to_pylist()
     messages = {int(tree_rows[p]): f"its documented parts ({', '.join(named.get(p, []))}) add up to {e / 100:,.2f} "
                 f"USD more than this row ({i}); it draws nothing and the transfer's total is the sum of its parts"
-                for p, e, i in zip(result.exceeded.tolist(), result.excess.tolist(), own)}
-    log.add(_issues_at(con, tree_rows[result.exceeded], "amount", "amount_raw", "parts_exceed",
-                       lambda fetched: fetched[POSITION].map(messages).astype("str"), WARNING))
+                for p, e, i in zip(exceeded.tolist(), excess.tolist(), own)}
+    _log_issues_at(log, con, tree_rows[exceeded], "amount", "amount_raw", "parts_exceed",
+                   lambda fetched: fetched[POSITION].map(messages).astype("str"), WARNING)
 
 
 def _role_text(codes: np.ndarray) -> pa.Array:

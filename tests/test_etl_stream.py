@@ -149,3 +149,21 @@ def test_a_large_csv_left_to_the_c_parser_builds_as_the_whole_file_does(tmp_path
     whole = build(root)
     assert sorted(streamed.issues, key=str) == sorted(whole.issues, key=str)
     assert streamed.dataset.equals(whole.dataset)
+
+
+def test_issues_of_the_global_steps_beyond_the_limit_are_counted_and_the_first_rows_listed(tmp_path, monkeypatch):
+    rows = [row(id=f"r{i}", part_of=f"missing{i}") for i in range(7)]
+    rows += [row(id="big", amount="100"), *[row(id=f"p{i}", amount="80", part_of="big") for i in range(2)],
+             row(id="big2", amount="100"), *[row(id=f"q{i}", amount="80", part_of="big2") for i in range(2)],
+             row(id="big3", amount="100"), *[row(id=f"s{i}", amount="80", part_of="big3") for i in range(2)]]
+    root = ledger_folder(tmp_path, rows)
+    everything = build(root, part_rows=4, stream_bytes=0)
+    monkeypatch.setattr(etl.stream, "MAX_LISTED_PER_KIND", 2)
+    limited = build(root, part_rows=4, stream_bytes=0)
+    for code, count in (("link_unknown", 7), ("parts_exceed", 3)):
+        listed = [i for i in everything.issues if i.code == code]
+        assert len(listed) == count
+        kept = [i for i in limited.issues if i.code == code]
+        assert kept == sorted(listed, key=lambda i: i.row)[:2]
+        severity = listed[0].severity
+        assert limited.left_out[(severity, code)] == count - 2
