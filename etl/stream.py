@@ -253,14 +253,27 @@ class WorkingRows:
     so DuckDB reads only the narrow columns each query asks for), and rows fetched by position from the parts that
     hold them (a few thousand rows named in issues, or the rows in trees, without a scan of every row)."""
 
-    def __init__(self, con, path: Path, batches: list[int], part_rows: list[int]):
-        import pyarrow.dataset as ds
-
-        self.con, self.path, self.batches = con, path, batches
+    def __init__(self, work: Path, path: Path, batches: list[int], part_rows: list[int]):
+        self.work, self.path, self.batches = work, path, batches
         # Each part's first record batch and first row (and the counts at the end).
         self.first_batch = np.concatenate([[0], np.cumsum(batches, dtype=np.int64)])
         self.part_starts = np.concatenate([[0], np.cumsum(part_rows, dtype=np.int64)])
-        con.register("r", ds.dataset(str(path), format="ipc"))
+        self.con = None
+        self.restart()
+
+    def restart(self) -> None:
+        """A new DuckDB connection: closing the old one hands back everything it held (the ids of every row are
+        not needed once the links are resolved, and the allocation needs the memory)."""
+        import pyarrow.dataset as ds
+
+        self.close()
+        self.con = _connect(self.work)
+        self.con.register("r", ds.dataset(str(self.path), format="ipc"))
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
 
     def sql(self, query: str):
         return self.con.sql(query)
@@ -369,6 +382,8 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
                LEFT JOIN firsts s ON r.same_as = s.id AND r.same_as <> ''
         WHERE r.part_of <> '' OR r.same_as <> '' ORDER BY pos""").to_arrow_table()
     column = {name: links.column(name).to_numpy(zero_copy_only=False) for name in links.column_names}
+    del links
+    con.restart()
     for name, has, target, self_link in (("part_of", "has_part", "part", "part_self"),
                                          ("same_as", "has_same", "same", "same_self")):
         raw = f"coalesce(_{name}_raw, {name})"
@@ -383,7 +398,7 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
     at = np.searchsorted(tree_rows, column["pos"])
     part_of[at] = np.where(column["part"] >= 0, np.searchsorted(tree_rows, column["part"]), -1)
     same_as[at] = np.where(column["same"] >= 0, np.searchsorted(tree_rows, column["same"]), -1)
-    del links, column
+    del column
     tree = con.query_at(tree_rows, (POSITION, "id", "visibility", "total_usd", "total_eur", "total_amount",
                                     "recipient"), f"""
         SELECT id, visibility = 'public' AS public, visibility = 'internal' AS internal,
@@ -424,17 +439,17 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
     has_total = tree.column("has_total").to_numpy()
     recipient, _ = pd.factorize(tree.column("recipient").to_pandas())
     del tree
-    full = allocation.allocate(part_of, same_as, values, known, has_total, recipient)
+    full = allocation.allocate_by_trees(part_of, same_as, values, known, has_total, recipient)
     _exceeded_issues(con, full, part_of, same_as, tree_rows, ids, log)
     public_rows = np.flatnonzero(public)
     sub = None
     if len(public_rows) < len(tree_rows):
         position = np.full(len(tree_rows) + 1, -1)
         position[public_rows] = np.arange(len(public_rows))
-        sub = allocation.allocate(position[part_of[public_rows]], position[same_as[public_rows]],
-                                  {c: v[public_rows] for c, v in values.items()},
-                                  {c: k[public_rows] for c, k in known.items()}, has_total[public_rows],
-                                  recipient[public_rows])
+        sub = allocation.allocate_by_trees(position[part_of[public_rows]], position[same_as[public_rows]],
+                                           {c: v[public_rows] for c, v in values.items()},
+                                           {c: k[public_rows] for c, k in known.items()}, has_total[public_rows],
+                                           recipient[public_rows])
     return Trees(tree_rows, ids, full, public_rows, sub)
 
 
@@ -640,9 +655,11 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
             if tables:
                 merge = entities.merge_intermediaries if column == "intermediary" else entities.merge_unregistered
                 log.add(entities.unregistered_warnings(merge(tables), column, lookups.register))
-        con = _connect(work)
-        trees = global_steps(WorkingRows(con, parts_path, facts["batches"], facts["part_rows"]), facts["rows"], log)
-        con.close()
+        working = WorkingRows(work, parts_path, facts["batches"], facts["part_rows"])
+        try:
+            trees = global_steps(working, facts["rows"], log)
+        finally:
+            working.close()
         built = Built(sort_issues(log.listed), log.left_out, ledgers,
                       entities.entity_table_of(lookups.register, facts["seen"]), {}, facts["rows"],
                       dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat())

@@ -167,3 +167,21 @@ def test_issues_of_the_global_steps_beyond_the_limit_are_counted_and_the_first_r
         assert kept == sorted(listed, key=lambda i: i.row)[:2]
         severity = listed[0].severity
         assert limited.left_out[(severity, code)] == count - 2
+
+
+def test_trees_allocated_in_small_groups_build_the_golden_outputs(tmp_path, monkeypatch):
+    # The allocation in groups of whole trees of a few rows (a 40-million-row ledger's are a million rows): every
+    # output is still the golden one, for the example and the SYNTHETIC 200,000-row ledger.
+    import etl.allocation
+    from benchmarks.synthetic_ledger import write_synthetic
+    from build_digest import GOLDEN, SYNTHETIC_ROWS, SYNTHETIC_SEED, build_digest
+    from etl.pipeline import run_build
+    from etl.schema import LEDGER_DIR
+
+    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    synthetic = write_synthetic(tmp_path / "ledgers", SYNTHETIC_ROWS, SYNTHETIC_SEED).parent
+    for ledgers, name, group_rows in ((LEDGER_DIR, "example", 3), (synthetic, "synthetic_200k", 997)):
+        monkeypatch.setattr(etl.allocation, "GROUP_ROWS", group_rows)
+        out = tmp_path / f"build-{name}"
+        result = run_build(ledgers, out, allow_errors=True)
+        assert build_digest(current_build(out), result.issues) == expected[name]
