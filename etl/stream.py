@@ -650,6 +650,8 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
     try:
         parts_path, facts = run_parts(read_ahead(ledger_dir, paths, part_rows, stream_bytes, ledgers, log),
                                       lookups, work, log, mapper)
+        # Arrow's allocator keeps what the parts freed for reuse; the global steps' arrays are numpy's and DuckDB's.
+        pa.default_memory_pool().release_unused()
         log.add(facts["cpi"].values())
         for column, tables in facts["unregistered"].items():
             if tables:
@@ -670,6 +672,7 @@ def streamed(ledger_dir: Path, lookup_dir: Path | None = None, paths: list[Path]
             partials: list[dict] = []
             join_allocation(parts_path, facts["batches"], Path(folder) / DATASET_PARQUET, trees,
                             lambda frame: partials.append(summary_part(frame)))
+            pa.default_memory_pool().release_unused()  # the parts' buffers, before the reports are worded
             built.summary_parts = merge_summaries(partials)
 
         built.write = write
