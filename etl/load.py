@@ -574,7 +574,6 @@ def _arrow_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.Da
     blank line of spaces, an invalid UTF-8 byte and a record longer than a block (the C parser pads or names
     them), and accepts a quote left open at the end of the file, which the C parser refuses; such a quote leaves a
     line break in the last cell, or a file that does not end with one, so either makes the reading unsure."""
-    import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     with open(path, "rb") as handle:
@@ -623,15 +622,13 @@ def _text_frame(table) -> pd.DataFrame:
 def record_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """The file's records (header first) as text frames of chunk_rows records: by Arrow while it can be sure to
     read what pandas' C parser reads, else (from the first chunk not yet given) by the C parser itself."""
-    import pyarrow as pa
-
     given = 0
     try:
         for chunk in _arrow_chunks(path, delimiter, chunk_rows):
             yield chunk
             given += len(chunk)
         return
-    except (pa.ArrowInvalid, _Unsure, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+    except (pa.ArrowException, _Unsure, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
         pass
     yield from _pandas_chunks(path, delimiter, chunk_rows, skip=given)
 
