@@ -374,13 +374,20 @@ def global_steps(con: WorkingRows, rows: int, log: IssueLog) -> Trees:
         _log_issues_at(log, con, dup_rows, "id", "coalesce(_id_raw, id)", "id_duplicate",
                        lambda fetched: ("duplicate id: already used at "
                                         + fetched[POSITION].map(first_of).map(at)).astype("str"))
+    # The links are resolved against the first rows of the ids they name only: two joins against the first row of
+    # every id would hold two hash tables of every id (DuckDB ran out of its memory on 40 million rows).
+    con.execute(f"CREATE TEMP TABLE linked AS SELECT {POSITION}, id, part_of, same_as FROM r "
+                "WHERE part_of <> '' OR same_as <> ''")
+    con.execute("CREATE TEMP TABLE named AS SELECT id, first FROM firsts "
+                "WHERE id IN (SELECT part_of FROM linked UNION SELECT same_as FROM linked)")
+    con.execute("DROP TABLE firsts")
     links = con.sql(f"""
         SELECT r.{POSITION} AS pos, r.part_of <> '' AS has_part, r.same_as <> '' AS has_same,
                coalesce(p.first, -1) AS part, coalesce(s.first, -1) AS same,
                r.part_of <> '' AND r.part_of = r.id AS part_self, r.same_as <> '' AND r.same_as = r.id AS same_self
-        FROM r LEFT JOIN firsts p ON r.part_of = p.id AND r.part_of <> ''
-               LEFT JOIN firsts s ON r.same_as = s.id AND r.same_as <> ''
-        WHERE r.part_of <> '' OR r.same_as <> '' ORDER BY pos""").to_arrow_table()
+        FROM linked r LEFT JOIN named p ON r.part_of = p.id AND r.part_of <> ''
+               LEFT JOIN named s ON r.same_as = s.id AND r.same_as <> ''
+        ORDER BY pos""").to_arrow_table()
     column = {name: links.column(name).to_numpy(zero_copy_only=False) for name in links.column_names}
     del links
     con.restart()
