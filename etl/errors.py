@@ -8,6 +8,7 @@ import pandas as pd
 
 ERROR = "error"
 WARNING = "warning"
+# LedgerIssue.as_dict spells these out in this order.
 ISSUE_COLUMNS = ("file", "row", "column", "value", "code", "message", "severity")
 # Printed for the row or the column of an issue about a whole file (or a whole row).
 WHOLE = "—"
@@ -39,7 +40,8 @@ class LedgerIssue:
     def as_dict(self) -> dict:
         # Every field is a str, int or None, so asdict's recursive copy (slow for a hundred thousand warnings)
         # would return the same.
-        return {name: getattr(self, name) for name in ISSUE_COLUMNS}
+        return {"file": self.file, "row": self.row, "column": self.column, "value": self.value, "code": self.code,
+                "message": self.message, "severity": self.severity}
 
 
 class EtlError(Exception):

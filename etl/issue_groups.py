@@ -25,11 +25,15 @@ def group_issues(issues: Iterable[LedgerIssue], not_listed: dict[tuple[str, str]
     counts: Counter = Counter(not_listed or {})
     first: dict[tuple[str, str], LedgerIssue] = {}
     labels: dict[tuple[str, str], str] = {}
+    # Messages repeat (one kind often has one text), so each distinct message is split once.
+    label_of: dict[str, str] = {}
     for issue in issues:
         key = (issue.severity, issue.code)
         counts[key] += 1
         first.setdefault(key, issue)
-        label = kind_label(issue.message)
+        label = label_of.get(issue.message)
+        if label is None:
+            label = label_of[issue.message] = kind_label(issue.message)
         # A kind whose messages differ (mapping problems, say) is named by its code alone.
         labels[key] = label if labels.get(key, label) == label else ""
     groups = [{"severity": severity, "code": code, "count": count, "label": labels[(severity, code)],

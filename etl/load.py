@@ -8,9 +8,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .errors import LedgerIssue
 from .schema import (EXPORT_MARKER_COLUMNS, EXPORT_RAW_COLUMNS, LEDGER_COLUMNS, LEDGER_SHEET_NAME, REQUIRED_COLUMNS,
@@ -247,6 +249,25 @@ def line_count_issues(lines: int, records: int, in_cells: int, swallowing: list[
     return []
 
 
+def _line_feeds(cells) -> int | None:
+    """The line feeds in an Arrow text column, counted in its bytes at once (a line feed byte is never part of
+    another UTF-8 character); None when a carriage return is among them, whose \r\n pairs must be told apart
+    cell by cell."""
+    total = 0
+    for chunk in getattr(cells, "chunks", [cells]):
+        data = chunk.buffers()[2] if len(chunk) else None
+        if data is None:
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
+        first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+        text = np.frombuffer(data, dtype=np.uint8)[first:last]
+        if np.count_nonzero(text == 13):
+            return None
+        total += int(np.count_nonzero(text == 10))
+    return total
+
+
 def cell_line_breaks(table: pd.DataFrame, names: list[str], delimiter: str, label: str, first_row: int,
                      ledger: bool) -> tuple[list[LedgerIssue], int]:
     """(rows_inside_cell issues, line breaks inside cells) of table's records, record k being row k + first_row."""
@@ -261,8 +282,12 @@ def cell_line_breaks(table: pd.DataFrame, names: list[str], delimiter: str, labe
     issues: list[LedgerIssue] = []
     for position in range(table.shape[1]):
         cells = pc.fill_null(arrow_strings(table.iloc[:, position]), "")
-        breaks = pc.count_substring_regex(cells, r"\r\n|\r|\n")
-        count = pc.sum(breaks).as_py() or 0
+        count = _line_feeds(cells)
+        if count is None:
+            # \r\n, \r and \n each one break (as _line_breaks counts them), by plain substring counts: the regex
+            # engine costs several times more over every cell of a large ledger.
+            count = sum(pc.sum(pc.count_substring(cells, text)).as_py() or 0 for text in ("\n", "\r")) - \
+                (pc.sum(pc.count_substring(cells, "\r\n")).as_py() or 0)
         if not count:
             continue
         in_cells += count
@@ -522,8 +547,95 @@ def read_ledger_parts(path: Path, root: Path | None, chunk_rows: int, stream_byt
     yield from _csv_parts(path, ledger_label(path, root), root, chunk_rows, sniff_delimiter(head[:newline + 1]))
 
 
+class _Unsure(Exception):
+    """Arrow's reading of a file may differ from the C parser's: read it with the C parser instead."""
+
+
+def _pandas_chunks(path: Path, delimiter: str, chunk_rows: int, skip: int = 0) -> Iterator[pd.DataFrame]:
+    """The file's records (header first) as text frames of chunk_rows records, by pandas' C parser, as read_ledger
+    reads them; the first `skip` records (a multiple of chunk_rows) are read but not given."""
+    reader = pd.read_csv(path, sep=delimiter, dtype="str", keep_default_na=False, header=None,
+                         skip_blank_lines=False, engine="c", encoding="utf-8-sig", encoding_errors="strict",
+                         chunksize=chunk_rows)
+    with reader:
+        for chunk in reader:
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            yield chunk.reset_index(drop=True)
+
+
+ARROW_BLOCK_BYTES = 1 << 21
+
+
+def _arrow_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The same chunks as _pandas_chunks, parsed by Arrow's CSV reader (several times faster, no Python object per
+    cell, and it releases the GIL). Raises where the two parsers could disagree: Arrow refuses a short row, a
+    blank line of spaces, an invalid UTF-8 byte and a record longer than a block (the C parser pads or names
+    them), and accepts a quote left open at the end of the file, which the C parser refuses; such a quote leaves a
+    line break in the last cell, or a file that does not end with one, so either makes the reading unsure."""
+    import pyarrow.csv as pa_csv
+
+    with open(path, "rb") as handle:
+        width = len(pd.read_csv(handle, sep=delimiter, dtype="str", keep_default_na=False, header=None,
+                                engine="c", encoding="utf-8-sig", nrows=1).columns)
+        handle.seek(-1, 2)
+        if handle.read(1) not in (b"\n", b"\r"):
+            raise _Unsure("no line break at the end of the file")
+    names = [str(i) for i in range(width)]
+    reader = pa_csv.open_csv(
+        path, read_options=pa_csv.ReadOptions(column_names=names, block_size=ARROW_BLOCK_BYTES),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                              quoted_strings_can_be_null=False))
+    pending: list = []
+    size = 0
+    last = None
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        while size >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            if last is not None:
+                yield _text_frame(last)
+            last = table.slice(0, chunk_rows)
+            rest = table.slice(chunk_rows)
+            pending, size = rest.to_batches(), rest.num_rows
+    if size:
+        if last is not None:
+            yield _text_frame(last)
+        last = pa.Table.from_batches(pending)
+    if last is not None:
+        final = last.column(width - 1)[last.num_rows - 1].as_py()
+        if "\n" in final or "\r" in final:
+            raise _Unsure("a line break in the file's last cell")
+        yield _text_frame(last)
+
+
+def _text_frame(table) -> pd.DataFrame:
+    """An Arrow table of text cells as the frame pandas' C parser gives (columns 0…n-1, text dtype)."""
+    frame = pd.DataFrame({i: pd.Series(table.column(i), dtype="str") for i in range(table.num_columns)})
+    frame.columns = pd.Index(range(table.num_columns), dtype="int64")
+    return frame
+
+
+def record_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The file's records (header first) as text frames of chunk_rows records: by Arrow while it can be sure to
+    read what pandas' C parser reads, else (from the first chunk not yet given) by the C parser itself."""
+    given = 0
+    try:
+        for chunk in _arrow_chunks(path, delimiter, chunk_rows):
+            yield chunk
+            given += len(chunk)
+        return
+    except (pa.ArrowException, _Unsure, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        pass
+    yield from _pandas_chunks(path, delimiter, chunk_rows, skip=given)
+
+
 def _csv_parts(path: Path, label: str, root: Path | None, chunk_rows: int, delimiter: str):
-    """The parts of a large CSV ledger, read by the same C parser as read_ledger, chunk_rows records at a time."""
+    """The parts of a large CSV ledger, chunk_rows records at a time, read as read_ledger's C parser reads them
+    (record_chunks)."""
     header: pd.DataFrame | None = None
     names: list[str] = []
     records = in_cells = 0
@@ -533,32 +645,27 @@ def _csv_parts(path: Path, label: str, root: Path | None, chunk_rows: int, delim
     last_row = 1
     blanks = 0
     try:
-        reader = pd.read_csv(path, sep=delimiter, dtype="str", keep_default_na=False, header=None,
-                             skip_blank_lines=False, engine="c", encoding="utf-8-sig", encoding_errors="strict",
-                             chunksize=chunk_rows)
-        with reader:
-            for chunk in reader:
-                chunk = chunk.reset_index(drop=True)
-                if header is None:
-                    header = chunk.iloc[:1]
-                    names = [str(h) for h in header.iloc[0].tolist()]
-                    found, breaks = cell_line_breaks(chunk, names, delimiter, label, 1, True)
-                    table, first_row = chunk, 2
-                else:
-                    found, breaks = cell_line_breaks(chunk, names, delimiter, label, last_row + 1, True)
-                    table, first_row = pd.concat([header, chunk], ignore_index=True), last_row + 1
-                records += len(chunk)
-                in_cells += breaks
-                swallowing += found
-                part = _frame_from_table(path, label, table, [], first_row, total_rows=False)
-                last_row = first_row + len(table) - 2
-                # The header's issues come with every part; each is reported once.
-                part.issues = [i for i in part.issues if i not in reported]
-                reported.update(part.issues)
-                blanks += part.blank_rows
-                tail = part.frame.tail(TOTAL_ROW_WINDOW) if tail is None or len(part.frame) >= TOTAL_ROW_WINDOW \
-                    else pd.concat([tail, part.frame]).tail(TOTAL_ROW_WINDOW)
-                yield part
+        for chunk in record_chunks(path, delimiter, chunk_rows):
+            if header is None:
+                header = chunk.iloc[:1]
+                names = [str(h) for h in header.iloc[0].tolist()]
+                found, breaks = cell_line_breaks(chunk, names, delimiter, label, 1, True)
+                table, first_row = chunk, 2
+            else:
+                found, breaks = cell_line_breaks(chunk, names, delimiter, label, last_row + 1, True)
+                table, first_row = pd.concat([header, chunk], ignore_index=True), last_row + 1
+            records += len(chunk)
+            in_cells += breaks
+            swallowing += found
+            part = _frame_from_table(path, label, table, [], first_row, total_rows=False)
+            last_row = first_row + len(table) - 2
+            # The header's issues come with every part; each is reported once.
+            part.issues = [i for i in part.issues if i not in reported]
+            reported.update(part.issues)
+            blanks += part.blank_rows
+            tail = part.frame.tail(TOTAL_ROW_WINDOW) if tail is None or len(part.frame) >= TOTAL_ROW_WINDOW \
+                else pd.concat([tail, part.frame]).tail(TOTAL_ROW_WINDOW)
+            yield part
     except (UnicodeDecodeError, pd.errors.ParserError):
         # The parts read so far were fine; the whole-file reader names every problem of the file (its slow path is
         # only for broken files, which never build). Its rows after the parts already given follow, so no row is

@@ -42,6 +42,13 @@ def per_unique(values: pd.Series, labels: pd.DataFrame, parse: Parser) -> tuple[
     return spread, issues
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique of an integer array, by a sort: numpy's own (hash-based since numpy 2.3) is twenty times slower
+    on a million positions."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+
+
 def first_occurrences(codes: np.ndarray) -> np.ndarray:
     """True at the first row of each code, for codes numbered in order of first appearance (as factorize and
     Arrow's dictionary_encode number them): a row is first when its code exceeds every earlier one."""

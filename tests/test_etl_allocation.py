@@ -159,3 +159,37 @@ def test_a_long_chain_allocates(tmp_path):
     # Each link holds what the leaf holds, so every middle row is covered and the root keeps the rest.
     assert result.drawn["usd"][-1] == 10 and result.drawn["usd"][0] == 10 * n - 10
     assert (result.drawn["usd"][1:-1] == 0).all()
+
+
+@st.composite
+def link_graphs(draw):
+    """Any links at all: forests, restated chains, loops, self-links, two currencies, rows without a total."""
+    n = draw(st.integers(1, 60))
+    target = st.one_of(st.just(-1), st.just(-1), st.integers(0, n - 1))
+    part_of = np.array([draw(target) for _ in range(n)])
+    same_as = np.array([draw(st.one_of(st.just(-1), st.just(-1), st.just(-1), st.integers(0, n - 1)))
+                        for _ in range(n)])
+    values, known = {}, {}
+    for currency in ("usd", "eur"):
+        cents = [draw(st.one_of(st.none(), st.integers(0, 10**9))) for _ in range(n)]
+        values[currency] = np.array([c or 0 for c in cents], dtype=np.int64)
+        known[currency] = np.array([c is not None for c in cents])
+    has_total = np.array([draw(st.booleans()) or known["usd"][i] for i in range(n)])
+    recipient = np.array([draw(st.integers(0, 3)) for _ in range(n)])
+    return part_of, same_as, values, known, has_total, recipient, draw(st.integers(1, 8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(link_graphs())
+def test_allocating_in_groups_of_whole_trees_gives_the_same_allocation(graph):
+    from etl.allocation import allocate_by_trees
+
+    *arrays, group_rows = graph
+    whole = allocate(*arrays)
+    grouped = allocate_by_trees(*arrays, group_rows=group_rows)
+    for name in ("root", "role", "exceeded", "excess"):
+        assert np.array_equal(getattr(whole, name), getattr(grouped, name)), name
+        assert getattr(whole, name).dtype == getattr(grouped, name).dtype, name
+    for currency in ("usd", "eur"):
+        assert np.array_equal(whole.drawn[currency], grouped.drawn[currency])
+        assert np.array_equal(whole.drawn_known[currency], grouped.drawn_known[currency])
