@@ -110,8 +110,28 @@ def table_page(search: str | None, sort_by: str = "value_usd") -> tuple[list[dic
     from . import views
 
     rows, state = views.rows_for(search)
+    return page_from(rows, state, sort_by)
+
+
+def page_from(rows, state, sort_by: str = "value_usd") -> tuple[list[dict], str, list, list[dict]]:
+    """table_page for rows already filtered (the page's own callback filters once for its chart and its table)."""
     shown, page, pages = page_of(rows, state.page, sort_by)
     return shown, pager_text(page, pages, len(rows)), cards(shown), column_defs(state.columns)
+
+
+def outputs(prefix: str) -> list:
+    """The table's outputs a page's callback sets beside its charts, in table_values' order."""
+    from dash import Output
+
+    return [Output(f"{prefix}-grid", "rowData"), Output(f"{prefix}-pager-text", "children"),
+            Output(f"{prefix}-cards", "children"), Output(f"{prefix}-grid", "columnDefs"),
+            Output(f"{prefix}-columns", "value"), Output(f"{prefix}-detail", "children")]
+
+
+def table_values(rows, state, sort_by: str | None) -> tuple:
+    """The values of outputs(prefix) for filtered rows: page, pager, cards, columns, chosen columns, no detail."""
+    grid_rows, pager, phone_cards, defs = page_from(rows, state, sort_by or "value_usd")
+    return grid_rows, pager, phone_cards, defs, chosen_columns(state.columns), []
 
 
 def download_name(state, excel: bool) -> str:
@@ -279,18 +299,11 @@ def empty_note(total: int) -> html.Div | None:
 
 
 def register_callbacks(prefix: str) -> None:
-    """The table's callbacks on a page whose ids start with prefix."""
+    """The table's own callbacks on a page whose ids start with prefix. Its rows and pager are set by the page's
+    callback (outputs/table_values), which filters once for the page's charts and its table."""
     from dash import Input, Output, State, callback, ctx, no_update
 
     from .filters import from_query
-
-    @callback(Output(f"{prefix}-grid", "rowData"), Output(f"{prefix}-pager-text", "children"),
-              Output(f"{prefix}-cards", "children"), Output(f"{prefix}-grid", "columnDefs"),
-              Output(f"{prefix}-columns", "value"), Output(f"{prefix}-detail", "children"),
-              Input("url", "search"), Input(f"{prefix}-sort", "value"))
-    def update_table(search, sort_by):
-        rows, pager, phone_cards, defs = table_page(search, sort_by)
-        return rows, pager, phone_cards, defs, chosen_columns(from_query(search).columns), []
 
     @callback(Output(f"{prefix}-detail", "children", allow_duplicate=True), Input(f"{prefix}-grid", "cellClicked"),
               State(f"{prefix}-grid", "rowData"), prevent_initial_call=True)

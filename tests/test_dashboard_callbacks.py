@@ -372,3 +372,50 @@ def test_the_filter_panel_options_are_worked_out_once_per_build(pages):
     options = data.control_options()
     assert {"label": "United States (US)", "value": "US"} in options["recipient_country"]
     assert options["ledger"] == ["azerbaijan.csv", "imported/occrp_laundromat.csv"]
+
+
+def _post_page_callback(outputs: list[dict], inputs: list[dict], changed: str) -> dict:
+    """A page's callback over HTTP, as the browser asks it (a local request: every row)."""
+    from dashboard.app import app
+
+    client = app.server.test_client()
+    client.get("/_dash-dependencies")
+    payload = {"output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outputs) + "..",
+               "outputs": outputs, "inputs": inputs, "changedPropIds": [changed], "state": []}
+    response = client.post("/_dash-update-component", json=payload, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_json()["response"]
+
+
+TABLE_OUTPUTS = ("grid.rowData", "pager-text.children", "cards.children", "grid.columnDefs", "columns.value",
+                 "detail.children")
+
+
+@pytest.mark.parametrize("page, charts, extra_inputs", [
+    ("flows", ("sankey.figure", "flow-left-out.children", "flow-focus.children", "flow-list.children"),
+     [{"id": "viewport", "property": "data", "value": 1246}]),
+    ("explore", ("timeline.figure", "map.figure", "top-recipients.figure", "top-payers.figure",
+                 "explore-focus.children", "explore-left-out.children"), []),
+])
+def test_a_change_filters_the_rows_once_for_the_charts_and_the_table(pages, monkeypatch, page, charts, extra_inputs):
+    """One filter computation per change: the page's one callback draws its charts and its table page from one
+    filtering, and a new sort order redraws only the table."""
+    calls = []
+    real_mask = views.mask
+    monkeypatch.setattr(views, "mask", lambda *a, **k: calls.append(1) or real_mask(*a, **k))
+    names = [*charts, *(f"{page}-{o}" for o in TABLE_OUTPUTS)]
+    outputs = [{"id": n.split(".")[0], "property": n.split(".")[1]} for n in names]
+    query = "?recipient_country=US&view=all"
+    url = {"id": "url", "property": "search", "value": query}
+    sort = {"id": f"{page}-sort", "property": "value", "value": "date_start"}
+    answer = _post_page_callback(outputs, [url, *extra_inputs, sort], "url.search")
+    assert len(calls) == 1
+    assert set(answer) == {n.split(".")[0] for n in names}
+    # The table page is the one table_page gives for the URL on its own.
+    grid_rows, pager, _, _ = pages["flows"].table_page(query, "date_start")
+    assert answer[f"{page}-grid"]["rowData"] == grid_rows and answer[f"{page}-pager-text"]["children"] == pager
+    assert len(grid_rows) > 1 and "transfers" in pager
+    calls.clear()
+    answer = _post_page_callback(outputs, [url, *extra_inputs, sort], f"{page}-sort.value")
+    assert len(calls) == 1
+    assert set(answer) == {f"{page}-{o.split('.')[0]}" for o in TABLE_OUTPUTS}

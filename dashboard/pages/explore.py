@@ -6,7 +6,7 @@ from dataclasses import replace
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import figures, fold, views
+from dashboard import figures, fold, table, views
 from dashboard.filters import from_query
 from dashboard.formatting import money
 from dashboard.graph_config import graph_config, standalone_html
@@ -80,8 +80,8 @@ def shown_note(search, state, left: dict) -> list:
             dcc.Link("Traced money only", href="/explore" + views.with_view(search, "counted", True))]
 
 
-def explore_outputs(search, period=None, side=None, scale=None):
-    rows, state, left = views.rows_with_left_out(search)
+def explore_outputs(search, period=None, side=None, scale=None, filtered=None):
+    rows, state, left = filtered or views.rows_with_left_out(search)
     period, side, scale = period or state.period, side or state.map_side, scale or state.scale
     return (figures.timeline_figure(rows, period, scale), figures.map_figure(rows, side),
             figures.top_bars(rows, "recipient"), figures.top_bars(rows, "payer"),
@@ -91,10 +91,15 @@ def explore_outputs(search, period=None, side=None, scale=None):
 
 @callback(Output("timeline", "figure"), Output("map", "figure"), Output("top-recipients", "figure"),
           Output("top-payers", "figure"), Output("explore-focus", "children"),
-          Output("explore-left-out", "children"),
-          Input("url", "search"))
-def update_explore(search):
-    return explore_outputs(search)
+          Output("explore-left-out", "children"), *table.outputs("explore"),
+          Input("url", "search"), Input("explore-sort", "value"))
+def update_explore(search, sort_by):
+    """The charts, the note and the table from one filtering of the rows per change."""
+    filtered = views.rows_with_left_out(search)
+    rows, state, _ = filtered
+    if ctx.triggered_id == "explore-sort" and not views.page_just_mounted(ctx.triggered):
+        return (no_update,) * 6 + table.table_values(rows, state, sort_by)
+    return explore_outputs(search, filtered=filtered) + table.table_values(rows, state, sort_by)
 
 
 @callback(Output("url", "search", allow_duplicate=True), Input("timeline-period", "value"),

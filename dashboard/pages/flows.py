@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, fold, publish, views
+from dashboard import figures, fold, publish, table, views
 from dashboard.filters import DEFAULT_LEVELS, MAX_TOP_N, SANKEY_LEVELS, from_query
 from dashboard.formatting import money
 from dashboard.graph_config import graph_config, standalone_html
@@ -134,9 +134,10 @@ def flow_rows(search: str | None, rows, state, details: figures.RowDetails | Non
     return [html.Ol(items, className="flows"), *more]
 
 
-def flows_outputs(search: str | None, width: int | None = None):
-    """Everything the flows page shows for a URL (called by the callback and by tests)."""
-    rows, state, left = views.rows_with_left_out(search)
+def flows_outputs(search: str | None, width: int | None = None, filtered=None):
+    """Everything the flows page shows for a URL (called by the callback and by tests); `filtered` is the
+    (rows, state, left) of views.rows_with_left_out when the caller has them."""
+    rows, state, left = filtered or views.rows_with_left_out(search)
     # One reading of the rows' columns serves the chart and the flow list.
     details = figures.RowDetails(rows)
     fig = figures.sankey_figure(rows, state.levels, state.top_n, width=int(width or DEFAULT_WIDTH), details=details)
@@ -146,13 +147,20 @@ def flows_outputs(search: str | None, width: int | None = None):
 
 
 @callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
-          Output("flow-list", "children"), Input("url", "search"), Input("viewport", "data"))
-def update_flows(search, width):
+          Output("flow-list", "children"), *table.outputs("flows"),
+          Input("url", "search"), Input("viewport", "data"), Input("flows-sort", "value"))
+def update_flows(search, width, sort_by):
+    """The chart, its notes, the flow list and the table from one filtering of the rows per change (a callback per
+    part would filter the same rows once each)."""
     # The page's width arrives from the browser a moment after the URL: drawing before it would draw the chart
     # twice, the first time for the wrong width.
     if width is None:
         raise PreventUpdate
-    return flows_outputs(search, width)
+    filtered = views.rows_with_left_out(search)
+    rows, state, _ = filtered
+    if ctx.triggered_id == "flows-sort" and not views.page_just_mounted(ctx.triggered):
+        return (no_update,) * 4 + table.table_values(rows, state, sort_by)
+    return flows_outputs(search, width, filtered) + table.table_values(rows, state, sort_by)
 
 
 def table_outputs(search: str | None, sort_by: str = "value_usd"):
