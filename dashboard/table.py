@@ -163,11 +163,6 @@ def download(search: str | None, excel: bool, sort_by: str = "value_usd") -> dic
     return dcc.send_bytes(export.to_csv_bytes(rows), name)
 
 
-def sort_rows(frame: pd.DataFrame, sort_by: str, descending: bool) -> pd.DataFrame:
-    column = sort_by if sort_by in SORTABLE else "value_usd"
-    return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
-
-
 def _sort_key(frame: pd.DataFrame, sort_by: str, descending: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A float key (missing last) for numeric and date columns, or a text order for the others."""
     column = sort_by if sort_by in SORTABLE else "value_usd"
@@ -292,10 +287,6 @@ def detail(rows: list[dict], index: int | None) -> list:
 
 def pager_text(page: int, pages: int, total: int) -> str:
     return f"Page {page} of {pages} · {total:,} transfer{'s' if total != 1 else ''}"
-
-
-def empty_note(total: int) -> html.Div | None:
-    return html.Div("No transfers match these filters.", className="empty") if total == 0 else None
 
 
 def register_callbacks(prefix: str) -> None:

@@ -52,11 +52,6 @@ def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
     return as_viewed(every[shown], state), state, left_out_of(every, dataset)
 
 
-def left_out_summary(search: str | None) -> dict:
-    """How many reports matching the filters are left out of the sums, and why."""
-    return rows_with_left_out(search)[2]
-
-
 def full(rows: pd.DataFrame) -> pd.DataFrame:
     """The complete rows (exact amounts, sources, notes) behind filtered chart rows."""
     return data.full_rows(rows)
