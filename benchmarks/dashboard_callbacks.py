@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,15 +66,20 @@ def main() -> None:
         time_callbacks(args.worker, args.filters)
         return
     tmp = Path(tempfile.mkdtemp(prefix="influence-ledger-bench-"))
-    folder = tmp / "ledgers"
-    write_synthetic(folder, args.rows, seed=3, bad_share=0.0)
-    out = tmp / "build"
-    started = time.perf_counter()
-    # The real build, so the worker reads exactly what the dashboard reads (build/current/transfers.parquet).
-    summary = run_build(folder, out).summary
-    print(f"SYNTHETIC dataset: {summary.get('rows', args.rows):,} rows built in {time.perf_counter() - started:.1f} s")
-    # A fresh process plays one dashboard worker, so its peak memory is the worker's alone.
-    subprocess.run([sys.executable, __file__, "--worker", str(out), "--filters", str(args.filters)], check=True)
+    try:
+        folder = tmp / "ledgers"
+        write_synthetic(folder, args.rows, seed=3, bad_share=0.0)
+        out = tmp / "build"
+        started = time.perf_counter()
+        # The real build, so the worker reads exactly what the dashboard reads (build/current/transfers.parquet).
+        summary = run_build(folder, out).summary
+        print(f"SYNTHETIC dataset: {summary.get('rows', args.rows):,} rows built in "
+              f"{time.perf_counter() - started:.1f} s")
+        # A fresh process plays one dashboard worker, so its peak memory is the worker's alone.
+        subprocess.run([sys.executable, __file__, "--worker", str(out), "--filters", str(args.filters)], check=True)
+    finally:
+        # The SYNTHETIC ledger and its build (hundreds of MB at a million rows) are not kept.
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def time_callbacks(out: Path, filters: int) -> None:
