@@ -7,6 +7,7 @@ import re
 
 import brotli
 import pytest
+from dash_requests import flows_page_payload
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +57,7 @@ def test_a_callback_answer_is_compressed_and_decodes_to_the_figure(client):
     from dashboard import views
 
     # The flows page's figure callback, asked as the browser asks it.
-    payload = {"output": "..sankey.figure...flow-left-out.children...flow-focus.children...flow-list.children..",
-               "outputs": [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
-                           {"id": "flow-focus", "property": "children"}, {"id": "flow-list", "property": "children"}],
-               "inputs": [{"id": "url", "property": "search", "value": "?view=all"},
-                          {"id": "viewport", "property": "data", "value": 1246}],
-               "changedPropIds": ["url.search"], "state": []}
+    payload = flows_page_payload("?view=all")
     response = client.post("/_dash-update-component", json=payload,
                            headers={"Accept-Encoding": "gzip", "Content-Type": "application/json"})
     assert response.status_code == 200, response.get_data()[:500]
@@ -93,14 +89,7 @@ def test_bundles_are_compressed_once_but_callback_answers_never_come_from_the_ca
     assert client.get(url, headers={"Accept-Encoding": "br"}).get_data() == first
     answers = []
     for query in ("?view=all", "?recipient_country=DE&view=all"):
-        payload = {"output": "..sankey.figure...flow-left-out.children...flow-focus.children...flow-list.children..",
-                   "outputs": [{"id": "sankey", "property": "figure"},
-                               {"id": "flow-left-out", "property": "children"},
-                               {"id": "flow-focus", "property": "children"},
-                               {"id": "flow-list", "property": "children"}],
-                   "inputs": [{"id": "url", "property": "search", "value": query},
-                              {"id": "viewport", "property": "data", "value": 1246}],
-                   "changedPropIds": ["url.search"], "state": []}
+        payload = flows_page_payload(query)
         response = client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "br"})
         answers.append(json.loads(brotli.decompress(response.get_data()))["response"]["sankey"]["figure"])
     labels = [set(a["data"][0]["node"]["label"]) for a in answers]

@@ -14,6 +14,7 @@ from dashboard import auth, data, views
 from dashboard.app import app
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
+from dash_requests import flows_page_payload
 
 SECRET = "internal-secret-row"
 
@@ -91,18 +92,9 @@ def dash_post(client, output, outputs, inputs, changed, state=()):
 def test_anonymous_http_requests_to_callbacks_and_downloads(mixed_build, login_configured):
     client = app.server.test_client()
     url = {"id": "url", "property": "search", "value": "?view=all"}
-    table_outputs = [{"id": "flows-grid", "property": "rowData"}, {"id": "flows-pager-text", "property": "children"},
-                     {"id": "flows-cards", "property": "children"}, {"id": "flows-grid", "property": "columnDefs"},
-                     {"id": "flows-columns", "property": "value"}, {"id": "flows-detail", "property": "children"}]
-    chart_outputs = [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
-                     {"id": "flow-focus", "property": "children"}, {"id": "flow-list", "property": "children"}]
-    every = chart_outputs + table_outputs
-    bodies = [
-        # The flows page's one callback: chart, notes, flow list and table.
-        dash_post(client, ".." + "...".join(f"{o['id']}.{o['property']}" for o in every) + "..", every,
-                  [url, {"id": "viewport", "property": "data", "value": 1246},
-                   {"id": "flows-sort", "property": "value", "value": "value_usd"}], "url.search"),
-    ]
+    # The flows page's one callback: chart, notes, flow list and table page.
+    page_request = flows_page_payload("?view=all")
+    bodies = [dash_post(client, page_request["output"], page_request["outputs"], page_request["inputs"], "url.search")]
     for button in ("flows-csv-button", "flows-xlsx-button"):
         body = dash_post(client, "flows-download.data", {"id": "flows-download", "property": "data"},
                          [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},

@@ -21,6 +21,7 @@ from dashboard import auth, data
 from dashboard.app import app
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
+from dash_requests import flows_page_payload
 
 REBUILDS = 5
 CLIENTS = 4
@@ -36,18 +37,10 @@ def ledger_rows(internal_first: bool, generation: int) -> list[dict]:
 
 def payloads() -> list[dict]:
     url = {"id": "url", "property": "search", "value": "?view=all"}
-    table = {"output": "..flows-grid.rowData...flows-pager-text.children...flows-cards.children...flows-grid."
-                       "columnDefs...flows-columns.value...flows-detail.children..",
-             "outputs": [{"id": "flows-grid", "property": "rowData"},
-                         {"id": "flows-pager-text", "property": "children"},
-                         {"id": "flows-cards", "property": "children"},
-                         {"id": "flows-grid", "property": "columnDefs"},
-                         {"id": "flows-columns", "property": "value"},
-                         {"id": "flows-detail", "property": "children"}],
-             "inputs": [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}],
-             "changedPropIds": ["url.search"], "state": []}
+    # The flows page's one callback: chart, notes, flow list and table page.
+    table = flows_page_payload("?view=all")
     ascending = json.loads(json.dumps(table))
-    ascending["inputs"][1]["value"] = "payer"
+    ascending["inputs"][2]["value"] = "payer"
     download = {"output": "flows-download.data", "outputs": {"id": "flows-download", "property": "data"},
                 "inputs": [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
                            {"id": "flows-xlsx-button", "property": "n_clicks", "value": None}],
