@@ -134,6 +134,21 @@ def table_values(rows, state, sort_by: str | None) -> tuple:
     return grid_rows, pager, phone_cards, defs, chosen_columns(state.columns), []
 
 
+def page_answer(prefix: str, search: str | None, sort_by: str | None, charts) -> tuple:
+    """A page callback's answer: its charts (charts(filtered) for views.rows_with_left_out's (rows, state, left))
+    then its table page (outputs(prefix) last), from one filtering of the rows. A new sort order redraws only the
+    table."""
+    from dash import ctx, no_update
+
+    from . import views
+
+    if ctx.triggered_id == f"{prefix}-sort" and not views.page_just_mounted(ctx.triggered):
+        rows, state = views.rows_for(search)
+        return (no_update,) * (len(ctx.outputs_list) - len(outputs(prefix))) + table_values(rows, state, sort_by)
+    filtered = views.rows_with_left_out(search)
+    return charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+
+
 def download_name(state, excel: bool) -> str:
     """Files named after the view: influence-ledger_recipient-US_2012-2014.csv."""
     parts = []

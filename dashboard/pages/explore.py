@@ -95,11 +95,7 @@ def explore_outputs(search, period=None, side=None, scale=None, filtered=None):
           Input("url", "search"), Input("explore-sort", "value"))
 def update_explore(search, sort_by):
     """The charts, the note and the table from one filtering of the rows per change."""
-    filtered = views.rows_with_left_out(search)
-    rows, state, _ = filtered
-    if ctx.triggered_id == "explore-sort" and not views.page_just_mounted(ctx.triggered):
-        return (no_update,) * 6 + table.table_values(rows, state, sort_by)
-    return explore_outputs(search, filtered=filtered) + table.table_values(rows, state, sort_by)
+    return table.page_answer("explore", search, sort_by, lambda filtered: explore_outputs(search, filtered=filtered))
 
 
 @callback(Output("url", "search", allow_duplicate=True), Input("timeline-period", "value"),

@@ -156,11 +156,7 @@ def update_flows(search, width, sort_by):
     # twice, the first time for the wrong width.
     if width is None:
         raise PreventUpdate
-    filtered = views.rows_with_left_out(search)
-    rows, state, _ = filtered
-    if ctx.triggered_id == "flows-sort" and not views.page_just_mounted(ctx.triggered):
-        return (no_update,) * 4 + table.table_values(rows, state, sort_by)
-    return flows_outputs(search, width, filtered) + table.table_values(rows, state, sort_by)
+    return table.page_answer("flows", search, sort_by, lambda filtered: flows_outputs(search, width, filtered))
 
 
 def table_outputs(search: str | None, sort_by: str = "value_usd"):
