@@ -6,11 +6,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
 
 from dashboard import data, publish
 from ledger_factory import build_with_planted_columns, row, write_csv, write_lookups
 from tests.test_dashboard_offline import browser, collect_requests, css, wait_for  # noqa: F401 (fixture)
+from tests.test_hardening_xss import no_alert
 from tests.test_publish import BAGUIROV_SOURCES
 
 
@@ -163,14 +163,6 @@ def hostile_package(tmp_path, monkeypatch):
     assert publish.main(["?view=all", "-o", str(story), "--title", SCRIPT_NAME, "--dek", IMG_NAME,
                          "--credit", NOTE]) == 0
     return story
-
-
-def no_alert(driver) -> bool:
-    try:
-        driver.switch_to.alert
-    except NoAlertPresentException:
-        return True
-    return False
 
 
 def test_hostile_names_notes_and_sources_stay_text_in_the_published_page(hostile_package, browser):  # noqa: F811
