@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,11 +19,11 @@ import pandas as pd
 import pycountry
 
 from etl.builds import current_build
-from etl.emit import read_dataset
+from etl.emit import arrow_to_frame, read_dataset
 
 # Where a transfer's rest is not yet traced to anyone, the diagram says so instead of naming the vague recipient.
 from .filters import UNTRACED_LABEL
-from etl.schema import BUILD_DIR, DATASET_ARROW, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
+from etl.schema import BUILD_DIR, DATASET_PARQUET, ENTITIES_OUTPUT, REPORT_JSON
 
 BUILD_DIR_ENV = "INFLUENCE_LEDGER_BUILD_DIR"
 PUBLIC_MODE_ENV = "INFLUENCE_LEDGER_PUBLIC"
@@ -32,9 +33,10 @@ CATEGORY_COLUMNS = ("payer", "recipient", "intermediary", "payer_country", "reci
 
 @dataclass(frozen=True)
 class Dataset:
-    """The normalised rows plus what the dashboard derives once: float USD for charts, category codes, search."""
+    """The normalised rows (held or fetched, see FullRows) plus what the dashboard derives once: float USD for
+    charts, category codes, search."""
 
-    frame: pd.DataFrame
+    rows: "FullRows"
     chart: pd.DataFrame
     entities: pd.DataFrame
     report: dict
@@ -147,6 +149,11 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
         found = ids.get_indexer(full["same_as"].to_numpy()[restated])
         preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
     chart["preferred_key"] = preferred
+    # References a viewer of public rows may not follow: to a row that is not public (or not in the build).
+    public_ids = full["id"].to_numpy()[(full["visibility"] == "public").to_numpy()]
+    for column in REFERENCE_COLUMNS:
+        reference = full[column].astype("str")
+        chart["unseen_" + column] = (reference.ne("") & ~reference.isin(public_ids)).to_numpy()
     # The parents' labels: given by _load (which keeps them on the Dataset), or worked out here.
     parents = parent_labels(full) if parents is None else parents
     whole = allocation_columns(full, chart, "", parents)
@@ -231,15 +238,119 @@ def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[s
 
 
 # Two builds: the current one and the one requests still running may have pinned; older ones are let go.
+# Builds up to this many rows keep their full rows in the worker, so a page of rows is a lookup in memory. Larger
+# ones leave them in transfers.parquet and fetch only the rows a page shows or a download holds: a worker then holds
+# the chart columns alone (a fifth of the full rows' memory).
+FULL_ROWS_IN_MEMORY = 250_000
+
+
+class FullRows:
+    """The complete dataset rows of one build (exact decimals, sources, notes), looked up by row_key."""
+
+    def take(self, keys: np.ndarray) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def batches(self, keys: np.ndarray, size: int) -> Iterator[pd.DataFrame]:
+        """take(keys) in the same order, `size` rows at a time, so a large download never holds every row."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class HeldRows(FullRows):
+    frame: pd.DataFrame
+
+    def take(self, keys: np.ndarray) -> pd.DataFrame:
+        return self.frame.iloc[keys]
+
+    def batches(self, keys: np.ndarray, size: int) -> Iterator[pd.DataFrame]:
+        for start in range(0, len(keys), size):
+            yield self.frame.iloc[keys[start:start + size]]
+
+
+@dataclass(frozen=True)
+class ParquetRows(FullRows):
+    """Rows read from the build's Parquet file by their position in it (a build folder is never rewritten, so a
+    row_key names one row for good). DuckDB reads only the row groups and pages holding the wanted rows."""
+
+    path: Path
+    memory_limit: str = "512MB"
+
+    def _query(self, keys: np.ndarray):
+        import duckdb
+        import pyarrow as pa
+
+        connection = duckdb.connect(config={"memory_limit": self.memory_limit, "threads": 2})
+        wanted = pa.table({"wanted_key": pa.array(np.asarray(keys, dtype="int64")),
+                           "wanted_position": pa.array(np.arange(len(keys), dtype="int64"))})
+        connection.register("wanted", wanted)
+        result = connection.sql(
+            "SELECT d.* EXCLUDE (file_row_number) FROM read_parquet(?, file_row_number = true) d "
+            "JOIN wanted w ON d.file_row_number = w.wanted_key ORDER BY w.wanted_position", params=[str(self.path)])
+        return connection, result
+
+    def _as_frame(self, table, keys: np.ndarray) -> pd.DataFrame:
+        # The file's own schema (its pandas metadata included): the dtypes read_dataset gives; the row_key column
+        # and index as prepare gives the held rows.
+        frame = arrow_to_frame(table.cast(_parquet_schema(str(self.path))))
+        frame.index = pd.Index(keys, dtype="int64")
+        frame["row_key"] = keys
+        return frame
+
+    def take(self, keys: np.ndarray) -> pd.DataFrame:
+        keys = np.asarray(keys, dtype="int64")
+        if not len(keys):
+            return self._as_frame(_parquet_schema(str(self.path)).empty_table(), keys)
+        connection, result = self._query(keys)
+        try:
+            return self._as_frame(result.to_arrow_table(), keys)
+        finally:
+            connection.close()
+
+    def batches(self, keys: np.ndarray, size: int) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+
+        keys = np.asarray(keys, dtype="int64")
+        if not len(keys):
+            return
+        connection, result = self._query(keys)
+        try:
+            start = 0
+            for batch in result.to_arrow_reader(size):
+                yield self._as_frame(pa.Table.from_batches([batch]), keys[start:start + batch.num_rows])
+                start += batch.num_rows
+        finally:
+            connection.close()
+
+
+@lru_cache(maxsize=4)
+def _parquet_schema(path: str):
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
+
+
+# What prepare and parent_labels read of a row: a build too large to hold its full rows reads these columns only.
+CHART_SOURCE_COLUMNS = (
+    "id", "part_of", "same_as", "counts_in_totals", "total_usd", "amount_usd", "total_amount", "amount",
+    "date_start", "date_end", "date_plot", "totals_note", *CATEGORY_COLUMNS, "payer_country_name",
+    "recipient_country_name", "drawn_usd", "drawn_role", "drawn_eur", "tree_root", "public_drawn_usd",
+    "public_drawn_role", "public_drawn_eur", "public_tree_root")
+
+
 @lru_cache(maxsize=2)
 def _load(folder: str, stamp: int) -> Dataset:
+    import pyarrow.parquet as pq
+
     path = Path(folder)
-    arrow = path / DATASET_ARROW
-    frame = read_dataset(arrow if arrow.exists() else path / DATASET_PARQUET)
+    parquet = path / DATASET_PARQUET
+    held = pq.ParquetFile(parquet).metadata.num_rows <= FULL_ROWS_IN_MEMORY
+    frame = read_dataset(parquet) if held else read_dataset(parquet, columns=CHART_SOURCE_COLUMNS)
     public = (frame["visibility"] == "public").to_numpy()
     parents, public_parents = parent_labels(frame), parent_labels(frame, public)
     frame, chart = prepare(frame, parents, public_parents)
-    # Row keys are positions in this build's frame: a chart row may only be looked up in the build it came from.
+    rows = HeldRows(frame) if held else ParquetRows(parquet)
+    del frame
+    # Row keys are positions in this build's rows: a chart row may only be looked up in the build it came from.
     chart.attrs["build"] = folder
     entities_path = path / ENTITIES_OUTPUT
     entities = pd.read_csv(entities_path, dtype="str", keep_default_na=False) if entities_path.exists() else \
@@ -249,7 +360,7 @@ def _load(folder: str, stamp: int) -> Dataset:
     # The build's warnings (one per row at worst, 39 MB at a million rows) are for the command line and
     # report.txt; no page shows them, so a worker does not keep them.
     report.pop("warnings", None)
-    return Dataset(frame, chart, entities, report, path, _alias_table(entities), parents=parents,
+    return Dataset(rows, chart, entities, report, path, _alias_table(entities), parents=parents,
                    public_parents=public_parents)
 
 
@@ -294,7 +405,7 @@ def public_view(full: Dataset, parts: PublicParts | None = None) -> Dataset:
         # tree or parent label names an internal transfer.
         chart = chart.assign(**{c: chart["public_" + c] for c in ALLOCATION_COLUMNS})
         chart.attrs = full.chart.attrs
-    return Dataset(full.frame, chart, entities, report, full.folder, aliases, PUBLIC, full.public_parents)
+    return Dataset(full.rows, chart, entities, report, full.folder, aliases, PUBLIC, full.public_parents)
 
 
 def _names_in(chart: pd.DataFrame) -> set[str]:
@@ -409,49 +520,52 @@ def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
     return chart[(chart["visibility"] == "public").to_numpy()]
 
 
-def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFrame:
-    """The complete dataset rows (exact amounts, sources, notes) behind chart rows, in the same order."""
-    dataset = dataset or load()
+def _check_build(rows: pd.DataFrame, dataset: Dataset) -> None:
     came_from = rows.attrs.get("build")
     if came_from is not None and came_from != dataset.chart.attrs.get("build"):
         raise ValueError(f"rows of build {came_from} looked up in build {dataset.chart.attrs.get('build')}")
-    out = dataset.frame.iloc[rows["row_key"].to_numpy()]
+
+
+def _as_the_viewer_may_see(full: pd.DataFrame, chart_rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     if dataset.audience == PUBLIC or not may_see_internal():
-        out = hide_internal_references(out, dataset.frame)
+        full = hide_internal_references(full, chart_rows)
         # Downloads and tables show the public rows' own allocation under the usual names.
-        out = out.assign(**{c: out["public_" + c] for c in PUBLIC_DATASET_COLUMNS if "public_" + c in out})
-    return out
+        full = full.assign(**{c: full["public_" + c] for c in PUBLIC_DATASET_COLUMNS if "public_" + c in full})
+    return full
+
+
+def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFrame:
+    """The complete dataset rows (exact amounts, sources, notes) behind chart rows, in the same order."""
+    dataset = dataset or load()
+    _check_build(rows, dataset)
+    return _as_the_viewer_may_see(dataset.rows.take(rows["row_key"].to_numpy()), rows, dataset)
+
+
+def full_row_batches(rows: pd.DataFrame, size: int, dataset: Dataset | None = None) -> Iterator[pd.DataFrame]:
+    """full_rows(rows) `size` rows at a time, in the same order: what a download streams."""
+    dataset = dataset or load()
+    _check_build(rows, dataset)
+    start = 0
+    for batch in dataset.rows.batches(rows["row_key"].to_numpy(), size):
+        yield _as_the_viewer_may_see(batch, rows.iloc[start:start + len(batch)], dataset)
+        start += len(batch)
 
 
 PUBLIC_DATASET_COLUMNS = ("tree_root", "drawn_role", "drawn_usd", "drawn_eur")
 
 
-def hide_internal_references(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+def hide_internal_references(rows: pd.DataFrame, chart_rows: pd.DataFrame) -> pd.DataFrame:
     """Blank part_of/same_as that name a row the viewer may not see, and the totals note that names it.
 
-    Only the ids the rows refer to are looked up (one Arrow is_in over the id column), so a page of rows costs a
-    single vectorised pass and nothing is kept between requests.
+    prepare() worked out once per build which references name no public row (`unseen_` columns of the chart), so
+    a page of rows costs a lookup of its own flags only.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    referenced = pd.unique(np.concatenate([rows[c].astype("str").to_numpy(dtype=object) for c in REFERENCE_COLUMNS]))
-    referenced = [r for r in referenced if r]
-    if not referenced:
-        return rows
-    ids = frame["id"].array
-    ids = ids._pa_array if hasattr(ids, "_pa_array") else pa.array(frame["id"].astype("str"))
-    hit = pc.is_in(ids, value_set=pa.array(referenced, type=pa.string())).to_numpy(zero_copy_only=False)
-    found = np.flatnonzero(hit)
-    public = frame["visibility"].iloc[found].astype("str").eq("public").to_numpy()
-    visible = set(frame["id"].iloc[found].astype("str").to_numpy(dtype=object)[public])
     out = rows.copy(deep=False)
     hidden = np.zeros(len(rows), dtype=bool)
     for column in REFERENCE_COLUMNS:
-        values = rows[column].astype("str")
-        unseen = (values.ne("") & ~values.isin(visible)).to_numpy()
+        unseen = chart_rows["unseen_" + column].to_numpy(dtype=bool)
         if unseen.any():
-            out[column] = values.mask(unseen, "")
+            out[column] = rows[column].astype("str").mask(unseen, "")
             hidden |= unseen
     if hidden.any():
         out["totals_note"] = out["totals_note"].astype("str").mask(hidden, HIDDEN_REFERENCE_NOTE)

@@ -159,34 +159,21 @@ def arrow_to_frame(table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)
 
 
-def write_arrow(frame: pd.DataFrame, path: Path) -> None:
-    """The dataset as an uncompressed Arrow IPC file (memory-mappable)."""
-    import pyarrow as pa
-
-    # One chunk per column, so fetching a page of rows from the mapped file is a cheap take.
-    table = pa.Table.from_pandas(frame, preserve_index=False).combine_chunks()
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-
-
-def read_dataset(path: Path) -> pd.DataFrame:
-    """Read a written dataset back with the exact dtypes it was built with (decimals stay Arrow decimals)."""
+def read_dataset(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Read a written dataset back with the exact dtypes it was built with (decimals stay Arrow decimals);
+    `columns` reads only those."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # One chunk per column: taking a few rows from a many-chunk Arrow column is slow.
-    if Path(path).suffix == ".arrow":
-        # Memory-mapped: text columns stay in the file's pages until a row is actually shown.
-        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-    else:
-        table = pq.read_table(path)
-        # Column by column, each column's row-group chunks freed as soon as it is merged: combining the whole
-        # table at once holds every column twice (0.9 GB more at a million rows).
-        pool = pa.default_memory_pool()
-        for i, name in enumerate(table.column_names):
-            column = table.column(i)
-            if column.num_chunks > 1:
-                table = table.set_column(i, name, pa.chunked_array([column.combine_chunks()], type=column.type))
-                del column
-                pool.release_unused()
+    table = pq.read_table(path, columns=list(columns) if columns is not None else None)
+    # One chunk per column (taking a few rows from a many-chunk Arrow column is slow), column by column, each
+    # column's row-group chunks freed as soon as it is merged: combining the whole table at once holds every
+    # column twice (0.9 GB more at a million rows).
+    pool = pa.default_memory_pool()
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if column.num_chunks > 1:
+            table = table.set_column(i, name, pa.chunked_array([column.combine_chunks()], type=column.type))
+            del column
+            pool.release_unused()
     return arrow_to_frame(table)

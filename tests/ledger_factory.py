@@ -68,7 +68,7 @@ def build_with_planted_columns(root: Path, out: Path, **columns) -> Path:
     what the ETL would refuse (a javascript: source, say) planted directly, to test that readers do not rely on
     the ETL for their own safety."""
     from etl.builds import current_build, publish
-    from etl.emit import read_dataset, write_arrow
+    from etl.emit import read_dataset
     from etl.pipeline import run_build
 
     run_build(root, out)
@@ -80,7 +80,6 @@ def build_with_planted_columns(root: Path, out: Path, **columns) -> Path:
     def planted(folder: Path) -> None:
         for name in ("entities.csv", "report.json"):
             (folder / name).write_bytes((built / name).read_bytes())
-        write_arrow(dataset, folder / "transfers.arrow")
         dataset.to_parquet(folder / "transfers.parquet", index=False)
 
     publish(out, planted)
