@@ -89,6 +89,14 @@ def recode(categorical: pd.Series, translate) -> pd.Series:
                                                pd.Index(new_categories, dtype="str")), index=categorical.index)
 
 
+def _arrow(values: pd.Series):
+    """A text column as one Arrow string array, without a Python string per row."""
+    import pyarrow as pa
+
+    array = values.array._pa_array if hasattr(values.array, "_pa_array") else pa.array(values.astype("str"))
+    return array.combine_chunks().cast(pa.string()) if isinstance(array, pa.ChunkedArray) else array.cast(pa.string())
+
+
 def to_float(values: pd.Series) -> pd.Series:
     """Exact decimals as float64 for charts, cast by Arrow (pandas' own path goes through Python objects)."""
     import pyarrow as pa
@@ -107,6 +115,9 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
     text; the full rows (exact decimals, sources, notes) are fetched by row_key only for what is shown or
     downloaded.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     full = frame.reset_index(drop=True)
     full["row_key"] = np.arange(len(full), dtype="int64")
     total = to_float(full["total_usd"])
@@ -149,11 +160,14 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
         found = ids.get_indexer(full["same_as"].to_numpy()[restated])
         preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
     chart["preferred_key"] = preferred
-    # References a viewer of public rows may not follow: to a row that is not public (or not in the build).
-    public_ids = full["id"].to_numpy()[(full["visibility"] == "public").to_numpy()]
+    # References a viewer of public rows may not follow: to a row that is not public (or not in the build). Arrow's
+    # is_in: pandas' isin on text makes a Python string of every value of the set.
+    public_ids = _arrow(full["id"]).filter(pa.array((full["visibility"] == "public").to_numpy()))
     for column in REFERENCE_COLUMNS:
-        reference = full[column].astype("str")
-        chart["unseen_" + column] = (reference.ne("") & ~reference.isin(public_ids)).to_numpy()
+        reference = _arrow(full[column])
+        named = pc.not_equal(reference, "").to_numpy(zero_copy_only=False)
+        known = pc.is_in(reference, value_set=public_ids).to_numpy(zero_copy_only=False)
+        chart["unseen_" + column] = named & ~known
     # The parents' labels: given by _load (which keeps them on the Dataset), or worked out here.
     parents = parent_labels(full) if parents is None else parents
     whole = allocation_columns(full, chart, "", parents)
