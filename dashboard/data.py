@@ -66,10 +66,16 @@ def _iso3(code: str) -> str:
 
 
 def as_category(values: pd.Series) -> pd.Series:
-    """A categorical built by Arrow's dictionary encoding, without materialising a Python string per row."""
+    """A categorical built by Arrow's dictionary encoding, without materialising a Python string per row; its
+    categories in order of first appearance, however the column was read."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Read as a dictionary already (a large build, see CHART_SOURCE_COLUMNS): only the codes are renumbered.
+        codes, first_seen = pd.factorize(values.cat.codes.to_numpy(), use_na_sentinel=False)
+        categories = pd.Index(values.cat.categories.astype("str").to_numpy()[first_seen], dtype="str")
+        return pd.Series(pd.Categorical.from_codes(codes.astype("int32"), categories), index=values.index)
     array = pa.array(values.array) if not hasattr(values.array, "_pa_array") else values.array._pa_array
     encoded = pc.dictionary_encode(array).combine_chunks() if isinstance(array, pa.ChunkedArray) else \
         pc.dictionary_encode(array)
@@ -164,7 +170,16 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
     # is_in: pandas' isin on text makes a Python string of every value of the set.
     public_ids = _arrow(full["id"]).filter(pa.array((full["visibility"] == "public").to_numpy()))
     for column in REFERENCE_COLUMNS:
-        reference = _arrow(full[column])
+        reference = full[column]
+        if isinstance(reference.dtype, pd.CategoricalDtype):
+            # Per distinct reference, not per row.
+            categories = _arrow(pd.Series(reference.cat.categories.astype("str")))
+            unseen = (pc.not_equal(categories, "").to_numpy(zero_copy_only=False)
+                      & ~pc.is_in(categories, value_set=public_ids).to_numpy(zero_copy_only=False))
+            codes = reference.cat.codes.to_numpy()
+            chart["unseen_" + column] = np.append(unseen, False)[np.where(codes < 0, len(unseen), codes)]
+            continue
+        reference = _arrow(reference)
         named = pc.not_equal(reference, "").to_numpy(zero_copy_only=False)
         known = pc.is_in(reference, value_set=public_ids).to_numpy(zero_copy_only=False)
         chart["unseen_" + column] = named & ~known
@@ -343,12 +358,27 @@ def _parquet_schema(path: str):
     return pq.read_schema(path)
 
 
-# What prepare and parent_labels read of a row: a build too large to hold its full rows reads these columns only.
+# What prepare and parent_labels read of a row: a build too large to hold its full rows reads these columns only,
+# the text ones that repeat (every column but the ids) as dictionaries: a code per row instead of a string.
+REPEATED_TEXT_COLUMNS = (*CATEGORY_COLUMNS, "part_of", "same_as", "totals_note", "payer_country_name",
+                         "recipient_country_name", "drawn_role", "public_drawn_role")
 CHART_SOURCE_COLUMNS = (
-    "id", "part_of", "same_as", "counts_in_totals", "total_usd", "amount_usd", "total_amount", "amount",
-    "date_start", "date_end", "date_plot", "totals_note", *CATEGORY_COLUMNS, "payer_country_name",
-    "recipient_country_name", "drawn_usd", "drawn_role", "drawn_eur", "tree_root", "public_drawn_usd",
-    "public_drawn_role", "public_drawn_eur", "public_tree_root")
+    *REPEATED_TEXT_COLUMNS, "id", "tree_root", "public_tree_root", "counts_in_totals", "total_usd", "amount_usd",
+    "total_amount", "amount", "date_start", "date_end", "date_plot", "drawn_usd", "drawn_eur", "public_drawn_usd",
+    "public_drawn_eur")
+
+
+def _give_back_freed_memory() -> None:
+    """Return what loading freed to the system: Arrow's pool and the C allocator keep freed pages for reuse, so a
+    worker would otherwise stay at the size loading peaked at."""
+    import ctypes
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the allocator keeps its pages
 
 
 @lru_cache(maxsize=2)
@@ -358,12 +388,14 @@ def _load(folder: str, stamp: int) -> Dataset:
     path = Path(folder)
     parquet = path / DATASET_PARQUET
     held = pq.ParquetFile(parquet).metadata.num_rows <= FULL_ROWS_IN_MEMORY
-    frame = read_dataset(parquet) if held else read_dataset(parquet, columns=CHART_SOURCE_COLUMNS)
+    frame = read_dataset(parquet) if held else \
+        read_dataset(parquet, columns=CHART_SOURCE_COLUMNS, dictionaries=REPEATED_TEXT_COLUMNS)
     public = (frame["visibility"] == "public").to_numpy()
     parents, public_parents = parent_labels(frame), parent_labels(frame, public)
     frame, chart = prepare(frame, parents, public_parents)
     rows = HeldRows(frame) if held else ParquetRows(parquet)
     del frame
+    _give_back_freed_memory()
     # Row keys are positions in this build's rows: a chart row may only be looked up in the build it came from.
     chart.attrs["build"] = folder
     entities_path = path / ENTITIES_OUTPUT

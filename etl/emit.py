@@ -159,13 +159,15 @@ def arrow_to_frame(table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None)
 
 
-def read_dataset(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+def read_dataset(path: Path, columns: tuple[str, ...] | None = None, dictionaries: tuple[str, ...] = ()
+                 ) -> pd.DataFrame:
     """Read a written dataset back with the exact dtypes it was built with (decimals stay Arrow decimals);
-    `columns` reads only those."""
+    `columns` reads only those, and `dictionaries` as categoricals instead of text."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=list(columns) if columns is not None else None)
+    table = pq.read_table(path, columns=list(columns) if columns is not None else None,
+                          read_dictionary=list(dictionaries) or None)
     # One chunk per column (taking a few rows from a many-chunk Arrow column is slow), column by column, each
     # column's row-group chunks freed as soon as it is merged: combining the whole table at once holds every
     # column twice (0.9 GB more at a million rows).
