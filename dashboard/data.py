@@ -266,11 +266,11 @@ def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[s
     return labels
 
 
-# Two builds: the current one and the one requests still running may have pinned; older ones are let go.
-# Builds up to this many rows keep their full rows in the worker, so a page of rows is a lookup in memory. Larger
-# ones leave them in transfers.parquet and fetch only the rows a page shows or a download holds: a worker then holds
-# the chart columns alone (a fifth of the full rows' memory).
-FULL_ROWS_IN_MEMORY = 250_000
+# Builds up to this many rows keep their full rows in the worker (about 1.1 GB at a million SYNTHETIC rows), so a
+# page of rows is a lookup in memory. Larger ones leave them in transfers.parquet and fetch only the rows a page
+# shows or a download holds: a worker then holds the chart columns alone (0.19 GB per million rows), and a table
+# page costs a read of the file's row groups that hold its rows (about a second at 10M rows).
+FULL_ROWS_IN_MEMORY = 1_000_000
 
 
 class FullRows:
@@ -381,6 +381,7 @@ def _give_back_freed_memory() -> None:
         pass  # not glibc: the allocator keeps its pages
 
 
+# Two builds: the current one and the one requests still running may have pinned; older ones are let go.
 @lru_cache(maxsize=2)
 def _load(folder: str, stamp: int) -> Dataset:
     import pyarrow.parquet as pq
@@ -440,7 +441,7 @@ def public_view(full: Dataset, parts: PublicParts | None = None) -> Dataset:
 
     The chart holds public rows only; the entity register only names that occur in them (a name known only from
     internal rows answers like a name never heard of); the report only names ledgers with public rows and counts
-    those rows. The full frame is shared, reached only through full_rows with chart rows of this view. The chart
+    those rows. The full rows are shared, reached only through full_rows with chart rows of this view. The chart
     is filtered per request (as visible_rows always did) rather than kept: a second chart per worker would cost
     nearly as much memory as the first.
     """
