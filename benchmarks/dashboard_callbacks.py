@@ -91,7 +91,7 @@ def time_callbacks(out: Path, filters: int) -> None:
     flows = importlib.import_module("pages.flows")
 
     started = time.perf_counter()
-    frame = data.load().frame
+    frame = data.load().chart
     print(f"dataset loaded and prepared in {time.perf_counter() - started:.1f} s")
     rng = np.random.default_rng(7)
     timings = {"sync_url": [], "filter + chart": [], "table page": [], "all callbacks": [], "floor": []}
