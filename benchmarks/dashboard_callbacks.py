@@ -429,7 +429,7 @@ def ms(seconds: float) -> str:
 
 
 def times(ratio: float) -> str:
-    return f"{ratio:.3g}x"
+    return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
 
 
 def spread(values: list[float], unit=ms) -> str:
