@@ -119,45 +119,150 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
 
     The chart frame holds numbers, dates, booleans and categories only, so filtering a million rows copies no
     text; the full rows (exact decimals, sources, notes) are fetched by row_key only for what is shown or
-    downloaded.
+    downloaded. prepare_in_parts makes the same chart from a Parquet file a part at a time.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     full = frame.reset_index(drop=True)
     full["row_key"] = np.arange(len(full), dtype="int64")
+    # The parents' labels: given by _load (which keeps them on the Dataset), or worked out here.
+    parents = parent_labels(full) if parents is None else parents
+    public = (full["visibility"] == "public").to_numpy()
+    if public.all():
+        public_parents = None
+    elif public_parents is None:
+        public_parents = parent_labels(full, public)
+    return full, finish_chart(row_columns(full, 0, parents, public_parents), reference_columns(full))
+
+
+# Rows a large build's chart is made from at a time (about 0.1 GB of its columns per part).
+LOAD_PART_ROWS = 250_000
+# What parent_labels and reference_columns read of every row: the links and the parents' own figures.
+LINK_COLUMNS = ("id", "part_of", "same_as", "visibility", "amount", "currency", "amount_kind", "payer", "recipient",
+                "date_raw")
+
+
+def prepare_in_parts(parquet: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """(chart, parents, public_parents) of a build's Parquet file, equal to prepare's, holding at most the link
+    columns of every row and the chart columns of one part at a time beside the chart being made."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    links = read_dataset(parquet, columns=LINK_COLUMNS,
+                         dictionaries=tuple(c for c in LINK_COLUMNS if c in REPEATED_TEXT_COLUMNS))
+    public = (links["visibility"] == "public").to_numpy()
+    parents, public_parents = parent_labels(links), parent_labels(links, public)
+    references = reference_columns(links)
+    everyone_public = bool(public.all())
+    del links, public
+    _give_back_freed_memory()
+    source = pq.ParquetFile(parquet, read_dictionary=list(REPEATED_TEXT_COLUMNS))
+    pieces, first_key = [], 0
+    for batch in source.iter_batches(batch_size=LOAD_PART_ROWS, columns=list(CHART_SOURCE_COLUMNS)):
+        part = arrow_to_frame(pa.Table.from_batches([batch]))
+        pieces.append(row_columns(part.reset_index(drop=True), first_key, parents,
+                                  None if everyone_public else public_parents))
+        first_key += len(part)
+        del part
+        _give_back_freed_memory()
+    if not pieces:
+        empty = arrow_to_frame(source.schema_arrow.empty_table().select(list(CHART_SOURCE_COLUMNS)))
+        pieces.append(row_columns(empty, 0, parents, None if everyone_public else public_parents))
+    return finish_chart(_concat_parts(pieces), references), parents, public_parents
+
+
+def _concat_parts(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' rows in order; each categorical's categories in order of first appearance over all parts (what
+    as_category gives the whole column)."""
+    from pandas.api.types import union_categoricals
+
+    if len(pieces) == 1:
+        return pieces[0]
+    out = pd.DataFrame(index=pd.RangeIndex(sum(len(p) for p in pieces)))
+    for name in list(pieces[0].columns):
+        # A column at a time, each part's copy let go once merged: the parts and the chart are never both whole.
+        parts = [p.pop(name) for p in pieces]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            merged = union_categoricals(parts, sort_categories=False)
+            out[name] = pd.Categorical.from_codes(merged.codes,
+                                                  pd.Index(merged.categories.astype("str").to_numpy(), dtype="str"))
+        else:
+            out[name] = np.concatenate([part.to_numpy() for part in parts])
+        del parts
+    return out
+
+
+def row_columns(full: pd.DataFrame, first_key: int, parents: dict, public_parents: dict | None) -> pd.DataFrame:
+    """The chart columns each row gives on its own (numbers, dates, its categories as written, what it draws), for
+    rows that start at row_key first_key; public_parents None when every row is public."""
     total = to_float(full["total_usd"])
     amount = to_float(full["amount_usd"])
     chart = pd.DataFrame({
-        "row_key": full["row_key"],
-        "counts_in_totals": full["counts_in_totals"].astype(bool),
+        "row_key": np.arange(first_key, first_key + len(full), dtype="int64"),
+        "counts_in_totals": full["counts_in_totals"].astype(bool).to_numpy(),
         # What the row reported (its total, or its amount when it has none): shown when every report is listed.
-        "value_usd": total.where(total.notna(), amount),
-        "total_amount_f": to_float(full["total_amount"]),
-        "amount_f": to_float(full["amount"]),
-        "date_start": full["date_start"], "date_end": full["date_end"], "date_plot": full["date_plot"],
-        "date_last": full["date_end"].where(full["date_end"].notna(), full["date_start"]),
-        "is_open_rate": full["totals_note"].str.contains("rate without", regex=False).to_numpy(),
+        "value_usd": total.where(total.notna(), amount).to_numpy(),
+        "total_amount_f": to_float(full["total_amount"]).to_numpy(),
+        "amount_f": to_float(full["amount"]).to_numpy(),
+        "date_start": full["date_start"].to_numpy(), "date_end": full["date_end"].to_numpy(),
+        "date_plot": full["date_plot"].to_numpy(),
+        "date_last": full["date_end"].where(full["date_end"].notna(), full["date_start"]).to_numpy(),
+        "is_open_rate": full["totals_note"].str.contains("rate without", regex=False).to_numpy(dtype=bool),
     })
-    for column in CATEGORY_COLUMNS:
-        chart[column] = as_category(full[column])
+    for column in (*CATEGORY_COLUMNS, "payer_country_name", "recipient_country_name"):
+        chart[column] = as_category(full[column]).array
+    chart["converted"] = (chart["currency"] != "USD").to_numpy()
+    # The public rows' own allocation, kept beside the whole one: public_view swaps it in.
+    for prefix, labels in (("", parents), ("public_", public_parents)):
+        if labels is None:
+            continue
+        for name, values in allocation_columns(full, chart, prefix, labels).items():
+            chart[prefix + name] = values.array
+    return chart
+
+
+def finish_chart(chart: pd.DataFrame, references: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The chart columns worked out over all rows at once: countries' codes and names, labels, the untraced
+    rests' label, integer dates, and what each row's references point at."""
     for side in ("payer_country", "recipient_country"):
         chart[side + "_iso3"] = recode(chart[side], _iso3)
-        chart[side + "_name"] = as_category(full[side + "_name"])
         pairs = pd.DataFrame({"code": chart[side].cat.codes, "name": chart[side + "_name"].cat.codes})
         pairs = pairs.drop_duplicates("code")
         codes, names = chart[side].cat.categories, chart[side + "_name"].cat.categories
         name_of = {str(codes[c]): (str(names[n]) if n >= 0 else "") for c, n in zip(pairs["code"], pairs["name"])
                    if c >= 0}
         chart[side + "_label"] = recode(chart[side], lambda c: name_of.get(c, "") if c else "Country not stated")
-    for level in ("payer", "intermediary", "recipient"):
+    for level in ("payer", "intermediary"):
         chart[level + "_label"] = chart[level]
-    chart["converted"] = (chart["currency"] != "USD").to_numpy()
+    # Where a transfer's rest is not yet traced to anyone, the diagram says so instead of naming the recipient
+    # (each allocation its own rests: a public transfer whose rest is untraced only because its parts are internal
+    # keeps its recipient in the public view, where the untraced label would tell that such parts exist).
+    plain = {"recipient_label": chart["recipient"], "recipient_country_label": chart["recipient_country_label"]}
+    for prefix in ("public_", ""):
+        if prefix + "drawn_role" not in chart:
+            continue
+        untraced = (chart[prefix + "drawn_role"] == "untraced").to_numpy()
+        for column, labels in plain.items():
+            if untraced.any():
+                labels = labels.cat.add_categories([UNTRACED_LABEL]) if UNTRACED_LABEL not in \
+                    labels.cat.categories else labels.copy()
+                labels[untraced] = UNTRACED_LABEL
+            chart[prefix + column] = labels
     # Dates as plain integers for the figures' per-node minimum and maximum (a conversion per request would cost
     # more than the sums).
     for column in ("date_start", "date_last"):
         chart[column + "_us"] = chart[column].to_numpy(dtype="datetime64[us]").astype("int64")
-    # The row a restated report restates (its row_key, -1 for none): a search that finds one finds both.
+    for name, values in references.items():
+        chart[name] = values
+    return chart
+
+
+def reference_columns(full: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Where each row's references lead, over every row of a build (`full` needs id, visibility, part_of and
+    same_as): preferred_key, the row_key of the row a restated report restates (-1 for none: a search that finds
+    one finds both), and unseen_part_of / unseen_same_as, references a viewer of public rows may not follow (to
+    a row that is not public, or not in the build)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     preferred = np.full(len(full), -1, dtype="int64")
     restated = full["same_as"].ne("").to_numpy()
     if restated.any():
@@ -165,9 +270,8 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
         ids = pd.Index(full["id"].to_numpy()[first])
         found = ids.get_indexer(full["same_as"].to_numpy()[restated])
         preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
-    chart["preferred_key"] = preferred
-    # References a viewer of public rows may not follow: to a row that is not public (or not in the build). Arrow's
-    # is_in: pandas' isin on text makes a Python string of every value of the set.
+    out = {"preferred_key": preferred}
+    # Arrow's is_in: pandas' isin on text makes a Python string of every value of the set.
     public_ids = _arrow(full["id"]).filter(pa.array((full["visibility"] == "public").to_numpy()))
     for column in REFERENCE_COLUMNS:
         reference = full[column]
@@ -177,26 +281,13 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
             unseen = (pc.not_equal(categories, "").to_numpy(zero_copy_only=False)
                       & ~pc.is_in(categories, value_set=public_ids).to_numpy(zero_copy_only=False))
             codes = reference.cat.codes.to_numpy()
-            chart["unseen_" + column] = np.append(unseen, False)[np.where(codes < 0, len(unseen), codes)]
+            out["unseen_" + column] = np.append(unseen, False)[np.where(codes < 0, len(unseen), codes)]
             continue
         reference = _arrow(reference)
         named = pc.not_equal(reference, "").to_numpy(zero_copy_only=False)
         known = pc.is_in(reference, value_set=public_ids).to_numpy(zero_copy_only=False)
-        chart["unseen_" + column] = named & ~known
-    # The parents' labels: given by _load (which keeps them on the Dataset), or worked out here.
-    parents = parent_labels(full) if parents is None else parents
-    whole = allocation_columns(full, chart, "", parents)
-    # The public rows' own allocation, kept beside the whole one: public_view swaps it in. Both start from the same
-    # plain labels: a public transfer whose rest is untraced only because its parts are internal keeps its
-    # recipient in the public view (the untraced label would tell that such parts exist).
-    public = (full["visibility"] == "public").to_numpy()
-    if not public.all():
-        public_parents = parent_labels(full, public) if public_parents is None else public_parents
-        for name, values in allocation_columns(full, chart, "public_", public_parents).items():
-            chart["public_" + name] = values
-    for name, values in whole.items():
-        chart[name] = values
-    return full, chart
+        out["unseen_" + column] = named & ~known
+    return out
 
 
 ALLOCATION_COLUMNS = ("drawn_usd", "drawn_role", "drawn_amount_f", "recipient_label", "recipient_country_label",
@@ -205,19 +296,11 @@ ALLOCATION_COLUMNS = ("drawn_usd", "drawn_role", "drawn_amount_f", "recipient_la
 
 def allocation_columns(full: pd.DataFrame, chart: pd.DataFrame, prefix: str,
                        parents: dict[str, tuple[str, str]]) -> dict[str, pd.Series]:
-    """The chart columns that follow from one allocation of the ETL (prefix "" for every row, "public_" for the
-    public rows' own): what each row draws, its role, the untraced rest's label, its tree and its parent."""
+    """The chart columns a row gets from one allocation of the ETL (prefix "" for every row, "public_" for the
+    public rows' own): what it draws, its role, its tree and its parent (the untraced rest's label is
+    finish_chart's)."""
     drawn = to_float(full[prefix + "drawn_usd"])
-    role = as_category(full[prefix + "drawn_role"])
-    out = {"drawn_usd": drawn, "drawn_role": role}
-    untraced = (role == "untraced").to_numpy()
-    for column in ("recipient_label", "recipient_country_label"):
-        labels = chart[column]
-        if untraced.any():
-            labels = labels.cat.add_categories([UNTRACED_LABEL]) if UNTRACED_LABEL not in labels.cat.categories \
-                else labels.copy()
-            labels[untraced] = UNTRACED_LABEL
-        out[column] = labels
+    out = {"drawn_usd": drawn, "drawn_role": as_category(full[prefix + "drawn_role"])}
     # What a row draws in its own currency, for hovers' "as sourced" sums: the whole total when it draws its own
     # value, the same share of it as in dollars when it draws only a rest, nothing when it draws nothing. The ETL
     # allocates in dollars and euros exactly, so rows in those currencies take its figures as they are.
@@ -230,12 +313,12 @@ def allocation_columns(full: pd.DataFrame, chart: pd.DataFrame, prefix: str,
                     np.where(currency == "EUR", to_float(full[prefix + "drawn_eur"]).to_numpy(),
                              chart["total_amount_f"].to_numpy() * share))
     out["drawn_amount_f"] = pd.Series(np.where(own, chart["total_amount_f"], np.where(draws_nothing, 0.0, rest)),
-                                      index=chart.index)
+                                      index=full.index)
     index = pd.Index(list(parents))
     for column, source, pick in (("tree_label", prefix + "tree_root", 0), ("parent_label", "part_of", 1)):
         codes = index.get_indexer(full[source].to_numpy()) if parents else np.full(len(full), -1)
         names = pd.Index([labels[pick] for labels in parents.values()], dtype="str")
-        out[column] = pd.Series(pd.Categorical.from_codes(codes.astype("int32"), names), index=chart.index)
+        out[column] = pd.Series(pd.Categorical.from_codes(codes.astype("int32"), names), index=full.index)
     return out
 
 
@@ -251,8 +334,12 @@ def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[s
     if not wanted.any():
         return {}
     ids = pd.unique(full.loc[wanted, "part_of"].to_numpy())
-    rows = full.loc[full["id"].isin(ids).to_numpy() & among, ["id", "amount", "currency", "amount_kind", "payer", "recipient",
-                                                      "date_raw"]].drop_duplicates("id")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    is_parent = pc.is_in(_arrow(full["id"]), value_set=pa.array(np.asarray(ids, dtype=object), type=pa.string()))
+    rows = full.loc[is_parent.to_numpy(zero_copy_only=False) & among,
+                    ["id", "amount", "currency", "amount_kind", "payer", "recipient", "date_raw"]].drop_duplicates("id")
     labels: dict[str, tuple[str, str]] = {}
     seen: set[str] = set()
     for r in rows.itertuples(index=False):
@@ -388,14 +475,16 @@ def _load(folder: str, stamp: int) -> Dataset:
 
     path = Path(folder)
     parquet = path / DATASET_PARQUET
-    held = pq.ParquetFile(parquet).metadata.num_rows <= FULL_ROWS_IN_MEMORY
-    frame = read_dataset(parquet) if held else \
-        read_dataset(parquet, columns=CHART_SOURCE_COLUMNS, dictionaries=REPEATED_TEXT_COLUMNS)
-    public = (frame["visibility"] == "public").to_numpy()
-    parents, public_parents = parent_labels(frame), parent_labels(frame, public)
-    frame, chart = prepare(frame, parents, public_parents)
-    rows = HeldRows(frame) if held else ParquetRows(parquet)
-    del frame
+    if pq.ParquetFile(parquet).metadata.num_rows <= FULL_ROWS_IN_MEMORY:
+        frame = read_dataset(parquet)
+        public = (frame["visibility"] == "public").to_numpy()
+        parents, public_parents = parent_labels(frame), parent_labels(frame, public)
+        frame, chart = prepare(frame, parents, public_parents)
+        rows: FullRows = HeldRows(frame)
+        del frame
+    else:
+        chart, parents, public_parents = prepare_in_parts(parquet)
+        rows = ParquetRows(parquet)
     _give_back_freed_memory()
     # Row keys are positions in this build's rows: a chart row may only be looked up in the build it came from.
     chart.attrs["build"] = folder

@@ -29,13 +29,15 @@ def synthetic_build(tmp_path_factory) -> Path:
 
 
 def both_stores(build: Path, monkeypatch) -> tuple[data.Dataset, data.Dataset]:
-    """(held, fetched): one build loaded with its full rows in memory and with them left in the Parquet file."""
+    """(held, fetched): one build loaded with its full rows in memory and with them left in the Parquet file, its
+    chart then made a few rows at a time (parts of 7 and 500 rows: categories first seen in a later part, parts
+    without some roles or without untraced rests)."""
     folder = str(current_build(build))
-    loaded = []
-    for threshold in (10**9, 0):
-        monkeypatch.setattr(data, "FULL_ROWS_IN_MEMORY", threshold)
-        loaded.append(data._load.__wrapped__(folder, 0))
-    return loaded[0], loaded[1]
+    monkeypatch.setattr(data, "FULL_ROWS_IN_MEMORY", 10**9)
+    held = data._load.__wrapped__(folder, 0)
+    monkeypatch.setattr(data, "FULL_ROWS_IN_MEMORY", 0)
+    monkeypatch.setattr(data, "LOAD_PART_ROWS", 7 if len(held.chart) < 100 else 500)
+    return held, data._load.__wrapped__(folder, 0)
 
 
 def audiences(dataset: data.Dataset) -> dict[str, data.Dataset]:
