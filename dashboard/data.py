@@ -130,7 +130,8 @@ def prepare(frame: pd.DataFrame, parents: dict | None = None, public_parents: di
         public_parents = None
     elif public_parents is None:
         public_parents = parent_labels(full, public)
-    return full, finish_chart(row_columns(full, 0, parents, public_parents), reference_columns(full))
+    return full, finish_chart(row_columns(full, 0, ParentIndex.of(parents), ParentIndex.of(public_parents)),
+                              reference_columns(full))
 
 
 # Rows a large build's chart is made from at a time (about 0.1 GB of its columns per part).
@@ -151,21 +152,21 @@ def prepare_in_parts(parquet: Path) -> tuple[pd.DataFrame, dict, dict]:
     public = (links["visibility"] == "public").to_numpy()
     parents, public_parents = parent_labels(links), parent_labels(links, public)
     references = reference_columns(links)
-    everyone_public = bool(public.all())
+    # Made once: each part's tree and parent labels share these categories instead of holding a copy each.
+    labels, public_labels = ParentIndex.of(parents), None if public.all() else ParentIndex.of(public_parents)
     del links, public
     _give_back_freed_memory()
     source = pq.ParquetFile(parquet, read_dictionary=list(REPEATED_TEXT_COLUMNS))
     pieces, first_key = [], 0
     for batch in source.iter_batches(batch_size=LOAD_PART_ROWS, columns=list(CHART_SOURCE_COLUMNS)):
         part = arrow_to_frame(pa.Table.from_batches([batch]))
-        pieces.append(row_columns(part.reset_index(drop=True), first_key, parents,
-                                  None if everyone_public else public_parents))
+        pieces.append(row_columns(part.reset_index(drop=True), first_key, labels, public_labels))
         first_key += len(part)
         del part
         _give_back_freed_memory()
     if not pieces:
         empty = arrow_to_frame(source.schema_arrow.empty_table().select(list(CHART_SOURCE_COLUMNS)))
-        pieces.append(row_columns(empty, 0, parents, None if everyone_public else public_parents))
+        pieces.append(row_columns(empty, 0, labels, public_labels))
     return finish_chart(_concat_parts(pieces), references), parents, public_parents
 
 
@@ -190,7 +191,25 @@ def _concat_parts(pieces: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def row_columns(full: pd.DataFrame, first_key: int, parents: dict, public_parents: dict | None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ParentIndex:
+    """parent_labels as the chart uses them: the parents' ids, and their short and long labels as categories."""
+
+    ids: pd.Index
+    short: pd.CategoricalDtype
+    long: pd.CategoricalDtype
+
+    @classmethod
+    def of(cls, parents: dict[str, tuple[str, str]] | None) -> "ParentIndex | None":
+        if parents is None:
+            return None
+        return cls(pd.Index(list(parents), dtype="str"),
+                   pd.CategoricalDtype(pd.Index([labels[0] for labels in parents.values()], dtype="str")),
+                   pd.CategoricalDtype(pd.Index([labels[1] for labels in parents.values()], dtype="str")))
+
+
+def row_columns(full: pd.DataFrame, first_key: int, parents: ParentIndex, public_parents: ParentIndex | None
+                ) -> pd.DataFrame:
     """The chart columns each row gives on its own (numbers, dates, its categories as written, what it draws), for
     rows that start at row_key first_key; public_parents None when every row is public."""
     total = to_float(full["total_usd"])
@@ -295,7 +314,7 @@ ALLOCATION_COLUMNS = ("drawn_usd", "drawn_role", "drawn_amount_f", "recipient_la
 
 
 def allocation_columns(full: pd.DataFrame, chart: pd.DataFrame, prefix: str,
-                       parents: dict[str, tuple[str, str]]) -> dict[str, pd.Series]:
+                       parents: ParentIndex) -> dict[str, pd.Series]:
     """The chart columns a row gets from one allocation of the ETL (prefix "" for every row, "public_" for the
     public rows' own): what it draws, its role, its tree and its parent (the untraced rest's label is
     finish_chart's)."""
@@ -314,11 +333,10 @@ def allocation_columns(full: pd.DataFrame, chart: pd.DataFrame, prefix: str,
                              chart["total_amount_f"].to_numpy() * share))
     out["drawn_amount_f"] = pd.Series(np.where(own, chart["total_amount_f"], np.where(draws_nothing, 0.0, rest)),
                                       index=full.index)
-    index = pd.Index(list(parents))
-    for column, source, pick in (("tree_label", prefix + "tree_root", 0), ("parent_label", "part_of", 1)):
-        codes = index.get_indexer(full[source].to_numpy()) if parents else np.full(len(full), -1)
-        names = pd.Index([labels[pick] for labels in parents.values()], dtype="str")
-        out[column] = pd.Series(pd.Categorical.from_codes(codes.astype("int32"), names), index=full.index)
+    for column, source, names in (("tree_label", prefix + "tree_root", parents.short),
+                                  ("parent_label", "part_of", parents.long)):
+        codes = parents.ids.get_indexer(full[source].to_numpy()) if len(parents.ids) else np.full(len(full), -1)
+        out[column] = pd.Series(pd.Categorical.from_codes(codes.astype("int32"), dtype=names), index=full.index)
     return out
 
 
