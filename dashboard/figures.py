@@ -463,23 +463,38 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
 def timeline_data(frame: pd.DataFrame, period: str = "year", top_n: int = 8) -> pd.DataFrame:
     """USD per period stacked by recipient country; a dated range is spread evenly over the periods it covers.
     `period` is the period's label (2012, 2012-07) and `start` its first day, for a real date axis."""
-    dated = frame[frame["date_start"].notna() & frame["value_usd"].notna()]
-    if dated.empty:
+    keep = (frame["date_start"].notna() & frame["value_usd"].notna()).to_numpy()
+    if not keep.any():
         return pd.DataFrame(columns=["period", "start", "country", "value"])
+    # Only the columns the timeline reads: copying every chart column of a million rows costs more than the sums.
+    dated = frame.loc[keep, ["date_start", "date_last", "value_usd", "recipient_country_label"]]
     freq = "Y" if period == "year" else "M"
-    first = dated["date_start"].dt.to_period(freq)
-    last = dated["date_last"].dt.to_period(freq)
-    spans = (last.array.asi8 - first.array.asi8 + 1).clip(min=1)
+    first = dated["date_start"].dt.to_period(freq).array.asi8
+    last = dated["date_last"].dt.to_period(freq).array.asi8
+    spans = (last - first + 1).clip(min=1)
     repeat = np.repeat(np.arange(len(dated)), spans)
     offsets = np.arange(len(repeat)) - np.repeat(np.cumsum(spans) - spans, spans)
-    periods = pd.PeriodIndex.from_ordinals(first.array.asi8[repeat] + offsets, freq=freq)
-    country = node_labels(dated, "recipient_country").astype("str").to_numpy()[repeat]
+    ordinals = first[repeat] + offsets
     value = (dated["value_usd"].to_numpy() / spans)[repeat]
-    table = pd.DataFrame({"period": periods.astype("str"), "start": periods.to_timestamp(), "country": country,
-                          "value": value})
-    top = set(table.groupby("country")["value"].sum().nlargest(top_n).index)
-    table["country"] = table["country"].where(table["country"].isin(top), OTHER)
-    return table.groupby(["period", "start", "country"], as_index=False)["value"].sum().sort_values("start")
+    # Countries as category codes until the few groups are made: a text per spread row would cost most of the time.
+    labels = node_labels(dated, "recipient_country")
+    codes = labels.cat.codes.to_numpy()[repeat]
+    names = labels.cat.categories.astype("str")
+    per_country = pd.Series(value).groupby(codes).sum()
+    per_country = per_country[per_country.index >= 0]
+    totals = pd.Series(per_country.to_numpy(), index=names[per_country.index.to_numpy()]).sort_index()
+    top = set(totals.nlargest(top_n).index)
+    shown = np.array([name if name in top else OTHER for name in names] + [""], dtype=object)
+    drawn = sorted(set(shown[per_country.index.to_numpy()]))
+    rank_of = {name: i for i, name in enumerate(drawn)}
+    rank = np.array([rank_of.get(name, -1) for name in shown], dtype="int64")[np.where(codes >= 0, codes, -1)]
+    grouped = pd.DataFrame({"ordinal": ordinals, "rank": rank, "value": value})
+    grouped = grouped[grouped["rank"] >= 0].groupby(["ordinal", "rank"], as_index=False)["value"].sum()
+    periods = pd.PeriodIndex.from_ordinals(grouped["ordinal"].to_numpy(), freq=freq)
+    table = pd.DataFrame({"period": periods.astype("str"), "start": periods.to_timestamp(),
+                          "country": np.array(drawn, dtype=object)[grouped["rank"].to_numpy()],
+                          "value": grouped["value"].to_numpy()})
+    return table.sort_values("start")
 
 
 def timeline_figure(frame: pd.DataFrame, period: str = "year", scale: str = "linear") -> go.Figure:
