@@ -16,3 +16,13 @@ def flows_page_payload(search: str, width: int | None = 1246, sort: str = "value
                        {"id": "viewport", "property": "data", "value": width},
                        {"id": "flows-sort", "property": "value", "value": sort}],
             "changedPropIds": [changed], "state": []}
+
+
+def fetch_download(client, prefix: str, search: str | None, sort_by: str = "value_usd", excel: bool = False,
+                   **request):
+    """GET a table's download as its link on the page points to it (dashboard.downloads.link); the body is read
+    at once, inside the request, as a browser reads the stream."""
+    from dashboard import downloads
+
+    href, _ = downloads.link(prefix, search, sort_by, excel)
+    return client.get(href, buffered=True, **request)
