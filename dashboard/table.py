@@ -90,8 +90,8 @@ def table_section(prefix: str) -> list:
                          options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
             # Plain links to the server's download route (dashboard/downloads.py), so a file streams to the browser
             # instead of travelling base64-encoded in a callback answer; download_links sets their addresses.
-            html.A("Download CSV", id=f"{prefix}-csv-button", className="button", download="", role="button"),
-            html.A("Download Excel", id=f"{prefix}-xlsx-button", className="button", download="", role="button"),
+            html.A("Download CSV", id=f"{prefix}-csv-button", className="button", download=""),
+            html.A("Download Excel", id=f"{prefix}-xlsx-button", className="button", download=""),
         ]),
         html.Div(className="table-columns", children=[
             html.Label("Columns, in order", htmlFor=f"{prefix}-columns"),

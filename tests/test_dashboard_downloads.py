@@ -245,3 +245,19 @@ def test_the_links_carry_the_parsed_view_and_the_sort_never_the_urls_own_text(bu
     assert sent.status_code == 200
     assert sent.headers["Content-Disposition"] == "attachment; filename=influence-ledger_Volont-X-y.csv"
     assert sent.headers["Cache-Control"] == "no-store"
+
+
+def test_the_page_sets_its_links_from_the_url_and_the_sort(build):
+    names = ["flows-csv-button.href", "flows-csv-button.download", "flows-xlsx-button.href",
+             "flows-xlsx-button.download"]
+    payload = {"output": ".." + "...".join(names) + "..",
+               "outputs": [{"id": n.split(".")[0], "property": n.split(".")[1]} for n in names],
+               "inputs": [{"id": "url", "property": "search", "value": "?recipient_country=US&page=2"},
+                          {"id": "flows-sort", "property": "value", "value": "date_start"}],
+               "changedPropIds": ["flows-sort.value"], "state": []}
+    response = app.server.test_client().post("/_dash-update-component", json=payload, environ_base=ANONYMOUS)
+    links = response.get_json()["response"]
+    assert links["flows-csv-button"] == {"href": "/download/flows.csv?recipient_country=US&sort=date_start",
+                                         "download": "influence-ledger_recipient-US.csv"}
+    assert links["flows-xlsx-button"] == {"href": "/download/flows.xlsx?recipient_country=US&sort=date_start",
+                                          "download": "influence-ledger_recipient-US.xlsx"}
