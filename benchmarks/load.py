@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
@@ -77,7 +78,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def dash_payload(kind: str, query: str) -> dict:
+def dash_payload(kind: str, query: str) -> dict | str:
     url = {"id": "url", "property": "search", "value": query}
     if kind == "flows":
         return {"output": "..sankey.figure...flow-left-out.children...flow-focus.children..",
@@ -90,27 +91,22 @@ def dash_payload(kind: str, query: str) -> dict:
                             {"id": "flows-pager-text", "property": "children"}],
                 "inputs": [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}],
                 "changedPropIds": ["url.search"], "state": []}
-    return {"output": "flows-download.data", "outputs": {"id": "flows-download", "property": "data"},
-            "inputs": [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
-                       {"id": "flows-xlsx-button", "property": "n_clicks", "value": None}],
-            "changedPropIds": ["flows-csv-button.n_clicks"], "state": [url]}
+    # The table's CSV download: a GET of the server's download route, as the page's link makes it.
+    return f"/download/flows.csv{query}{'&' if query else '?'}{urlencode({'sort': 'value_usd'})}"
 
 
-def post(base: str, payload: dict) -> tuple[float, bool, bool]:
-    """(seconds, answered 200, response held an internal row)."""
-    import base64
-
-    request = urllib.request.Request(base + "/_dash-update-component", data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+def post(base: str, payload: dict | str) -> tuple[float, bool, bool]:
+    """(seconds, answered 200, response held an internal row) for a callback request (a payload) or a download (a
+    path)."""
+    request = urllib.request.Request(base + payload) if isinstance(payload, str) else urllib.request.Request(
+        base + "/_dash-update-component", data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     leaked = False
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            body = response.read().decode("utf-8")
+            body = response.read().decode("utf-8-sig")
             ok = response.status == 200
-        if ok and payload["output"] == "flows-download.data":
-            body = base64.b64decode(json.loads(body)["response"]["flows-download"]["data"]["content"]).decode(
-                "utf-8-sig")
         leaked = INTERNAL_MARKER in body
     except (urllib.error.URLError, OSError, ValueError, KeyError):
         ok = False

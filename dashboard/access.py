@@ -4,7 +4,8 @@ Each page declares who may use it when it registers (`dash.register_page(..., ac
 belongs to the page whose module defines it. A callback of an internal page answers 403 to anyone who may not see
 internal rows (data.may_see_internal: public mode, not signed in, or a non-local request without a login), and a
 request for a callback the app does not know is refused too. Callbacks of public pages and of the shell serve data
-only through data.load()/visible_rows(), the same rule applied to rows.
+only through data.load()/visible_rows(), the same rule applied to rows. The table downloads (dashboard/downloads.py)
+are routes of their own and apply the same rule with the access of the page showing the table.
 """
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def may_use(access: str) -> bool:
     return access == PUBLIC or data.may_see_internal()
 
 
+def refusal() -> flask.Response:
+    """The answer to a request for something of an internal page from someone who may not use it."""
+    return flask.Response("This needs a signed-in user (or, without a login, this machine).", status=403,
+                          mimetype="text/plain")
+
+
 def install(app: dash.Dash) -> None:
     """Register the gate on the app's server, after Dash's set-up has completed its callback map."""
     setup_lock = threading.Lock()
@@ -66,6 +73,5 @@ def install(app: dash.Dash) -> None:
         if access is None:
             return flask.Response("Unknown callback.", status=403, mimetype="text/plain")
         if not may_use(access):
-            return flask.Response("This needs a signed-in user (or, without a login, this machine).", status=403,
-                                  mimetype="text/plain")
+            return refusal()
         return None

@@ -10,7 +10,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
-from . import access, auth, compression, data, fold, views
+from . import access, auth, compression, data, downloads, fold, views
 from .filters import FilterState, from_query
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +28,7 @@ except auth.LoginConfigError as exc:
     print(f"error: the login is configured but cannot be used: {exc}", file=sys.stderr)
     raise
 access.install(app)
+downloads.install(app)
 compression.install(server)
 print(auth.startup_note(data.public_mode()), file=sys.stderr)
 

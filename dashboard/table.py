@@ -88,9 +88,10 @@ def table_section(prefix: str) -> list:
             html.Button("Next ›", id=f"{prefix}-next", className="secondary"),
             dcc.Dropdown(id=f"{prefix}-sort", value="value_usd", clearable=False, className="sort",
                          options=[{"label": f"Sort by {v}", "value": k} for k, v in SORTABLE.items()]),
-            html.Button("Download CSV", id=f"{prefix}-csv-button"),
-            html.Button("Download Excel", id=f"{prefix}-xlsx-button"),
-            dcc.Download(id=f"{prefix}-download"),
+            # Plain links to the server's download route (dashboard/downloads.py), so a file streams to the browser
+            # instead of travelling base64-encoded in a callback answer; download_links sets their addresses.
+            html.A("Download CSV", id=f"{prefix}-csv-button", className="button", download=""),
+            html.A("Download Excel", id=f"{prefix}-xlsx-button", className="button", download=""),
         ]),
         html.Div(className="table-columns", children=[
             html.Label("Columns, in order", htmlFor=f"{prefix}-columns"),
@@ -166,18 +167,6 @@ def download_name(state, excel: bool) -> str:
     return "influence-ledger" + (f"_{slug}" if slug else "") + (".xlsx" if excel else ".csv")
 
 
-def download(search: str | None, excel: bool, sort_by: str = "value_usd") -> dict:
-    """dcc.Download data: exactly the filtered rows, every column, in the table's order, as CSV or Excel."""
-    from . import export, views
-
-    chart_rows, state = views.rows_for(search)
-    rows = data.full_rows(ordered(chart_rows, sort_by))
-    name = download_name(state, excel)
-    if excel:
-        return dcc.send_bytes(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows), sort_by)), name)
-    return dcc.send_bytes(export.to_csv_bytes(rows), name)
-
-
 def _sort_key(frame: pd.DataFrame, sort_by: str, descending: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     """A float key (missing last) for numeric and date columns, or a text order for the others."""
     column = sort_by if sort_by in SORTABLE else "value_usd"
@@ -192,10 +181,15 @@ def _sort_key(frame: pd.DataFrame, sort_by: str, descending: bool) -> tuple[np.n
     return None, order[::-1] if descending else order
 
 
-def ordered(frame: pd.DataFrame, sort_by: str = "value_usd", descending: bool = True) -> pd.DataFrame:
-    """Every row in the table's order (what downloads hold)."""
+def sorted_positions(frame: pd.DataFrame, sort_by: str = "value_usd", descending: bool = True) -> np.ndarray:
+    """The positions of the frame's rows in the table's order (what downloads hold)."""
     key, order = _sort_key(frame, sort_by, descending)
-    return frame.iloc[np.argsort(key, kind="stable") if order is None else order]
+    return np.argsort(key, kind="stable") if order is None else order
+
+
+def ordered(frame: pd.DataFrame, sort_by: str = "value_usd", descending: bool = True) -> pd.DataFrame:
+    """Every row in the table's order."""
+    return frame.iloc[sorted_positions(frame, sort_by, descending)]
 
 
 def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
@@ -304,12 +298,16 @@ def pager_text(page: int, pages: int, total: int) -> str:
     return f"Page {page} of {pages} · {total:,} transfer{'s' if total != 1 else ''}"
 
 
-def register_callbacks(prefix: str) -> None:
-    """The table's own callbacks on a page whose ids start with prefix. Its rows and pager are set by the page's
-    callback (outputs/table_values), which filters once for the page's charts and its table."""
-    from dash import Input, Output, State, callback, ctx, no_update
+def register_callbacks(prefix: str, page: str) -> None:
+    """The table's own callbacks on a page whose ids start with prefix, and its downloads, which answer whoever may
+    use `page` (the module of the page showing the table). Its rows and pager are set by the page's callback
+    (outputs/table_values), which filters once for the page's charts and its table."""
+    from dash import Input, Output, State, callback, no_update
 
+    from . import downloads
     from .filters import from_query
+
+    downloads.register_table(prefix, page)
 
     @callback(Output(f"{prefix}-detail", "children", allow_duplicate=True), Input(f"{prefix}-grid", "cellClicked"),
               State(f"{prefix}-grid", "rowData"), prevent_initial_call=True)
@@ -329,8 +327,9 @@ def register_callbacks(prefix: str) -> None:
         query = state.to_query()
         return query if query != (search or "") else no_update
 
-    @callback(Output(f"{prefix}-download", "data"), Input(f"{prefix}-csv-button", "n_clicks"),
-              Input(f"{prefix}-xlsx-button", "n_clicks"), State("url", "search"), State(f"{prefix}-sort", "value"),
-              prevent_initial_call=True)
-    def download_rows(_csv, _xlsx, search, sort_by):
-        return download(search, excel=ctx.triggered_id == f"{prefix}-xlsx-button", sort_by=sort_by)
+    @callback(Output(f"{prefix}-csv-button", "href"), Output(f"{prefix}-csv-button", "download"),
+              Output(f"{prefix}-xlsx-button", "href"), Output(f"{prefix}-xlsx-button", "download"),
+              Input("url", "search"), Input(f"{prefix}-sort", "value"))
+    def download_links(search, sort_by):
+        return (*downloads.link(prefix, search, sort_by, excel=False),
+                *downloads.link(prefix, search, sort_by, excel=True))

@@ -29,3 +29,13 @@ def explore_page_payload(search: str, sort: str = "value_usd", changed: str = "u
     """The timeline & map page's one callback (timeline, map, top bars, notes and table page) for a URL."""
     return callback_payload([*EXPLORE_CHART_OUTPUTS, *(f"explore-{o}" for o in TABLE_OUTPUTS)],
                             [("url.search", search), ("explore-sort.value", sort)], [changed])
+
+
+def fetch_download(client, prefix: str, search: str | None, sort_by: str = "value_usd", excel: bool = False,
+                   **request):
+    """GET a table's download as its link on the page points to it (dashboard.downloads.link); the body is read
+    at once, inside the request, as a browser reads the stream."""
+    from dashboard import downloads
+
+    href, _ = downloads.link(prefix, search, sort_by, excel)
+    return client.get(href, buffered=True, **request)

@@ -179,7 +179,11 @@ def test_csv_download_equals_the_filtered_rows(dashboard, tmp_path):
                                                                   "downloadPath": str(tmp_path)})
     dashboard.wait_for_page(url=f"{dashboard.server_url}/?recipient_country=US&view=all")
     sankey_labels(dashboard)
-    dashboard.find_element("#flows-csv-button").click()
+    # A link to this server's download route, for the view and the table's sort.
+    link = dashboard.find_element("#flows-csv-button")
+    assert wait_until(lambda: link.get_attribute("href") == (
+        f"{dashboard.server_url}/download/flows.csv?recipient_country=US&view=all&sort=value_usd"))
+    link.click()
     # Named after the view, in the table's order (largest first).
     target = tmp_path / "influence-ledger_every-report_recipient-US.csv"
     assert wait_until(lambda: target.exists() and target.stat().st_size > 0, timeout=20)

@@ -219,13 +219,26 @@ def test_entity_page_lists_aliases_totals_and_sources(pages):
     assert "Received about $5.28 m in 4 transfers, 2 of them parts of larger transfers" in str(card)
 
 
+def download(search: str, excel: bool = False, sort_by: str = "value_usd"):
+    """A table download as the page's link fetches it from the server's route."""
+    from dashboard.app import app
+    from dash_requests import fetch_download
+
+    response = fetch_download(app.server.test_client(), "flows", search, sort_by, excel)
+    assert response.status_code == 200
+    return response
+
+
 def test_csv_and_xlsx_downloads_hold_exactly_the_filtered_rows(pages):
-    chart_rows, state = views.rows_for("?recipient_country=US")
-    rows = views.full(chart_rows)
-    csv = pd.read_csv(io.BytesIO(export.to_csv_bytes(rows)), dtype="str", keep_default_na=False)
+    from dashboard import table as transfers_table
+
+    rows = views.full(transfers_table.ordered(views.rows_for("?recipient_country=US")[0]))
+    sent = download("?recipient_country=US")
+    assert sent.mimetype == "text/csv" and sent.get_data() == export.to_csv_bytes(rows)
+    csv = pd.read_csv(io.BytesIO(sent.get_data()), dtype="str", keep_default_na=False)
     assert csv["id"].tolist() == rows["id"].tolist()
     assert csv["amount"].tolist() == [str(v) for v in rows["amount"]]
-    book = openpyxl.load_workbook(io.BytesIO(export.to_xlsx_bytes(rows, views.about_rows(state, len(rows)))))
+    book = openpyxl.load_workbook(io.BytesIO(download("?recipient_country=US", excel=True).get_data()))
     sheet = book["transfers"]
     header = [c.value for c in sheet[1]]
     ids = [r[header.index("id")] for r in sheet.iter_rows(min_row=2, values_only=True)]
@@ -279,26 +292,22 @@ def test_the_table_shows_the_chosen_columns_one_line_each_and_downloads_keep_its
     assert "Rate, its period and source" not in detail or "USD per" in detail
     assert "Ledger and row" in detail and len(cards) == len(rows)
     # Downloads come out in the table's order, and are named after the view.
-    by_date = transfers_table.download("?recipient_country=US&date_from=2012&date_to=2014", excel=False,
-                                       sort_by="date_start")
-    assert by_date["filename"] == "influence-ledger_recipient-US_2012-2014.csv"
-    downloaded = pd.read_csv(io.BytesIO(__import__("base64").b64decode(by_date["content"])), dtype="str",
-                             keep_default_na=False)
+    by_date = download("?recipient_country=US&date_from=2012&date_to=2014", sort_by="date_start")
+    assert by_date.headers["Content-Disposition"] == "attachment; filename=influence-ledger_recipient-US_2012-2014.csv"
+    downloaded = pd.read_csv(io.BytesIO(by_date.get_data()), dtype="str", keep_default_na=False)
     starts = pd.to_datetime(downloaded["date_start"].replace("", None))
-    assert starts.dropna().is_monotonic_decreasing
-    by_usd = transfers_table.download("?recipient_country=US", excel=False)
-    downloaded = pd.read_csv(io.BytesIO(__import__("base64").b64decode(by_usd["content"])), dtype="str",
-                             keep_default_na=False)
+    assert starts.dropna().is_monotonic_decreasing and len(downloaded) > 3
+    by_usd = download("?recipient_country=US")
+    downloaded = pd.read_csv(io.BytesIO(by_usd.get_data()), dtype="str", keep_default_na=False)
     drawn = downloaded["drawn_usd"].replace("", None).dropna().astype(float)
     assert drawn.is_monotonic_decreasing
 
 
 def test_xlsx_has_number_formats_a_frozen_header_a_filter_and_the_filters_in_words(pages):
-    from dashboard import table as transfers_table
-
-    sent = transfers_table.download("?recipient_country=US&date_from=2012&date_to=2014", excel=True)
-    assert sent["filename"] == "influence-ledger_recipient-US_2012-2014.xlsx"
-    book = openpyxl.load_workbook(io.BytesIO(__import__("base64").b64decode(sent["content"])))
+    sent = download("?recipient_country=US&date_from=2012&date_to=2014", excel=True)
+    assert sent.headers["Content-Disposition"] == "attachment; filename=influence-ledger_recipient-US_2012-2014.xlsx"
+    assert sent.mimetype == export.XLSX_MIMETYPE
+    book = openpyxl.load_workbook(io.BytesIO(sent.get_data()))
     sheet = book["transfers"]
     header = [c.value for c in sheet[1]]
     usd = sheet.cell(row=2, column=header.index("amount_usd") + 1)

@@ -1,5 +1,4 @@
 """Access control: an anonymous request to any callback or download never returns an internal row."""
-import base64
 import importlib
 import io
 import json
@@ -14,7 +13,7 @@ from dashboard import auth, data, views
 from dashboard.app import app
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
-from dash_requests import flows_page_payload
+from dash_requests import fetch_download, flows_page_payload
 
 SECRET = "internal-secret-row"
 
@@ -91,20 +90,19 @@ def dash_post(client, output, outputs, inputs, changed, state=()):
 
 def test_anonymous_http_requests_to_callbacks_and_downloads(mixed_build, login_configured):
     client = app.server.test_client()
-    url = {"id": "url", "property": "search", "value": "?view=all"}
     # The flows page's one callback: chart, notes, flow list and table page.
     page_request = flows_page_payload("?view=all")
     bodies = [dash_post(client, page_request["output"], page_request["outputs"], page_request["inputs"], "url.search")]
-    for button in ("flows-csv-button", "flows-xlsx-button"):
-        body = dash_post(client, "flows-download.data", {"id": "flows-download", "property": "data"},
-                         [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
-                          {"id": "flows-xlsx-button", "property": "n_clicks", "value": 1}],
-                         f"{button}.n_clicks", [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}])
-        content = base64.b64decode(json.loads(body)["response"]["flows-download"]["data"]["content"])
-        if button == "flows-xlsx-button":
+    # The table's downloads, fetched from the server's route as the page's links do.
+    for excel in (False, True):
+        response = fetch_download(client, "flows", "?view=all", excel=excel,
+                                  environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        assert response.status_code == 200
+        content = response.get_data()
+        if excel:
             book = openpyxl.load_workbook(io.BytesIO(content))
-            content = json.dumps([[str(c) for c in r] for r in book["transfers"].iter_rows(values_only=True)])
-            bodies.append(content)
+            bodies.append(json.dumps([[str(c) for c in r] for name in book.sheetnames
+                                      for r in book[name].iter_rows(values_only=True)]))
         else:
             bodies.append(content.decode("utf-8-sig"))
     assert "flows-grid" in bodies[0] and all("public-row" in body for body in bodies)

@@ -1,7 +1,7 @@
 """The access gate: every Dash callback the app declares, asked anonymously over HTTP, returns nothing internal.
 
 The callbacks are enumerated from /_dash-dependencies, so a callback added later is covered without editing this
-test. Anonymous means: login configured but not signed in, public mode, and local mode reached through a proxy on
+test; the table downloads (routes of their own) from the tables the pages register. Anonymous means: login configured but not signed in, public mode, and local mode reached through a proxy on
 the same host (the request comes from 127.0.0.1 but carries a forwarding header). A direct local request in local
 mode is the control: it must find the internal rows through the same requests, or the test proves nothing.
 """
@@ -17,7 +17,7 @@ import dash
 import pytest
 from werkzeug.security import generate_password_hash
 
-from dashboard import auth, data
+from dashboard import auth, data, downloads
 from dashboard.app import app
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
@@ -130,6 +130,14 @@ def callback_requests(client) -> list[dict]:
     return requests
 
 
+def file_text(raw: bytes) -> str:
+    """A downloaded file as text: CSV or HTML as it is, the XML of every part of an XLSX or a zip."""
+    if raw[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(raw)) as book:
+            return "\n".join(book.read(n).decode("utf-8", "replace") for n in book.namelist())
+    return raw.decode("utf-8-sig", "replace")
+
+
 def readable(body: str) -> str:
     """The response with every download's content decoded (CSV text, the XML inside an XLSX, HTML)."""
     texts = [body]
@@ -141,12 +149,7 @@ def readable(body: str) -> str:
     def walk(node) -> None:
         if isinstance(node, dict):
             if "content" in node and node.get("base64"):
-                raw = base64.b64decode(node["content"])
-                if raw[:2] == b"PK":
-                    with zipfile.ZipFile(io.BytesIO(raw)) as book:
-                        texts.extend(book.read(n).decode("utf-8", "replace") for n in book.namelist())
-                else:
-                    texts.append(raw.decode("utf-8-sig", "replace"))
+                texts.append(file_text(base64.b64decode(node["content"])))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -168,6 +171,14 @@ def everything_served(headers: dict, remote: str = "127.0.0.1") -> tuple[str, li
         response = client.post("/_dash-update-component", json=payload, headers=headers, environ_base=environ)
         statuses.append((payload["output"] + " " + payload["changedPropIds"][0], response.status_code))
         texts.append(readable(response.get_data(as_text=True)))
+    # Every table's downloads, which are routes of their own rather than callbacks.
+    assert {"flows", "explore"} <= set(downloads.TABLE_PAGES)
+    for table in downloads.TABLE_PAGES:
+        for excel in (False, True):
+            href, _ = downloads.link(table, "?view=all", "value_usd", excel)
+            response = client.get(href, headers=headers, environ_base=environ)
+            statuses.append((href, response.status_code))
+            texts.append(file_text(response.get_data()))
     return "\n".join(texts), statuses
 
 

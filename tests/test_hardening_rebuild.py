@@ -1,13 +1,13 @@
 """Rebuilding while serving: anonymous requests running during rebuilds see one build each, never an internal row,
 and never fail.
 
-A real HTTP server (werkzeug, threaded, on 127.0.0.1) serves the app; client threads post the table and download
-callbacks while the main thread rebuilds the dataset several times, moving the internal rows to other positions
-each time (so rows filtered in one build and fetched by position from the next would show internal ones).
+A real HTTP server (werkzeug, threaded, on 127.0.0.1) serves the app; client threads post the page's callback and
+fetch the table's CSV download (streamed in parts) while the main thread rebuilds the dataset several times, moving
+the internal rows to other positions each time (so rows filtered in one build and fetched by position from the next
+would show internal ones).
 """
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import urllib.error
@@ -17,7 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.security import generate_password_hash
 
-from dashboard import auth, data
+from dashboard import auth, data, downloads
 from dashboard.app import app
 from etl.pipeline import run_build
 from ledger_factory import row, write_csv, write_lookups
@@ -35,32 +35,26 @@ def ledger_rows(internal_first: bool, generation: int) -> list[dict]:
     return internal + public if internal_first else public + internal
 
 
-def payloads() -> list[dict]:
-    url = {"id": "url", "property": "search", "value": "?view=all"}
+def payloads() -> list[dict | str]:
     # The flows page's one callback: chart, notes, flow list and table page.
     table = flows_page_payload("?view=all")
     ascending = json.loads(json.dumps(table))
     ascending["inputs"][2]["value"] = "payer"
-    download = {"output": "flows-download.data", "outputs": {"id": "flows-download", "property": "data"},
-                "inputs": [{"id": "flows-csv-button", "property": "n_clicks", "value": 1},
-                           {"id": "flows-xlsx-button", "property": "n_clicks", "value": None}],
-                "changedPropIds": ["flows-csv-button.n_clicks"],
-                "state": [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}]}
+    # The table's CSV download, streamed from the server's route (in parts of CHUNK_ROWS rows) as its link asks.
+    download = downloads.link("flows", "?view=all", "value_usd", excel=False)[0]
     return [table, ascending, download]
 
 
-def post(base: str, payload: dict) -> tuple[int, str]:
-    request = urllib.request.Request(base + "/_dash-update-component", data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+def post(base: str, payload: dict | str) -> tuple[int, str]:
+    """A callback request (a payload) or a download (a path); (status, body as text)."""
+    request = urllib.request.Request(base + payload) if isinstance(payload, str) else urllib.request.Request(
+        base + "/_dash-update-component", data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            body = response.read().decode("utf-8")
-            status = response.status
+            return response.status, response.read().decode("utf-8-sig")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
-    if payload["output"] == "flows-download.data":
-        body = base64.b64decode(json.loads(body)["response"]["flows-download"]["data"]["content"]).decode("utf-8-sig")
-    return status, body
 
 
 @pytest.fixture
@@ -74,6 +68,8 @@ def served(tmp_path, monkeypatch):
     monkeypatch.setenv(auth.USERS_ENV, str(users))
     monkeypatch.setenv(data.BUILD_DIR_ENV, str(tmp_path / "build"))
     monkeypatch.delenv(data.PUBLIC_MODE_ENV, raising=False)
+    # Many small parts per download, so rebuilds happen while a file is being streamed.
+    monkeypatch.setattr(downloads, "CHUNK_ROWS", 100)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

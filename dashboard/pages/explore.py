@@ -111,7 +111,7 @@ def explore_settings(period, scale, side, search):
     return query if query != (search or "") else no_update
 
 
-register_callbacks("explore")
+register_callbacks("explore", page=__name__)
 
 
 def focus_for_click(state, chart: str, click: dict | None, period: str, side: str):

@@ -164,7 +164,7 @@ def table_outputs(search: str | None, sort_by: str = "value_usd"):
     return table_page(search, sort_by)[:2]
 
 
-register_callbacks("flows")
+register_callbacks("flows", page=__name__)
 publish.register_callbacks()
 
 
