@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 from functools import lru_cache
@@ -578,12 +579,18 @@ def current_folder() -> Path:
     return current_build(build_dir())
 
 
+# Threads of one worker that ask for a build not yet loaded wait for the one loading it, rather than each loading
+# its own copy (a worker would briefly hold a 10M-row build several times over).
+_LOADING = threading.Lock()
+
+
 def _snapshot(folder: Path | None, audience: str) -> Dataset:
     for attempt in (1, 2):
         resolved = current_build(Path(folder)) if folder is not None else current_folder()
         try:
             stamp = (resolved / DATASET_PARQUET).stat().st_mtime_ns
-            full = _load(str(resolved), stamp)
+            with _LOADING:
+                full = _load(str(resolved), stamp)
             return full if audience == INTERNAL else public_view(full, _public_parts(str(resolved), stamp))
         except FileNotFoundError:
             # The build was pruned between resolving and reading (several rebuilds in a moment): resolve again.
