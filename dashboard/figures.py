@@ -554,9 +554,10 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
 
 def top_bars(frame: pd.DataFrame, column: str, top_n: int = 15) -> go.Figure:
     """The largest payers or recipients, each bar labelled with its figure as the sources allow."""
-    kind = frame["amount_kind"].astype("str")
-    table = pd.DataFrame({"name": frame[column], "value": frame["value_usd"], "at_least": kind.eq("at_least"),
-                          "estimate": kind.eq("estimate"), "converted": frame["converted"]})
+    # Compared on the category codes: a text per row would cost more than the sums.
+    kind = frame["amount_kind"]
+    table = pd.DataFrame({"name": frame[column], "value": frame["value_usd"], "at_least": kind == "at_least",
+                          "estimate": kind == "estimate", "converted": frame["converted"]})
     totals = table.groupby("name", observed=True).agg(value=("value", "sum"), count=("value", "size"),
                                                       at_least=("at_least", "sum"), estimate=("estimate", "sum"),
                                                       converted=("converted", "sum"))
