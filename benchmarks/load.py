@@ -1,7 +1,8 @@
 """Load benchmark: the dashboard under gunicorn (2 workers, 127.0.0.1) on a SYNTHETIC 100,000-row dataset.
 
-N simulated users (N = 1, 5, 20) change filters and download for --seconds each: every step posts the callbacks
-the flows page fires on a filter change (Sankey, table) and, one step in ten, a CSV download. Meanwhile the dataset
+N simulated users (N = 1, 5, 20) change filters and download for --seconds each: every step posts the callback
+the flows page fires on a filter change (Sankey, notes, flow list and table page) and, one step in ten, a CSV
+download. Meanwhile the dataset
 is rebuilt every --rebuild-every seconds (`python -m etl build` in its own process, a new SYNTHETIC generation each
 time, so the internal rows move). A login is configured and the users are anonymous, so an error is a failed or
 non-200 request, or a response holding an internal row. Prints requests/s, p50/p95/p99 latency, rebuilds and errors
@@ -28,6 +29,8 @@ from urllib.parse import urlencode
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+# The requests tests and benchmarks send as a browser would (tests/dash_requests.py).
+sys.path.insert(0, str(PROJECT / "tests"))
 
 from benchmarks.synthetic_ledger import write_synthetic  # noqa: E402
 
@@ -79,18 +82,12 @@ def free_port() -> int:
 
 
 def dash_payload(kind: str, query: str) -> dict | str:
-    url = {"id": "url", "property": "search", "value": query}
+    """What a browser asks for: the flows page's one callback (Sankey, notes, flow list and the table page, from
+    one filtering of the rows), or the table's CSV download."""
+    from dash_requests import flows_page_payload
+
     if kind == "flows":
-        return {"output": "..sankey.figure...flow-left-out.children...flow-focus.children..",
-                "outputs": [{"id": "sankey", "property": "figure"}, {"id": "flow-left-out", "property": "children"},
-                            {"id": "flow-focus", "property": "children"}],
-                "inputs": [url], "changedPropIds": ["url.search"], "state": []}
-    if kind == "table":
-        return {"output": "..flows-grid.rowData...flows-pager-text.children..",
-                "outputs": [{"id": "flows-grid", "property": "rowData"},
-                            {"id": "flows-pager-text", "property": "children"}],
-                "inputs": [url, {"id": "flows-sort", "property": "value", "value": "value_usd"}],
-                "changedPropIds": ["url.search"], "state": []}
+        return flows_page_payload(query)
     # The table's CSV download: a GET of the server's download route, as the page's link makes it.
     return f"/download/flows.csv{query}{'&' if query else '?'}{urlencode({'sort': 'value_usd'})}"
 
@@ -136,7 +133,7 @@ def run_users(base: str, users: int, seconds: float, queries: list[str], rebuild
         rng = random.Random(seed)
         while time.monotonic() < stop:
             query = rng.choice(queries)
-            kinds = ["flows", "table"] + (["download"] if rng.random() < 0.1 else [])
+            kinds = ["flows"] + (["download"] if rng.random() < 0.1 else [])
             for kind in kinds:
                 elapsed, ok, leaked = post(base, dash_payload(kind, query))
                 with lock:
