@@ -88,7 +88,10 @@ def dash_payload(kind: str, query: str) -> dict | str:
 
     if kind == "flows":
         return flows_page_payload(query)
-    # The table's CSV download: a GET of the server's download route, as the page's link makes it.
+    from dashboard.filters import from_query
+
+    # The table's CSV download: a GET of the server's download route, its query encoded as the page's link has it.
+    query = from_query(query).to_query()
     return f"/download/flows.csv{query}{'&' if query else '?'}{urlencode({'sort': 'value_usd'})}"
 
 
