@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -135,19 +137,47 @@ def table_values(rows, state, sort_by: str | None) -> tuple:
     return grid_rows, pager, phone_cards, defs, chosen_columns(state.columns), []
 
 
-def page_answer(prefix: str, search: str | None, sort_by: str | None, charts) -> tuple:
+def page_answer(prefix: str, search: str | None, sort_by: str | None, charts, landing_key: tuple = ()) -> tuple:
     """A page callback's answer: its charts (charts(filtered) for views.rows_with_left_out's (rows, state, left))
     then its table page (outputs(prefix) last), from one filtering of the rows. A new sort order redraws only the
-    table."""
+    table. The landing view (no filter) is worked out once per build, audience, sort and `landing_key` (what else
+    the charts depend on, such as the page's width) and then kept: every visit opens it."""
     from dash import ctx, no_update
 
     from . import views
+    from .filters import from_query
 
     if ctx.triggered_id == f"{prefix}-sort" and not views.page_just_mounted(ctx.triggered):
         rows, state = views.rows_for(search)
         return (no_update,) * (len(ctx.outputs_list) - len(outputs(prefix))) + table_values(rows, state, sort_by)
-    filtered = views.rows_with_left_out(search)
-    return charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+    if from_query(search).to_query():
+        filtered = views.rows_with_left_out(search)
+        return charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+    dataset = data.load()
+    kept = _landing_answers(str(dataset.folder), dataset.audience)
+    key = (prefix, sort_by, landing_key)
+    with _LANDING_LOCK:
+        answer = kept.get(key)
+    if answer is None:
+        filtered = views.rows_with_left_out(search, dataset)
+        answer = charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+        with _LANDING_LOCK:
+            kept[key] = answer
+            while len(kept) > LANDING_ANSWERS:
+                kept.pop(next(iter(kept)))
+    return answer
+
+
+# Landing views kept per build and audience (by page, sort and width), and builds kept: each worker its own. A
+# build folder is never rewritten and its audience is part of the key, so a kept answer is exactly what working it
+# out again would give that request.
+LANDING_ANSWERS = 16
+_LANDING_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _landing_answers(folder: str, audience: str) -> dict:
+    return {}
 
 
 def download_name(state, excel: bool) -> str:

@@ -1,6 +1,7 @@
 """Dashboard callbacks called as plain functions on the built example ledger, asserting the figures' data."""
 import importlib
 import io
+import json
 from decimal import Decimal
 
 import openpyxl
@@ -428,3 +429,45 @@ def test_a_change_filters_the_rows_once_for_the_charts_and_the_table(pages, monk
     answer = _post_page_callback(outputs, [url, *extra_inputs, sort], f"{page}-sort.value")
     assert len(calls) == 1
     assert set(answer) == {f"{page}-{o.split('.')[0]}" for o in TABLE_OUTPUTS}
+
+
+def test_the_landing_view_is_worked_out_once_per_build_and_audience(tmp_path, monkeypatch):
+    """Every visit opens the unfiltered view: a worker answers it again from what it kept, for the same build and
+    audience only. A reader of public rows never gets the answer kept for the internal ones, and a new build is
+    worked out afresh."""
+    from etl.pipeline import run_build
+    from ledger_factory import ledger_folder, row
+
+    from dashboard import table as transfers_table
+
+    secret = "Zz Unpublished Payer Ltd"
+    root = ledger_folder(tmp_path, [row(id="seen", amount="1000"),
+                                    row(id="hidden", amount="2000", payer=secret, visibility="internal")])
+    monkeypatch.setenv(data.BUILD_DIR_ENV, str(tmp_path / "build"))
+    run_build(root, tmp_path / "build")
+    calls = []
+    real_mask = views.mask
+    monkeypatch.setattr(views, "mask", lambda *a, **k: calls.append(1) or real_mask(*a, **k))
+    names = ["sankey.figure", "flow-left-out.children", "flow-focus.children", "flow-list.children",
+             *(f"flows-{o}" for o in TABLE_OUTPUTS)]
+    outputs = [{"id": n.split(".")[0], "property": n.split(".")[1]} for n in names]
+    inputs = [{"id": "url", "property": "search", "value": ""}, {"id": "viewport", "property": "data", "value": 1246},
+              {"id": "flows-sort", "property": "value", "value": "value_usd"}]
+    first = _post_page_callback(outputs, inputs, "url.search")
+    again = _post_page_callback(outputs, inputs, "url.search")
+    assert len(calls) == 1 and again == first and secret in json.dumps(first)
+    # Another width is another drawing; a filter is never kept.
+    _post_page_callback(outputs, [inputs[0], {**inputs[1], "value": 390}, inputs[2]], "url.search")
+    filtered = [{**inputs[0], "value": "?min_usd=10"}, *inputs[1:]]
+    _post_page_callback(outputs, filtered, "url.search")
+    _post_page_callback(outputs, filtered, "url.search")
+    assert len(calls) == 4
+    # The public's landing view: its own, without the internal row.
+    monkeypatch.setenv(data.PUBLIC_MODE_ENV, "1")
+    public = _post_page_callback(outputs, inputs, "url.search")
+    assert len(calls) == 5 and secret not in json.dumps(public) and public != first
+    monkeypatch.delenv(data.PUBLIC_MODE_ENV)
+    # A new build (here the same ledgers built again) is a new folder: worked out afresh.
+    run_build(root, tmp_path / "build")
+    assert _post_page_callback(outputs, inputs, "url.search") == first and len(calls) == 6
+    assert len(transfers_table._landing_answers(str(data.current_folder()), data.INTERNAL)) == 1

@@ -156,7 +156,8 @@ def update_flows(search, width, sort_by):
     # twice, the first time for the wrong width.
     if width is None:
         raise PreventUpdate
-    return table.page_answer("flows", search, sort_by, lambda filtered: flows_outputs(search, width, filtered))
+    return table.page_answer("flows", search, sort_by, lambda filtered: flows_outputs(search, width, filtered),
+                             landing_key=(width,))
 
 
 def table_outputs(search: str | None, sort_by: str = "value_usd"):
