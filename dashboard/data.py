@@ -73,11 +73,14 @@ def as_category(values: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
 
     if isinstance(values.dtype, pd.CategoricalDtype):
-        # Read as a dictionary already (a large build, see CHART_SOURCE_COLUMNS): only the codes are renumbered.
-        codes, first_seen = pd.factorize(values.cat.codes.to_numpy(), use_na_sentinel=False)
+        # Read as a dictionary already (a large build, see CHART_SOURCE_COLUMNS): only the codes are renumbered, and
+        # a missing value stays missing.
+        read = values.cat.codes.to_numpy()
+        codes = np.full(len(read), -1, dtype="int32")
+        codes[read >= 0], first_seen = pd.factorize(read[read >= 0])
         categories = pd.Index(values.cat.categories.astype("str").to_numpy()[first_seen], dtype="str")
-        return pd.Series(pd.Categorical.from_codes(codes.astype("int32"), categories), index=values.index)
-    array = pa.array(values.array) if not hasattr(values.array, "_pa_array") else values.array._pa_array
+        return pd.Series(pd.Categorical.from_codes(codes, categories), index=values.index)
+    array = _arrow_array(values)
     encoded = pc.dictionary_encode(array).combine_chunks() if isinstance(array, pa.ChunkedArray) else \
         pc.dictionary_encode(array)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
@@ -96,11 +99,18 @@ def recode(categorical: pd.Series, translate) -> pd.Series:
                                                pd.Index(new_categories, dtype="str")), index=categorical.index)
 
 
+def _arrow_array(values: pd.Series):
+    """A column's Arrow array: the one an Arrow-backed column holds already, else made from its values."""
+    import pyarrow as pa
+
+    return values.array._pa_array if hasattr(values.array, "_pa_array") else pa.array(values.array)
+
+
 def _arrow(values: pd.Series):
     """A text column as one Arrow string array, without a Python string per row."""
     import pyarrow as pa
 
-    array = values.array._pa_array if hasattr(values.array, "_pa_array") else pa.array(values.astype("str"))
+    array = _arrow_array(values)
     return array.combine_chunks().cast(pa.string()) if isinstance(array, pa.ChunkedArray) else array.cast(pa.string())
 
 
@@ -109,8 +119,7 @@ def to_float(values: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = values.array._pa_array if hasattr(values.array, "_pa_array") else pa.array(values)
-    floats = pc.cast(array, pa.float64())
+    floats = pc.cast(_arrow_array(values), pa.float64())
     return pd.Series(floats.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
 
 
@@ -293,20 +302,21 @@ def reference_columns(full: pd.DataFrame) -> dict[str, np.ndarray]:
     out = {"preferred_key": preferred}
     # Arrow's is_in: pandas' isin on text makes a Python string of every value of the set.
     public_ids = _arrow(full["id"]).filter(pa.array((full["visibility"] == "public").to_numpy()))
+
+    def unseen(references: pd.Series) -> np.ndarray:
+        named = _arrow(references)
+        return (pc.not_equal(named, "").to_numpy(zero_copy_only=False)
+                & ~pc.is_in(named, value_set=public_ids).to_numpy(zero_copy_only=False))
+
     for column in REFERENCE_COLUMNS:
         reference = full[column]
         if isinstance(reference.dtype, pd.CategoricalDtype):
-            # Per distinct reference, not per row.
-            categories = _arrow(pd.Series(reference.cat.categories.astype("str")))
-            unseen = (pc.not_equal(categories, "").to_numpy(zero_copy_only=False)
-                      & ~pc.is_in(categories, value_set=public_ids).to_numpy(zero_copy_only=False))
+            # Per distinct reference, not per row; a missing one names nothing.
+            per_category = np.append(unseen(pd.Series(reference.cat.categories.astype("str"))), False)
             codes = reference.cat.codes.to_numpy()
-            out["unseen_" + column] = np.append(unseen, False)[np.where(codes < 0, len(unseen), codes)]
-            continue
-        reference = _arrow(reference)
-        named = pc.not_equal(reference, "").to_numpy(zero_copy_only=False)
-        known = pc.is_in(reference, value_set=public_ids).to_numpy(zero_copy_only=False)
-        out["unseen_" + column] = named & ~known
+            out["unseen_" + column] = per_category[np.where(codes < 0, len(per_category) - 1, codes)]
+        else:
+            out["unseen_" + column] = unseen(reference)
     return out
 
 

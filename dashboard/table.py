@@ -150,17 +150,20 @@ def page_answer(prefix: str, search: str | None, sort_by: str | None, charts, la
     if ctx.triggered_id == f"{prefix}-sort" and not views.page_just_mounted(ctx.triggered):
         rows, state = views.rows_for(search)
         return (no_update,) * (len(ctx.outputs_list) - len(outputs(prefix))) + table_values(rows, state, sort_by)
-    if from_query(search).to_query():
+
+    def worked_out() -> tuple:
         filtered = views.rows_with_left_out(search)
         return charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+
+    if from_query(search).to_query():
+        return worked_out()
     dataset = data.load()
     kept = _landing_answers(str(dataset.folder), dataset.audience)
     key = (prefix, sort_by, landing_key)
     with _LANDING_LOCK:
         answer = kept.get(key)
     if answer is None:
-        filtered = views.rows_with_left_out(search, dataset)
-        answer = charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+        answer = worked_out()
         with _LANDING_LOCK:
             kept[key] = answer
             while len(kept) > LANDING_ANSWERS:
