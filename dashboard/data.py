@@ -49,6 +49,9 @@ class Dataset:
     # the public rows alone show.
     parents: dict = field(default_factory=dict)
     public_parents: dict = field(default_factory=dict)
+    # The chart holds its public rows first (see public_first): the first `public_count` rows are the public ones,
+    # so the public's rows are a slice of the chart, not a copy.
+    public_count: int = 0
 
 
 INTERNAL, PUBLIC = "internal", "public"
@@ -514,6 +517,7 @@ def _load(folder: str, stamp: int) -> Dataset:
     else:
         chart, parents, public_parents = prepare_in_parts(parquet)
         rows = ParquetRows(parquet)
+    public_count = public_first(chart)
     _give_back_freed_memory()
     # Row keys are positions in this build's rows: a chart row may only be looked up in the build it came from.
     chart.attrs["build"] = folder
@@ -526,11 +530,41 @@ def _load(folder: str, stamp: int) -> Dataset:
     # report.txt; no page shows them, so a worker does not keep them.
     report.pop("warnings", None)
     return Dataset(rows, chart, entities, report, path, _alias_table(entities), parents=parents,
-                   public_parents=public_parents)
+                   public_parents=public_parents, public_count=public_count)
 
 
-def _public_rows(chart: pd.DataFrame) -> np.ndarray:
-    return (chart["visibility"] == "public").to_numpy()
+def _is_public(chart: pd.DataFrame) -> np.ndarray:
+    from .filters import in_categories
+
+    return in_categories(chart["visibility"], ("public",))
+
+
+def public_first(chart: pd.DataFrame) -> int:
+    """Put the chart's public rows first, in place, each group in build order, and return how many there are.
+
+    Every request of a reader who may not see internal rows starts from the public rows; as the chart's first rows
+    they are a view of it (pandas slices without copying), where picking them out would copy most of the chart per
+    request. Rows are found by their row_key, never by their position, so the order changes nothing else. The
+    columns are moved one at a time, so the chart is never held twice."""
+    public = _is_public(chart)
+    count = int(public.sum())
+    if not public[:count].all():
+        order = np.concatenate([np.flatnonzero(public), np.flatnonzero(~public)])
+        for name in list(chart.columns):
+            column = chart[name]
+            chart[name] = column.take(order).to_numpy() if not isinstance(column.dtype, pd.CategoricalDtype) \
+                else pd.Categorical.from_codes(column.cat.codes.to_numpy()[order], dtype=column.dtype)
+            del column
+    # The order the public view relies on: checked once per build, so a request can trust the slice.
+    if not (_is_public(chart.iloc[:count]).all() and not _is_public(chart.iloc[count:]).any()):
+        raise RuntimeError("the chart's public rows are not all first")
+    return count
+
+
+def public_rows_of(dataset: "Dataset") -> pd.DataFrame:
+    """The chart rows of a dataset that the public may see: the whole chart of a public view, the first
+    public_count rows of a whole build."""
+    return dataset.chart if dataset.audience == PUBLIC else dataset.chart.iloc[:dataset.public_count]
 
 
 PublicParts = tuple[pd.DataFrame, dict, pd.DataFrame]
@@ -538,7 +572,7 @@ PublicParts = tuple[pd.DataFrame, dict, pd.DataFrame]
 
 def derive_public_parts(full: Dataset) -> PublicParts:
     """(entities, report, aliases) as the public rows of a build reveal them."""
-    public = full.chart[_public_rows(full.chart)]
+    public = public_rows_of(full)
     names = _names_in(public)
     entities = full.entities[full.entities["name"].isin(names).to_numpy()].reset_index(drop=True)
     counts = {str(k): int(v) for k, v in public["ledger_file"].value_counts().items()}
@@ -564,13 +598,15 @@ def public_view(full: Dataset, parts: PublicParts | None = None) -> Dataset:
     nearly as much memory as the first.
     """
     entities, report, aliases = parts if parts is not None else derive_public_parts(full)
-    chart = full.chart[_public_rows(full.chart)]
+    chart = public_rows_of(full)
     if "public_drawn_usd" in chart:
         # The public rows' own allocation: no figure drawn for the public is lessened by internal parts, and no
         # tree or parent label names an internal transfer.
         chart = chart.assign(**{c: chart["public_" + c] for c in ALLOCATION_COLUMNS})
-        chart.attrs = full.chart.attrs
-    return Dataset(full.rows, chart, entities, report, full.folder, aliases, PUBLIC, full.public_parents)
+    chart = chart.drop(columns=[c for c in chart.columns if c.startswith("public_")])
+    chart.attrs = dict(full.chart.attrs)
+    return Dataset(full.rows, chart, entities, report, full.folder, aliases, PUBLIC, full.public_parents,
+                   public_count=len(chart))
 
 
 def _names_in(chart: pd.DataFrame) -> set[str]:
@@ -685,10 +721,13 @@ def may_see_internal() -> bool:
 def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
     """The (chart) rows the current request may see. Every callback and download starts from this function."""
     dataset = dataset or load()
-    chart = dataset.chart
-    if dataset.audience == PUBLIC or may_see_internal():
-        return chart
-    return chart[(chart["visibility"] == "public").to_numpy()]
+    if dataset.audience == PUBLIC:
+        return dataset.chart
+    if may_see_internal():
+        # The public rows' own allocation is for public_view; a request's rows leave it out (a view, not a copy),
+        # so filtering them copies only the columns pages use.
+        return dataset.chart.drop(columns=[c for c in dataset.chart.columns if c.startswith("public_")])
+    return public_rows_of(dataset)
 
 
 def _check_build(rows: pd.DataFrame, dataset: Dataset) -> None:

@@ -308,11 +308,13 @@ class RowDetails:
     def __init__(self, frame: pd.DataFrame):
         self.amount = frame["amount_f"].to_numpy()
         self.codes = {c: frame[c].cat.codes.to_numpy() for c in self.COLUMNS}
-        self.names = {c: frame[c].cat.categories.astype("str").tolist() for c in self.COLUMNS}
+        # Categories are looked up per row asked for: a build's date texts and parent labels number in the
+        # millions, and a figure names a few dozen rows.
+        self.categories = {c: frame[c].cat.categories for c in self.COLUMNS}
 
     def text(self, column: str, position: int) -> str:
         code = int(self.codes[column][position])
-        return self.names[column][code] if code >= 0 else ""
+        return str(self.categories[column][code]) if code >= 0 else ""
 
     def __call__(self, position: int) -> dict:
         kind = self.text("amount_kind", position)

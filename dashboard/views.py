@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from . import data
-from .filters import DRAWING_ROLES, FilterState, from_query, mask
+from .filters import DRAWING_ROLES, FilterState, from_query, in_categories, mask
 
 LEVEL_NAMES = {"payer_country": "payer country", "payer": "payer", "intermediary": "intermediary",
                "recipient": "recipient", "recipient_country": "recipient country", "year": "year",
@@ -43,8 +43,8 @@ def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
     # Unfiltered (the landing view), the frame is used as it is rather than copied.
     every = frame if keep.all() else frame[keep]
     role = every["drawn_role"]
-    drawing = role.isin(DRAWING_ROLES).to_numpy()
-    untraced = (role == "untraced").to_numpy()
+    drawing = in_categories(role, DRAWING_ROLES)
+    untraced = in_categories(role, ("untraced",))
     if state.view == "counted":
         shown = drawing & ~untraced if state.traced_only else drawing
     else:
