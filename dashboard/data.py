@@ -11,7 +11,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -662,6 +662,21 @@ def load(folder: Path | None = None) -> Dataset:
     return pinned
 
 
+def preload_current_build() -> str:
+    """Load the current build, with what its public view and filter panel need, into this process's caches (the
+    ones every request reads) and name its folder; "" when there is no build yet. gunicorn's master process calls
+    this before it forks the workers (dashboard/gunicorn_config.py)."""
+    try:
+        folder = current_folder()
+        whole = _snapshot(folder, INTERNAL)
+    except FileNotFoundError:
+        return ""
+    public = _snapshot(folder, PUBLIC)
+    for dataset in (whole, public):
+        control_options(dataset)
+    return str(whole.folder)
+
+
 def _country_options(chart: pd.DataFrame, side: str) -> list[dict]:
     table = chart[[side, side + "_name"]].astype("str").drop_duplicates()
     table = table[table[side].ne("")].sort_values(side + "_name")
@@ -749,6 +764,38 @@ def full_rows(rows: pd.DataFrame, dataset: Dataset | None = None) -> pd.DataFram
     dataset = dataset or load()
     _check_build(rows, dataset)
     return _as_the_viewer_may_see(dataset.rows.take(rows["row_key"].to_numpy()), rows, dataset)
+
+
+def full_rows_soon(rows: pd.DataFrame, dataset: Dataset | None = None) -> Callable[[], pd.DataFrame]:
+    """full_rows(rows), with the reading started now: a build whose full rows stay in its Parquet file is read on
+    a thread (DuckDB works without Python's lock) while the caller draws its charts, and calling the returned
+    function waits for it. Only the reading of the rows' keys runs there: what the viewer may see of them is
+    decided here, in the request's own thread, as full_rows decides it."""
+    dataset = dataset or load()
+    _check_build(rows, dataset)
+    keys = rows["row_key"].to_numpy()
+    if isinstance(dataset.rows, HeldRows) or not len(keys):
+        return lambda: _as_the_viewer_may_see(dataset.rows.take(keys), rows, dataset)
+    result: dict = {}
+
+    def read() -> None:
+        try:
+            result["rows"] = dataset.rows.take(keys)
+        except BaseException as exc:  # handed to the request's thread, which raises it
+            result["error"] = exc
+
+    # A thread per page rather than a pool: gunicorn forks workers from a process that has loaded the app, and a
+    # pool made before the fork would have no threads in them.
+    reader = threading.Thread(target=read, name="full-rows", daemon=True)
+    reader.start()
+
+    def finish() -> pd.DataFrame:
+        reader.join()
+        if "error" in result:
+            raise result["error"]
+        return _as_the_viewer_may_see(result["rows"], rows, dataset)
+
+    return finish
 
 
 def full_row_batches(rows: pd.DataFrame, size: int, dataset: Dataset | None = None) -> Iterator[pd.DataFrame]:

@@ -7,6 +7,7 @@ import math
 import re
 import threading
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -118,8 +119,19 @@ def table_page(search: str | None, sort_by: str = "value_usd") -> tuple[list[dic
 
 def page_from(rows, state, sort_by: str = "value_usd") -> tuple[list[dict], str, list, list[dict]]:
     """table_page for rows already filtered (the page's own callback filters once for its chart and its table)."""
-    shown, page, pages = page_of(rows, state.page, sort_by)
-    return shown, pager_text(page, pages, len(rows)), cards(shown), column_defs(state.columns)
+    return page_from_soon(rows, state, sort_by)()
+
+
+def page_from_soon(rows, state, sort_by: str = "value_usd") -> Callable[[], tuple[list[dict], str, list, list[dict]]]:
+    """page_from, its full rows read from now on (data.full_rows_soon) while the caller draws its charts."""
+    chosen, page, pages = chosen_page(rows, state.page, sort_by)
+    fetched = data.full_rows_soon(chosen)
+
+    def finish() -> tuple[list[dict], str, list, list[dict]]:
+        shown = rows_for_grid(fetched())
+        return shown, pager_text(page, pages, len(rows)), cards(shown), column_defs(state.columns)
+
+    return finish
 
 
 def outputs(prefix: str) -> list:
@@ -133,8 +145,13 @@ def outputs(prefix: str) -> list:
 
 def table_values(rows, state, sort_by: str | None) -> tuple:
     """The values of outputs(prefix) for filtered rows: page, pager, cards, columns, chosen columns, no detail."""
-    grid_rows, pager, phone_cards, defs = page_from(rows, state, sort_by or "value_usd")
-    return grid_rows, pager, phone_cards, defs, chosen_columns(state.columns), []
+    return table_values_soon(rows, state, sort_by)()
+
+
+def table_values_soon(rows, state, sort_by: str | None) -> Callable[[], tuple]:
+    """table_values, its page's full rows read from now on while the caller draws its charts."""
+    page = page_from_soon(rows, state, sort_by or "value_usd")
+    return lambda: (*page(), chosen_columns(state.columns), [])
 
 
 def page_answer(prefix: str, search: str | None, sort_by: str | None, charts, landing_key: tuple = ()) -> tuple:
@@ -153,7 +170,9 @@ def page_answer(prefix: str, search: str | None, sort_by: str | None, charts, la
 
     def worked_out() -> tuple:
         filtered = views.rows_with_left_out(search)
-        return charts(filtered) + table_values(filtered[0], filtered[1], sort_by)
+        # The table page's rows are read (from a large build's Parquet file) while the charts are drawn.
+        table_page_values = table_values_soon(filtered[0], filtered[1], sort_by)
+        return charts(filtered) + table_page_values()
 
     if from_query(search).to_query():
         return worked_out()
@@ -228,6 +247,13 @@ def ordered(frame: pd.DataFrame, sort_by: str = "value_usd", descending: bool = 
 def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
             page_size: int = PAGE_SIZE) -> tuple[list[dict], int, int]:
     """(rows for the grid, page actually shown, number of pages). Only page_size rows are formatted."""
+    chosen, page, pages = chosen_page(frame, page, sort_by, descending, page_size)
+    return rows_for_grid(data.full_rows(chosen)), page, pages
+
+
+def chosen_page(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
+                page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int, int]:
+    """(the chart rows of the page in the table's order, page actually shown, number of pages)."""
     pages = max(math.ceil(len(frame) / page_size), 1)
     page = min(max(page, 1), pages)
     end = page * page_size
@@ -239,8 +265,7 @@ def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descendi
             order = head[np.argsort(key[head], kind="stable")]
         else:
             order = np.argsort(key, kind="stable")
-    chosen = frame.iloc[order[(page - 1) * page_size: end]]
-    return rows_for_grid(data.full_rows(chosen)), page, pages
+    return frame.iloc[order[(page - 1) * page_size: end]], page, pages
 
 
 def _sourced(amount: object, currency: str, kind: str) -> str:

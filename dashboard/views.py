@@ -30,7 +30,12 @@ def rows_for(search: str | None, include_focus: bool = True, dataset: data.Datas
     dataset = dataset or data.load()
     frame = data.visible_rows(dataset)
     keep = mask(frame, state, data.alias_index(dataset), include_focus=include_focus)
-    return as_viewed(frame[keep], state), state
+    return as_viewed(_rows_kept(frame, keep), state), state
+
+
+def _rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """frame[keep], or the frame itself when every row is kept: copying ten million rows costs seconds."""
+    return frame if keep.all() else frame[keep]
 
 
 def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
@@ -41,7 +46,7 @@ def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
     frame = data.visible_rows(dataset)
     keep = mask(frame, replace(state, view="all"), data.alias_index(dataset))
     # Unfiltered (the landing view), the frame is used as it is rather than copied.
-    every = frame if keep.all() else frame[keep]
+    every = _rows_kept(frame, keep)
     role = every["drawn_role"]
     drawing = in_categories(role, DRAWING_ROLES)
     untraced = in_categories(role, ("untraced",))
@@ -49,7 +54,7 @@ def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
         shown = drawing & ~untraced if state.traced_only else drawing
     else:
         shown = ~drawing if state.view == "excluded" else np.ones(len(every), dtype=bool)
-    return as_viewed(every[shown], state), state, left_out_of(every, dataset)
+    return as_viewed(_rows_kept(every, shown), state), state, left_out_of(every, dataset)
 
 
 def full(rows: pd.DataFrame) -> pd.DataFrame:

@@ -7,10 +7,12 @@ for the public: every column, dtype and order, in one piece and in batches.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly
 import pytest
 
 from benchmarks.synthetic_ledger import write_synthetic
@@ -61,6 +63,9 @@ def test_held_and_fetched_rows_are_the_same_for_every_reader(which, example_buil
                 got = data.full_rows(chosen, fetched_view)
                 pd.testing.assert_frame_equal(got, expected)
                 assert got["row_key"].tolist() == chosen["row_key"].tolist()
+                # Read on a thread while charts are drawn (a table page), the same rows.
+                for dataset in (held_view, fetched_view):
+                    pd.testing.assert_frame_equal(data.full_rows_soon(chosen, dataset)(), expected)
             for dataset in (held_view, fetched_view):
                 batches = list(data.full_row_batches(ordered, 7, dataset))
                 assert {len(b) for b in batches[:-1]} <= {7}
@@ -83,3 +88,42 @@ def test_a_large_build_keeps_only_the_chart_columns_in_the_worker(synthetic_buil
     sources = data.full_rows(fetched.chart.iloc[:5], fetched)["sources"]
     assert sources.str.startswith("http").all()
     assert held.rows.frame.memory_usage(deep=True).sum() > 2 * fetched.chart.memory_usage(deep=True).sum()
+
+
+def test_a_failed_read_on_the_thread_is_raised_in_the_request(synthetic_build, monkeypatch):
+    _, fetched = both_stores(synthetic_build, monkeypatch)
+
+    class Unreadable(data.ParquetRows):
+        def take(self, keys):
+            raise OSError("the build's file went away")
+
+    broken = data.Dataset(Unreadable(fetched.rows.path), fetched.chart, fetched.entities, fetched.report,
+                          fetched.folder, fetched.aliases, public_count=fetched.public_count)
+    finish = data.full_rows_soon(fetched.chart.iloc[:3], broken)
+    with pytest.raises(OSError, match="went away"):
+        finish()
+
+
+@pytest.mark.parametrize("remote", ["127.0.0.1", "198.51.100.7"])
+def test_a_table_page_read_while_the_charts_are_drawn_is_the_page_of_held_rows(synthetic_build, monkeypatch,
+                                                                               remote):
+    from dashboard import views
+
+    monkeypatch.setenv(data.BUILD_DIR_ENV, str(synthetic_build))
+    pages = []
+    for in_memory in (10**9, 0):
+        monkeypatch.setattr(data, "FULL_ROWS_IN_MEMORY", in_memory)
+        data._load.cache_clear()
+        data._public_parts.cache_clear()
+        with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": remote}):
+            assert isinstance(data.load().rows, data.HeldRows if in_memory else data.ParquetRows)
+            for search in ("?view=all", "?view=all&page=3", "?min_usd=100000&page=2"):
+                rows, state = views.rows_for(search)
+                # As the browser receives them (Dash components compare by identity, their JSON by content).
+                pages.append(json.dumps(table.table_values_soon(rows, state, "date_start")(),
+                                        cls=plotly.utils.PlotlyJSONEncoder))
+    data._load.cache_clear()
+    data._public_parts.cache_clear()
+    held, fetched = pages[:3], pages[3:]
+    assert held == fetched
+    assert all(len(json.loads(page)[0]) == table.PAGE_SIZE for page in held)
