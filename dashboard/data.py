@@ -677,6 +677,13 @@ def preload_current_build() -> str:
     return str(whole.folder)
 
 
+def forget_loaded_builds() -> None:
+    """Empty this process's caches of builds (gunicorn's master before it loads a new build for new workers)."""
+    for cache in (_load, _public_parts, _control_options):
+        cache.cache_clear()
+    _give_back_freed_memory()
+
+
 def _country_options(chart: pd.DataFrame, side: str) -> list[dict]:
     table = chart[[side, side + "_name"]].astype("str").drop_duplicates()
     table = table[table[side].ne("")].sort_values(side + "_name")

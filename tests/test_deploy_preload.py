@@ -9,6 +9,7 @@ import gc
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -71,36 +72,67 @@ def test_without_a_build_the_hook_says_so_and_the_server_still_starts(tmp_path, 
     assert data.preload_current_build() == ""
 
 
+def wait_for(predicate, what: str, server, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline or server.poll() is not None:
+            pytest.fail(f"{what}:\n" + log.read_text())
+        time.sleep(0.3)
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def csv_of(port: int) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/download/flows.csv?view=all", timeout=30) as got:
+        assert got.status == 200
+        return got.read()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn forks")
-def test_the_procfile_server_preloads_the_build_and_serves_it_from_every_worker(example_build, tmp_path):
+def test_the_procfile_server_preloads_the_build_serves_it_and_loads_a_new_one_on_hup(tmp_path):
+    from etl.builds import current_build
+    from etl.pipeline import run_build
+    from etl.schema import LEDGER_DIR
+
+    build = tmp_path / "build"
+    run_build(LEDGER_DIR, build)
+    first = current_build(build)
     port = free_port()
-    env = dict(os.environ, PORT=str(port), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PORT=str(port), PYTHONPATH=str(ROOT), **{data.BUILD_DIR_ENV: str(build)})
     log = tmp_path / "gunicorn.log"
     with log.open("w") as sink:
         server = subprocess.Popen(procfile_web_command(port) + ["--log-level", "info"], cwd=ROOT, env=env,
                                   stdout=sink, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("the Procfile's server did not answer:\n" + log.read_text())
-                time.sleep(0.3)
+        wait_for(lambda: answers(port), "the Procfile's server did not answer", server, log)
         # Several requests: gunicorn hands connections to its workers in turn, each answering from the build the
         # master loaded.
         for _ in range(6):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/download/flows.csv?view=all", timeout=30) as got:
-                assert got.status == 200 and b"laundromat-total-2012-2014" in got.read()
+            assert b"laundromat-total-2012-2014" in csv_of(port)
         text = log.read_text()
-        loaded = re.findall(r"build loaded before the workers start: (\S+)", text)
-        assert loaded == [str(data.current_folder())], text
+        assert re.findall(r"build loaded before the workers start: (\S+)", text) == [str(first)], text
         # The master loaded it before any worker was started.
         assert text.index("build loaded before the workers start") < text.index("Booting worker")
-        assert len(set(re.findall(r"Booting worker with pid: (\d+)", text))) == 3
+        booted = set(re.findall(r"Booting worker with pid: (\d+)", text))
+        assert len(booted) == 3
+
+        # A rebuild, then HUP: the master loads the new build and starts three new workers that share it.
+        run_build(LEDGER_DIR, build)
+        second = current_build(build)
+        assert second != first
+        server.send_signal(signal.SIGHUP)
+        wait_for(lambda: f"before the new workers start: {second}" in log.read_text(),
+                 "the master did not load the new build", server, log)
+        wait_for(lambda: len(set(re.findall(r"Booting worker with pid: (\d+)", log.read_text()))) >= 6,
+                 "no new workers", server, log)
+        wait_for(lambda: answers(port), "the reloaded server did not answer", server, log)
+        assert b"laundromat-total-2012-2014" in csv_of(port)
     finally:
         server.terminate()
         server.wait(timeout=30)
