@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import dash
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, ctx, dcc, html, no_update
 
 from etl.schema import AMOUNT_KINDS, CONFIDENCE_LEVELS
 
