@@ -387,11 +387,13 @@ def node_text(label: str, text: str, room: int) -> str:
 
 
 def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10, title: str = "",
-                  width: int = 1300, details: RowDetails | None = None) -> go.Figure:
+                  width: int = 1300, details: RowDetails | None = None,
+                  parts: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> go.Figure:
     """The flow diagram: every node labelled with its figure as sourced, hovers naming both ends of a link, parts of
-    a larger transfer grouped under it; width is the room the page gives the chart (labels are cut to fit it)."""
+    a larger transfer grouped under it; width is the room the page gives the chart (labels are cut to fit it).
+    `parts` is sankey_data(frame, *levels_for_width(levels, top_n, width)) when the caller has it."""
     levels, top_n = levels_for_width(levels, top_n, width)
-    nodes, links = sankey_data(frame, levels, top_n)
+    nodes, links = parts if parts is not None else sankey_data(frame, levels, top_n)
     if nodes.empty:
         return empty_figure("No transfers match these filters")
     index = {key: i for i, key in enumerate(nodes["key"])}

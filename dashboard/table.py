@@ -155,10 +155,13 @@ def table_values_soon(rows, state, sort_by: str | None) -> Callable[[], tuple]:
 
 
 def page_answer(prefix: str, search: str | None, sort_by: str | None, charts, landing_key: tuple = ()) -> tuple:
-    """A page callback's answer: its charts (charts(filtered) for views.rows_with_left_out's (rows, state, left))
-    then its table page (outputs(prefix) last), from one filtering of the rows. A new sort order redraws only the
-    table. The landing view (no filter) is worked out once per build, audience, sort and `landing_key` (what else
-    the charts depend on, such as the page's width) and then kept: every visit opens it."""
+    """A page callback's answer: its charts (charts(filtered, parts) for views.rows_with_left_out's (rows, state,
+    left)) then its table page (outputs(prefix) last), from one filtering of the rows. A new sort order redraws only
+    the table. The landing view (no filter) is worked out once per build, audience, sort and `landing_key` (what
+    else the charts depend on, such as the page's width) and then kept: every visit opens it. `parts` is where the
+    charts keep what they work out that does not depend on landing_key (the flow diagram's sums, its flow list):
+    kept per build and audience for the landing view, so a reader with another width of window waits for the
+    drawing only; a new dict for any other view."""
     from dash import ctx, no_update
 
     from . import views
@@ -168,21 +171,26 @@ def page_answer(prefix: str, search: str | None, sort_by: str | None, charts, la
         rows, state = views.rows_for(search)
         return (no_update,) * (len(ctx.outputs_list) - len(outputs(prefix))) + table_values(rows, state, sort_by)
 
-    def worked_out() -> tuple:
+    def worked_out(parts: dict) -> tuple:
         filtered = views.rows_with_left_out(search)
+        table_key = (prefix, "table", sort_by)
+        if table_key in parts:
+            return charts(filtered, parts) + parts[table_key]
         # The table page's rows are read (from a large build's Parquet file) while the charts are drawn.
         table_page_values = table_values_soon(filtered[0], filtered[1], sort_by)
-        return charts(filtered) + table_page_values()
+        answer = charts(filtered, parts)
+        parts[table_key] = table_page_values()
+        return answer + parts[table_key]
 
     if from_query(search).to_query():
-        return worked_out()
+        return worked_out({})
     dataset = data.load()
     kept = _landing_answers(str(dataset.folder), dataset.audience)
     key = (prefix, sort_by, landing_key)
     with _LANDING_LOCK:
         answer = kept.get(key)
     if answer is None:
-        answer = worked_out()
+        answer = worked_out(_landing_parts(str(dataset.folder), dataset.audience))
         with _LANDING_LOCK:
             kept[key] = answer
             while len(kept) > LANDING_ANSWERS:
@@ -199,6 +207,13 @@ _LANDING_LOCK = threading.Lock()
 
 @lru_cache(maxsize=4)
 def _landing_answers(folder: str, audience: str) -> dict:
+    return {}
+
+
+@lru_cache(maxsize=4)
+def _landing_parts(folder: str, audience: str) -> dict:
+    # Small (a diagram's nodes and links, a flow list, a table page) and bounded: one entry per page, sort and
+    # diagram layout (a phone's and a wider screen's levels).
     return {}
 
 

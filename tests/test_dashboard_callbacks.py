@@ -471,3 +471,43 @@ def test_the_landing_view_is_worked_out_once_per_build_and_audience(tmp_path, mo
     run_build(root, tmp_path / "build")
     assert _post_page_callback(outputs, inputs, "url.search") == first and len(calls) == 6
     assert len(transfers_table._landing_answers(str(data.current_folder()), data.INTERNAL)) == 1
+
+
+def test_another_width_of_the_landing_view_redraws_the_kept_sums(tmp_path, monkeypatch):
+    """The landing view's flow diagram sums (and its flow list and table page) are kept per build and audience: a
+    reader whose window has another width waits for the drawing only, and gets what working it all out gives."""
+    from etl.pipeline import run_build
+    from ledger_factory import ledger_folder, row
+
+    from dashboard import figures
+    from dashboard import table as transfers_table
+
+    long_name = "A Payer Registered Under A Remarkably Long Name Of Many Words Holdings Ltd"
+    root = ledger_folder(tmp_path, [row(id="one", amount="1000"), row(id="two", amount="2500", payer=long_name),
+                                    row(id="three", amount="700", recipient="Third Recipient")])
+    monkeypatch.setenv(data.BUILD_DIR_ENV, str(tmp_path / "build"))
+    run_build(root, tmp_path / "build")
+    summed = []
+    real_sankey_data = figures.sankey_data
+    monkeypatch.setattr(figures, "sankey_data", lambda *a, **k: summed.append(a[1:]) or real_sankey_data(*a, **k))
+    names = ["sankey.figure", "flow-left-out.children", "flow-focus.children", "flow-list.children",
+             *(f"flows-{o}" for o in TABLE_OUTPUTS)]
+    outputs = [{"id": n.split(".")[0], "property": n.split(".")[1]} for n in names]
+
+    def landing(width: int) -> dict:
+        inputs = [{"id": "url", "property": "search", "value": ""},
+                  {"id": "viewport", "property": "data", "value": width},
+                  {"id": "flows-sort", "property": "value", "value": "value_usd"}]
+        return _post_page_callback(outputs, inputs, "url.search")
+
+    wide = landing(1246)
+    narrower = landing(700)
+    assert len(summed) == 1 and narrower != wide  # the same sums, drawn for less room
+    phone = landing(390)
+    landing(420)
+    # A phone's diagram has fewer levels: summed once more, then kept for every phone.
+    assert len(summed) == 2 and summed[1][0] != summed[0][0]
+    for width, kept in ((700, narrower), (390, phone)):
+        transfers_table._landing_answers.cache_clear()
+        transfers_table._landing_parts.cache_clear()
+        assert landing(width) == kept

@@ -95,7 +95,7 @@ def explore_outputs(search, period=None, side=None, scale=None, filtered=None):
           Input("url", "search"), Input("explore-sort", "value"))
 def update_explore(search, sort_by):
     """The charts, the note and the table from one filtering of the rows per change."""
-    return table.page_answer("explore", search, sort_by, lambda filtered: explore_outputs(search, filtered=filtered))
+    return table.page_answer("explore", search, sort_by, lambda filtered, _parts: explore_outputs(search, filtered=filtered))
 
 
 @callback(Output("url", "search", allow_duplicate=True), Input("timeline-period", "value"),

@@ -134,16 +134,25 @@ def flow_rows(search: str | None, rows, state, details: figures.RowDetails | Non
     return [html.Ol(items, className="flows"), *more]
 
 
-def flows_outputs(search: str | None, width: int | None = None, filtered=None):
+def flows_outputs(search: str | None, width: int | None = None, filtered=None, parts: dict | None = None):
     """Everything the flows page shows for a URL (called by the callback and by tests); `filtered` is the
-    (rows, state, left) of views.rows_with_left_out when the caller has them."""
+    (rows, state, left) of views.rows_with_left_out when the caller has them; `parts` keeps what does not depend
+    on the width (see table.page_answer)."""
     rows, state, left = filtered or views.rows_with_left_out(search)
+    parts = {} if parts is None else parts
+    width = int(width or DEFAULT_WIDTH)
     # One reading of the rows' columns serves the chart and the flow list.
     details = figures.RowDetails(rows)
-    fig = figures.sankey_figure(rows, state.levels, state.top_n, width=int(width or DEFAULT_WIDTH), details=details)
+    layout = figures.levels_for_width(state.levels, state.top_n, width)
+    if ("sankey", layout) not in parts:
+        parts[("sankey", layout)] = figures.sankey_data(rows, *layout)
+    fig = figures.sankey_figure(rows, state.levels, state.top_n, width=width, details=details,
+                                parts=parts[("sankey", layout)])
+    if "flow_rows" not in parts:
+        parts["flow_rows"] = flow_rows(search, rows, state, details)
     return (fig, note_for(search, rows, state, left),
             views.focus_text(state) or "Click a node or a link, or a flow below, to see the transfers behind it.",
-            flow_rows(search, rows, state, details))
+            parts["flow_rows"])
 
 
 @callback(Output("sankey", "figure"), Output("flow-left-out", "children"), Output("flow-focus", "children"),
@@ -156,7 +165,8 @@ def update_flows(search, width, sort_by):
     # twice, the first time for the wrong width.
     if width is None:
         raise PreventUpdate
-    return table.page_answer("flows", search, sort_by, lambda filtered: flows_outputs(search, width, filtered),
+    return table.page_answer("flows", search, sort_by,
+                             lambda filtered, parts: flows_outputs(search, width, filtered, parts),
                              landing_key=(width,))
 
 
