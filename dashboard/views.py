@@ -40,21 +40,20 @@ def _rows_kept(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
 
 def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
                        ) -> tuple[pd.DataFrame, FilterState, dict]:
-    """rows_for plus what the view leaves out, from one pass of the filters."""
+    """rows_for plus what the view leaves out, from one pass of the filters; the rows shown are copied once (what
+    the view leaves out is counted on the whole frame under the filters' mask, without a copy of its own)."""
     state = from_query(search)
     dataset = dataset or data.load()
     frame = data.visible_rows(dataset)
     keep = mask(frame, replace(state, view="all"), data.alias_index(dataset))
-    # Unfiltered (the landing view), the frame is used as it is rather than copied.
-    every = _rows_kept(frame, keep)
-    role = every["drawn_role"]
+    role = frame["drawn_role"]
     drawing = in_categories(role, DRAWING_ROLES)
-    untraced = in_categories(role, ("untraced",))
     if state.view == "counted":
-        shown = drawing & ~untraced if state.traced_only else drawing
+        shown = drawing & ~in_categories(role, ("untraced",)) if state.traced_only else drawing
     else:
-        shown = ~drawing if state.view == "excluded" else np.ones(len(every), dtype=bool)
-    return as_viewed(_rows_kept(every, shown), state), state, left_out_of(every, dataset)
+        shown = ~drawing if state.view == "excluded" else np.ones(len(frame), dtype=bool)
+    # Unfiltered (the landing view), the frame is used as it is rather than copied.
+    return as_viewed(_rows_kept(frame, keep & shown), state), state, left_out_of(frame, dataset, keep)
 
 
 def full(rows: pd.DataFrame) -> pd.DataFrame:
@@ -62,24 +61,28 @@ def full(rows: pd.DataFrame) -> pd.DataFrame:
     return data.full_rows(rows)
 
 
-def left_out_of(every: pd.DataFrame, dataset: data.Dataset | None = None) -> dict:
-    """What the counted view does not draw among rows matching the filters: untraced rests (with the transfers they
-    belong to), and reports that draw nothing because another row carries their money or they have no total."""
-    from .figures import category_code
-
-    codes = every["drawn_role"].cat.codes.to_numpy()
-    role_is = {role: codes == category_code(every["drawn_role"], role)
-               for role in ("untraced", "restated", "no_total", "covered", *DRAWING_ROLES)}
-    untraced = every[role_is["untraced"]]
+def left_out_of(frame: pd.DataFrame, dataset: data.Dataset | None = None, keep: np.ndarray | None = None) -> dict:
+    """What the counted view does not draw among rows matching the filters (`keep`, every row when None) of frame:
+    untraced rests (with the transfers they belong to), and reports that draw nothing because another row carries
+    their money or they have no total."""
+    keep = np.ones(len(frame), dtype=bool) if keep is None else keep
+    role = frame["drawn_role"]
+    role_is = {name: in_categories(role, (name,)) & keep
+               for name in ("untraced", "restated", "no_total", "covered", *DRAWING_ROLES)}
+    untraced_count = int(role_is["untraced"].sum())
     dataset = dataset or data.load()
     parents = dataset.parents
-    of = [parents[r][1] for r in data.full_rows(untraced, dataset)["id"].tolist() if r in parents] \
-        if len(untraced) <= 20 else []
-    return {"untraced_usd": float(np.nansum(untraced["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan))),
-            "untraced": int(len(untraced)), "untraced_of": of,
-            "restated": int(role_is["restated"].sum()), "rates": int(every["is_open_rate"].sum()),
+    of = []
+    if untraced_count <= 20:
+        untraced = frame[role_is["untraced"]]
+        of = [parents[r][1] for r in data.full_rows(untraced, dataset)["id"].tolist() if r in parents]
+    drawn = frame["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan)
+    return {"untraced_usd": float(np.nansum(drawn[role_is["untraced"]])),
+            "untraced": untraced_count, "untraced_of": of,
+            "restated": int(role_is["restated"].sum()),
+            "rates": int((frame["is_open_rate"].to_numpy(dtype=bool) & keep).sum()),
             "no_total": int(role_is["no_total"].sum()), "covered": int(role_is["covered"].sum()),
-            "total": int(len(every) - sum(int(role_is[r].sum()) for r in DRAWING_ROLES))}
+            "total": int(keep.sum() - sum(int(role_is[r].sum()) for r in DRAWING_ROLES))}
 
 
 def page_just_mounted(triggered: list) -> bool:

@@ -135,3 +135,45 @@ def test_a_chart_whose_public_rows_are_not_first_is_refused():
     assert data.public_first(chart) == 2
     assert chart["row_key"].tolist() == [1, 2, 0]
     assert data.public_first(chart) == 2 and chart["row_key"].tolist() == [1, 2, 0]
+
+
+def reference_rows_with_left_out(search: str, dataset: data.Dataset):
+    """rows_with_left_out as it was: the matching rows copied, then the shown ones copied again, what is left out
+    counted on the first copy."""
+    from dashboard import views
+
+    state = filters.from_query(search)
+    frame = data.visible_rows(dataset)
+    every = frame[filters.mask(frame, replace(state, view="all"), dataset.aliases)]
+    role = every["drawn_role"].astype("str")
+    drawing = role.isin(filters.DRAWING_ROLES).to_numpy()
+    untraced = (role == "untraced").to_numpy()
+    if state.view == "counted":
+        shown = drawing & ~untraced if state.traced_only else drawing
+    else:
+        shown = ~drawing if state.view == "excluded" else np.ones(len(every), dtype=bool)
+    counts = {name: int((role == name).sum()) for name in ("restated", "no_total", "covered")}
+    drawn = every["drawn_usd"].to_numpy(dtype="float64", na_value=np.nan)
+    ids = data.full_rows(every[untraced], dataset)["id"].tolist()
+    left = {"untraced_usd": float(np.nansum(drawn[untraced])), "untraced": int(untraced.sum()),
+            "untraced_of": [dataset.parents[i][1] for i in ids if i in dataset.parents] if untraced.sum() <= 20
+            else [], **counts, "rates": int(every["is_open_rate"].sum()),
+            "total": int(len(every) - role.isin(filters.DRAWING_ROLES).sum())}
+    return views.as_viewed(every[shown], state), left
+
+
+@pytest.mark.parametrize("which", ["example", "synthetic"])
+def test_the_rows_shown_and_left_out_are_those_of_two_copies(which, example_build, synthetic_build):
+    from dashboard import views
+
+    build = example_build if which == "example" else synthetic_build
+    whole = data._load.__wrapped__(str(current_build(build)), 0)
+    searches = [""] + ["?" + q for q in random_queries(vocabulary(build), 25, seed=21)] + [
+        "?view=excluded", "?traced=0", "?view=all&date_from=2012", "?entity=zzz-nobody"]
+    with app.server.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        for dataset in (whole, data.public_view(whole)):
+            for search in searches:
+                rows, _, left = views.rows_with_left_out(search, dataset)
+                expected_rows, expected_left = reference_rows_with_left_out(search, dataset)
+                pd.testing.assert_frame_equal(rows, expected_rows)
+                assert left == expected_left, search
