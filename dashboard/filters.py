@@ -188,8 +188,16 @@ def in_categories(values: pd.Series, wanted) -> np.ndarray:
     """values.isin(wanted) for a categorical, by a lookup of its codes: one pass over small integers instead of a
     hash of every row's value (the filter's hot path at ten million rows)."""
     categories = values.cat.categories
-    hit = np.append(categories.isin(list(wanted)), False)  # the last slot: a missing value (code -1)
-    return hit[values.cat.codes.to_numpy()]
+    hit = categories.isin(list(wanted))
+    codes = values.cat.codes.to_numpy()
+    wanted_codes = np.flatnonzero(hit)
+    if len(wanted_codes) <= 4:
+        # A few comparisons of small integers cost less than a lookup per row.
+        found = np.zeros(len(codes), dtype=bool)
+        for code in wanted_codes:
+            found |= codes == int(code)  # a Python int keeps the comparison in the codes' own small dtype
+        return found
+    return np.append(hit, False)[codes]  # the last slot: a missing value (code -1)
 
 
 def _dates_us(frame: pd.DataFrame, column: str) -> np.ndarray:
