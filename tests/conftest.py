@@ -50,3 +50,16 @@ def example_build() -> Path:
     build = Path(os.environ["INFLUENCE_LEDGER_BUILD_DIR"])
     run_build(LEDGER_DIR, build)
     return build
+
+
+@pytest.fixture(scope="session")
+def synthetic_build(tmp_path_factory) -> Path:
+    """A SYNTHETIC 3,000-row ledger (internal rows, part_of and same_as links, undated rows) built once per test
+    session: what the dashboard's tests of its large-build paths compare on."""
+    from benchmarks.synthetic_ledger import write_synthetic
+    from etl.pipeline import run_build
+
+    folder = tmp_path_factory.mktemp("synthetic-build")
+    write_synthetic(folder / "ledgers", 3000, seed=11, bad_share=0.0)
+    run_build(folder / "ledgers", folder / "build")
+    return folder / "build"

@@ -8,26 +8,15 @@ internal rows, links and undated rows, over the benchmark's random filter sets p
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchmarks.dashboard_callbacks import random_queries, vocabulary
-from benchmarks.synthetic_ledger import write_synthetic
 from dashboard import data, filters
 from dashboard.app import app
 from etl.builds import current_build
-from etl.pipeline import run_build
-
-
-@pytest.fixture(scope="module")
-def synthetic_build(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("filter-paths")
-    write_synthetic(folder / "ledgers", 2500, seed=5, bad_share=0.0)
-    run_build(folder / "ledgers", folder / "build")
-    return folder / "build"
 
 
 def reference_mask(frame: pd.DataFrame, state: filters.FilterState, aliases: pd.DataFrame) -> np.ndarray:

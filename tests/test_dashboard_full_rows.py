@@ -15,19 +15,9 @@ import pandas as pd
 import plotly
 import pytest
 
-from benchmarks.synthetic_ledger import write_synthetic
 from dashboard import data, table
 from dashboard.app import app
 from etl.builds import current_build
-from etl.pipeline import run_build
-
-
-@pytest.fixture(scope="module")
-def synthetic_build(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("full-rows")
-    write_synthetic(folder / "ledgers", 3000, seed=11, bad_share=0.0)
-    run_build(folder / "ledgers", folder / "build")
-    return folder / "build"
 
 
 def both_stores(build: Path, monkeypatch) -> tuple[data.Dataset, data.Dataset]:
