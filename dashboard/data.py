@@ -603,7 +603,7 @@ def public_view(full: Dataset, parts: PublicParts | None = None) -> Dataset:
         # The public rows' own allocation: no figure drawn for the public is lessened by internal parts, and no
         # tree or parent label names an internal transfer.
         chart = chart.assign(**{c: chart["public_" + c] for c in ALLOCATION_COLUMNS})
-    chart = chart.drop(columns=[c for c in chart.columns if c.startswith("public_")])
+    chart = _without_public_allocation(chart)
     chart.attrs = dict(full.chart.attrs)
     return Dataset(full.rows, chart, entities, report, full.folder, aliases, PUBLIC, full.public_parents,
                    public_count=len(chart))
@@ -748,8 +748,13 @@ def visible_rows(dataset: Dataset | None = None) -> pd.DataFrame:
     if may_see_internal():
         # The public rows' own allocation is for public_view; a request's rows leave it out (a view, not a copy),
         # so filtering them copies only the columns pages use.
-        return dataset.chart.drop(columns=[c for c in dataset.chart.columns if c.startswith("public_")])
+        return _without_public_allocation(dataset.chart)
     return public_rows_of(dataset)
+
+
+def _without_public_allocation(chart: pd.DataFrame) -> pd.DataFrame:
+    """The chart without the public rows' own allocation columns (a view: pandas copies no column to drop some)."""
+    return chart.drop(columns=[c for c in chart.columns if c.startswith("public_")])
 
 
 def _check_build(rows: pd.DataFrame, dataset: Dataset) -> None:

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from etl.schema import CONFIDENCE_LEVELS
 
-from .filters import UNTRACED_LABEL
+from .filters import UNTRACED_LABEL, dates_us
 from .formatting import date_as_written, figure, money, span, sum_figure
 
 # Okabe–Ito: distinguishable with the common forms of colour blindness.
@@ -73,13 +73,6 @@ def category_code(values: pd.Series, category: str) -> int:
     return int(categories.get_loc(category)) if category in categories else -2
 
 
-def _microseconds(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A date column as int64 microseconds (NaT as int64's minimum), precomputed by dashboard.data when present."""
-    if column + "_us" in frame:
-        return frame[column + "_us"].to_numpy()
-    return frame[column].to_numpy(dtype="datetime64[us]").astype("int64")
-
-
 def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.ndarray) -> pd.DataFrame:
     """Per small non-negative integer key (rows = positions in frame): sum of USD, count, date span, how many of its
     figures are lower bounds, estimates or converted from another currency, its first row and its tree (or -1 when
@@ -91,8 +84,8 @@ def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.nd
     total = np.bincount(keys, weights=value, minlength=size)
     count = np.bincount(keys, minlength=size)
     never = np.iinfo("int64").max
-    first_days = _microseconds(frame, "date_start")[rows]
-    last_days = _microseconds(frame, "date_last")[rows]
+    first_days = dates_us(frame, "date_start")[rows]
+    last_days = dates_us(frame, "date_last")[rows]
     missing = np.iinfo("int64").min  # NaT
     first = np.full(size, never, dtype="int64")
     np.minimum.at(first, keys, np.where(first_days == missing, never, first_days))

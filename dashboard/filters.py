@@ -200,7 +200,7 @@ def in_categories(values: pd.Series, wanted) -> np.ndarray:
     return np.append(hit, False)[codes]  # the last slot: a missing value (code -1)
 
 
-def _dates_us(frame: pd.DataFrame, column: str) -> np.ndarray:
+def dates_us(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A date column as int64 microseconds, NaT as int64's minimum (precomputed by dashboard.data when present)."""
     if column + "_us" in frame:
         return frame[column + "_us"].to_numpy()
@@ -215,24 +215,30 @@ def _as_us(moment: pd.Timestamp) -> int:
     return int(np.datetime64(moment.to_datetime64(), "us").astype("int64"))
 
 
+def view_mask(frame: pd.DataFrame, state: FilterState) -> np.ndarray:
+    """The rows the view shows whatever the filters: counted once (the rows that draw, without the untraced rests
+    unless asked for), the reports that draw nothing, or every report."""
+    if state.view == "all":
+        return np.ones(len(frame), dtype=bool)
+    drawing = in_categories(frame["drawn_role"], DRAWING_ROLES)
+    if state.view == "excluded":
+        return ~drawing
+    return drawing & ~in_categories(frame["drawn_role"], ("untraced",)) if state.traced_only else drawing
+
+
 def mask(frame: pd.DataFrame, state: FilterState, aliases: pd.DataFrame | None = None,
          include_focus: bool = True) -> np.ndarray:
     """Rows matching every filter, as a numpy boolean array (vectorised on category codes and integer dates; no
     per-row Python)."""
-    keep = np.ones(len(frame), dtype=bool)
-    if state.view in ("counted", "excluded"):
-        drawing = in_categories(frame["drawn_role"], DRAWING_ROLES)
-        keep &= drawing if state.view == "counted" else ~drawing
-        if state.view == "counted" and state.traced_only:
-            keep &= ~in_categories(frame["drawn_role"], ("untraced",))
+    keep = view_mask(frame, state)
     start = _period_bound(state.date_from, end=False)
     stop = _period_bound(state.date_to, end=True)
     # A missing date matches no bound (NaT compares false).
     if start is not None:
-        last = _dates_us(frame, "date_last")
+        last = dates_us(frame, "date_last")
         keep &= (last >= _as_us(start)) & (last != NAT_US)
     if stop is not None:
-        first = _dates_us(frame, "date_start")
+        first = dates_us(frame, "date_start")
         keep &= (first <= _as_us(stop)) & (first != NAT_US)
     for column, values in (("payer_country", state.payer_country), ("recipient_country", state.recipient_country),
                            ("confidence", state.confidence), ("amount_kind", state.amount_kind),

@@ -259,13 +259,6 @@ def ordered(frame: pd.DataFrame, sort_by: str = "value_usd", descending: bool = 
     return frame.iloc[sorted_positions(frame, sort_by, descending)]
 
 
-def page_of(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
-            page_size: int = PAGE_SIZE) -> tuple[list[dict], int, int]:
-    """(rows for the grid, page actually shown, number of pages). Only page_size rows are formatted."""
-    chosen, page, pages = chosen_page(frame, page, sort_by, descending, page_size)
-    return rows_for_grid(data.full_rows(chosen)), page, pages
-
-
 def chosen_page(frame: pd.DataFrame, page: int, sort_by: str = "value_usd", descending: bool = True,
                 page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int, int]:
     """(the chart rows of the page in the table's order, page actually shown, number of pages)."""

@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import data
 from .figures import category_code
-from .filters import DRAWING_ROLES, FilterState, from_query, in_categories, mask
+from .filters import DRAWING_ROLES, FilterState, from_query, mask, view_mask
 
 LEVEL_NAMES = {"payer_country": "payer country", "payer": "payer", "intermediary": "intermediary",
                "recipient": "recipient", "recipient_country": "recipient country", "year": "year",
@@ -47,14 +47,9 @@ def rows_with_left_out(search: str | None, dataset: data.Dataset | None = None
     dataset = dataset or data.load()
     frame = data.visible_rows(dataset)
     keep = mask(frame, replace(state, view="all"), data.alias_index(dataset))
-    role = frame["drawn_role"]
-    drawing = in_categories(role, DRAWING_ROLES)
-    if state.view == "counted":
-        shown = drawing & ~in_categories(role, ("untraced",)) if state.traced_only else drawing
-    else:
-        shown = ~drawing if state.view == "excluded" else np.ones(len(frame), dtype=bool)
     # Unfiltered (the landing view), the frame is used as it is rather than copied.
-    return as_viewed(_rows_kept(frame, keep & shown), state), state, left_out_of(frame, dataset, keep)
+    return (as_viewed(_rows_kept(frame, keep & view_mask(frame, state)), state), state,
+            left_out_of(frame, dataset, keep))
 
 
 def full(rows: pd.DataFrame) -> pd.DataFrame:
