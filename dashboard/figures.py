@@ -1,13 +1,15 @@
 """Pure figure builders: a filtered frame in, a plotly Figure out (no Dash, no I/O)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from etl.schema import CONFIDENCE_LEVELS
 
-from .filters import UNTRACED_LABEL, dates_us
+from .filters import NAT_US, UNTRACED_LABEL, dates_us
 from .formatting import date_as_written, figure, money, span, sum_figure
 
 # Okabe–Ito: distinguishable with the common forms of colour blindness.
@@ -45,25 +47,26 @@ def node_labels(frame: pd.DataFrame, level: str) -> pd.Series:
     return frame[level + "_label"]
 
 
-def _level_nodes(labels: pd.Series, value: np.ndarray, top_n: int) -> tuple[np.ndarray, list[str]]:
-    """Per row, the index of its node at this level (-1 when empty); the top N labels by USD keep their own node,
-    the rest share an "Other" node."""
-    codes = labels.cat.codes.to_numpy()
+def _level_nodes(labels: pd.Series, value: np.ndarray, top_n: int, offset: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Per row, the number of its node at this level (offset plus its rank, -1 when the level is empty); the top N
+    labels by USD keep their own node, the rest share an "Other" node."""
     categories = labels.cat.categories.astype("str")
-    present = codes >= 0
-    totals = np.bincount(codes[present], weights=value[present], minlength=len(categories))
-    counts = np.bincount(codes[present], minlength=len(categories))
+    # Codes shifted by one: a row without a label falls in bin 0, so every row is counted in one pass, unmasked.
+    shifted = np.add(labels.cat.codes.to_numpy(), 1, dtype=np.intp)
+    totals = np.bincount(shifted, weights=value, minlength=len(categories) + 1)[1:]
+    counts = np.bincount(shifted, minlength=len(categories) + 1)[1:]
     candidates = np.flatnonzero((counts > 0) & (categories != ""))
     top = candidates[np.argsort(-totals[candidates], kind="stable")][:top_n]
-    local = np.full(len(categories) + 1, -1, dtype="int64")
-    local[top] = np.arange(len(top))
+    node_of_code = np.full(len(categories) + 1, -1, dtype="int64")
+    node_of_code[top + 1] = offset + np.arange(len(top))
     names = [str(categories[i]) for i in top]
-    others = np.setdiff1d(candidates, top)
+    is_top = np.zeros(len(categories), dtype=bool)
+    is_top[top] = True
+    others = candidates[~is_top[candidates]]
     if len(others):
-        local[others] = len(top)
+        node_of_code[others + 1] = offset + len(top)
         names.append(OTHER)
-    node = np.where(present, local[np.where(present, codes, len(categories))], -1)
-    return node, names
+    return node_of_code[shifted], names
 
 
 def category_code(values: pd.Series, category: str) -> int:
@@ -73,62 +76,179 @@ def category_code(values: pd.Series, category: str) -> int:
     return int(categories.get_loc(category)) if category in categories else -2
 
 
-def _group(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray, value: np.ndarray) -> pd.DataFrame:
-    """Per small non-negative integer key (rows = positions in frame): sum of USD, count, date span, how many of its
-    figures are lower bounds, estimates or converted from another currency, its first row and its tree (or -1 when
-    its rows lie in several trees or none).
+NEVER_US = np.iinfo("int64").max  # an undated row's first day, so it never wins a minimum
+
+
+@dataclass(frozen=True)
+class _Items:
+    """What _group and _currency_text read of the things they group, one entry each: the frame's rows (`count`
+    None, one row each) or bundles of rows that agree on everything the flow diagram tells apart (see _bundles)."""
+
+    frame: pd.DataFrame  # for the names behind the codes
+    value: np.ndarray  # USD, 0 where unknown
+    first_us: np.ndarray  # earliest date_start, NEVER_US when undated
+    last_us: np.ndarray  # latest date_last, NAT_US when undated
+    kind: np.ndarray  # amount_kind code
+    converted: np.ndarray  # bool: not in USD as sourced
+    currency: np.ndarray  # currency code
+    row: np.ndarray  # the (first) row's position in frame
+    tree_low: np.ndarray  # lowest and highest tree_label code among the rows (-1: in no tree)
+    tree_high: np.ndarray
+    count: np.ndarray | None = None  # rows per entry
+    sourced: np.ndarray | None = None  # original-currency sum, 0 where unknown (None: read from frame's rows)
+
+    def weights(self, positions: np.ndarray) -> np.ndarray | None:
+        return None if self.count is None else self.count[positions]
+
+    def sourced_at(self, positions: np.ndarray) -> np.ndarray:
+        if self.sourced is not None:
+            return self.sourced[positions]
+        return _sourced_amount(self.frame, self.row[positions])
+
+
+def _usd(frame: pd.DataFrame) -> np.ndarray:
+    value = frame["value_usd"].to_numpy(dtype="float64", na_value=np.nan)
+    return np.where(np.isnan(value), 0.0, value)
+
+
+def _sourced_amount(frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Each row's figure in its own currency (its total, else its amount), 0 where it has neither."""
+    amounts = frame["total_amount_f"].to_numpy()
+    amounts = amounts if rows is None else amounts[rows]
+    unknown = np.isnan(amounts)
+    if unknown.any():
+        fallback = frame["amount_f"].to_numpy()
+        amounts = np.where(unknown, fallback if rows is None else fallback[rows], amounts)
+    return np.nan_to_num(amounts)
+
+
+def _row_items(frame: pd.DataFrame, value: np.ndarray | None = None) -> _Items:
+    """The frame's rows as _Items: views of its columns, nothing gathered."""
+    first = dates_us(frame, "date_start")
+    # int64 like the arrays ufunc.at folds them into: mixed integer types take its slow path (twenty times slower).
+    tree = frame["tree_label"].cat.codes.to_numpy().astype("int64")
+    return _Items(frame, _usd(frame) if value is None else value, np.where(first == NAT_US, NEVER_US, first),
+                  dates_us(frame, "date_last"), frame["amount_kind"].cat.codes.to_numpy(),
+                  frame["converted"].to_numpy(dtype=bool), frame["currency"].cat.codes.to_numpy(),
+                  np.arange(len(frame)), tree, tree)
+
+
+# Up to this many possible keys, numbering the keys that occur is a count per possible key rather than a hash pass.
+DENSE_KEYS = 1 << 22
+
+
+def _dense_numbers(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """Each entry's number among the distinct values of key (all in 0..span-1), and how many there are; numbered
+    in the order of the values when span is small, else by a hash pass in order of first appearance."""
+    if span <= max(DENSE_KEYS, len(key)):
+        occurs = np.bincount(key, minlength=span) > 0
+        return (np.cumsum(occurs) - 1)[key], int(occurs.sum())
+    numbers, uniques = pd.factorize(key)
+    return numbers.astype("int64"), len(uniques)
+
+
+def _combined_key(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
+    """One int64 per row from integer columns (each with the number of values it takes, -1 among them), and how
+    many keys are possible; numbered densely whenever the next column would overflow the mixed-radix number."""
+    key = np.zeros(len(parts[0][0]) if parts else 0, dtype="int64")
+    span = 1
+    for values, size in parts:
+        if span * (size + 1) >= 2 ** 62:
+            key, span = _dense_numbers(key, span)
+        # In place: a temporary int64 column per part costs as much as the sums themselves.
+        key *= size + 1
+        key += values
+        key += 1
+        span *= size + 1
+    return key, span
+
+
+def _bundles(frame: pd.DataFrame, value: np.ndarray, parts: list[tuple[np.ndarray, int]]
+             ) -> tuple[_Items, np.ndarray]:
+    """The frame's rows gathered into bundles that agree on the given integer columns (each with its number of
+    values; -1 allowed) and on currency and kind: every sum a diagram or list shows is then a sum of whole bundles,
+    worked out once per bundle rather than once per row and level (ten million rows make some thousands of
+    bundles). Returns the bundles as _Items, and each row's bundle."""
+    currency = frame["currency"].cat.codes.to_numpy()
+    kind = frame["amount_kind"].cat.codes.to_numpy()
+    bundle, size = _dense_numbers(*_combined_key(
+        [*parts, (currency, len(frame["currency"].cat.categories)),
+         (kind, len(frame["amount_kind"].cat.categories))]))
+    first_row = np.full(size, len(frame), dtype="int64")
+    np.minimum.at(first_row, bundle, np.arange(len(frame)))
+    rows = _row_items(frame, value)
+    first = np.full(size, NEVER_US, dtype="int64")
+    np.minimum.at(first, bundle, rows.first_us)
+    last = np.full(size, NAT_US, dtype="int64")
+    np.maximum.at(last, bundle, rows.last_us)
+    tree_low = np.full(size, NEVER_US, dtype="int64")
+    np.minimum.at(tree_low, bundle, rows.tree_low)
+    tree_high = np.full(size, -2, dtype="int64")
+    np.maximum.at(tree_high, bundle, rows.tree_high)
+    items = _Items(frame, np.bincount(bundle, weights=value, minlength=size), first, last, kind[first_row],
+                   rows.converted[first_row], currency[first_row], first_row, tree_low, tree_high,
+                   count=np.bincount(bundle, minlength=size),
+                   sourced=np.bincount(bundle, weights=_sourced_amount(frame), minlength=size))
+    return items, bundle
+
+
+def _counts(keys: np.ndarray, chosen: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """Per key, how many rows of the entries where `chosen` holds (entries weighted by their rows)."""
+    counted = np.bincount(keys[chosen], weights=None if weights is None else weights[chosen], minlength=size)
+    return counted.round().astype("int64") if weights is not None else counted
+
+
+def _group(keys: np.ndarray, items: _Items, positions: np.ndarray) -> pd.DataFrame:
+    """Per small non-negative integer key (positions: the entries of items it groups): sum of USD, count of rows,
+    date span, how many of its figures are lower bounds, estimates or converted from another currency, its first
+    row and its tree (or -1 when its rows lie in several trees or none).
 
     Keys are dense codes, so bincount and ufunc.at do in one pass what a hash groupby would do in several.
     """
     size = int(keys.max()) + 1 if len(keys) else 0
-    total = np.bincount(keys, weights=value, minlength=size)
-    count = np.bincount(keys, minlength=size)
-    never = np.iinfo("int64").max
-    first_days = dates_us(frame, "date_start")[rows]
-    last_days = dates_us(frame, "date_last")[rows]
-    missing = np.iinfo("int64").min  # NaT
-    first = np.full(size, never, dtype="int64")
-    np.minimum.at(first, keys, np.where(first_days == missing, never, first_days))
-    last = np.full(size, missing, dtype="int64")
-    np.maximum.at(last, keys, last_days)
-    kind = frame["amount_kind"].cat.codes.to_numpy()[rows]
-    at_least = np.bincount(keys, weights=kind == category_code(frame["amount_kind"], "at_least"), minlength=size)
-    estimate = np.bincount(keys, weights=kind == category_code(frame["amount_kind"], "estimate"), minlength=size)
-    converted = np.bincount(keys, weights=frame["converted"].to_numpy()[rows], minlength=size)
-    first_row = np.full(size, never, dtype="int64")
-    np.minimum.at(first_row, keys, rows)
-    tree = frame["tree_label"].cat.codes.to_numpy()[rows].astype("int64")
-    tree_low = np.full(size, never, dtype="int64")
-    np.minimum.at(tree_low, keys, tree)
+    weights = items.weights(positions)
+    total = np.bincount(keys, weights=items.value[positions], minlength=size)
+    count = _counts(keys, np.ones(len(keys), dtype=bool), weights, size)
+    first = np.full(size, NEVER_US, dtype="int64")
+    np.minimum.at(first, keys, items.first_us[positions])
+    last = np.full(size, NAT_US, dtype="int64")
+    np.maximum.at(last, keys, items.last_us[positions])
+    kind = items.kind[positions]
+    at_least = _counts(keys, kind == category_code(items.frame["amount_kind"], "at_least"), weights, size)
+    estimate = _counts(keys, kind == category_code(items.frame["amount_kind"], "estimate"), weights, size)
+    converted = _counts(keys, items.converted[positions], weights, size)
+    first_row = np.full(size, NEVER_US, dtype="int64")
+    np.minimum.at(first_row, keys, items.row[positions])
+    tree_low = np.full(size, NEVER_US, dtype="int64")
+    np.minimum.at(tree_low, keys, items.tree_low[positions])
     tree_high = np.full(size, -2, dtype="int64")
-    np.maximum.at(tree_high, keys, tree)
+    np.maximum.at(tree_high, keys, items.tree_high[positions])
     present = np.flatnonzero(count)
     first_p = first[present]
     one_tree = tree_low[present] == tree_high[present]
     return pd.DataFrame({"value": total[present], "count": count[present],
-                         "first": np.where(first_p == never, missing, first_p).astype("datetime64[us]"),
+                         "first": np.where(first_p == NEVER_US, NAT_US, first_p).astype("datetime64[us]"),
                          "last": last[present].astype("datetime64[us]"),
-                         "at_least": at_least[present].astype("int64"), "estimate": estimate[present].astype("int64"),
-                         "converted": converted[present].astype("int64"), "row": first_row[present],
+                         "at_least": at_least[present], "estimate": estimate[present],
+                         "converted": converted[present], "row": first_row[present],
                          "tree": np.where(one_tree, tree_low[present], -1)}, index=present)
 
 
-def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> pd.Series:
+def _currency_text(keys: np.ndarray, items: _Items, positions: np.ndarray) -> pd.Series:
     """'$2.9 bn; €819,500' per key, from the original-currency totals."""
-    amounts = frame["total_amount_f"].to_numpy()[rows]
-    amounts = np.where(np.isnan(amounts), frame["amount_f"].to_numpy()[rows], amounts)
-    currency = frame["currency"]
-    names = currency.cat.categories.astype("str")
-    codes = currency.cat.codes.to_numpy()[rows].astype("int64")
+    amounts = items.sourced_at(positions)
+    names = items.frame["currency"].cat.categories.astype("str")
+    codes = items.currency[positions].astype("int64")
     combined = keys * (len(names) + 1) + codes
-    sums = np.bincount(combined, weights=np.nan_to_num(amounts), minlength=0)
-    counts = np.bincount(combined)
+    sums = np.bincount(combined, weights=amounts, minlength=0)
+    weights = items.weights(positions)
+    counts = _counts(combined, np.ones(len(combined), dtype=bool), weights, len(sums))
     present = np.flatnonzero(counts)
     # The kind travels with the figure as sourced too: "more than $1.36 m", "at least …" for a sum holding one.
-    kind = frame["amount_kind"]
-    kinds = kind.cat.codes.to_numpy()[rows]
-    at_least = np.bincount(combined, weights=kinds == category_code(kind, "at_least"), minlength=len(counts))
-    estimate = np.bincount(combined, weights=kinds == category_code(kind, "estimate"), minlength=len(counts))
+    kind = items.frame["amount_kind"]
+    kinds = items.kind[positions]
+    at_least = _counts(combined, kinds == category_code(kind, "at_least"), weights, len(counts))
+    estimate = _counts(combined, kinds == category_code(kind, "estimate"), weights, len(counts))
     single_kind = np.zeros(len(counts), dtype="int64")
     single_kind[combined] = kinds
     kind_names = list(kind.cat.categories.astype("str"))
@@ -139,33 +259,37 @@ def _currency_text(keys: np.ndarray, frame: pd.DataFrame, rows: np.ndarray) -> p
     return text.groupby(level=0).agg("; ".join)
 
 
-def _flow_keys(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int):
-    """What sankey_data aggregates: each row's USD, its node per level, the node keys, and per link row a dense
-    key (source node, target node, confidence) beside its row position."""
-    value = frame["value_usd"].fillna(0.0).to_numpy()
-    node_of, node_keys, offset = {}, [], 0
+def _flow_nodes(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int):
+    """Each row's USD and its node per level, the node keys ("level\\x1flabel") and how many nodes there are."""
+    value = _usd(frame)
+    node_of, node_keys = {}, []
     for level in levels:
-        local, names = _level_nodes(node_labels(frame, level), value, top_n)
-        node_of[level] = np.where(local >= 0, local + offset, -1)
+        node_of[level], names = _level_nodes(node_labels(frame, level), value, top_n, len(node_keys))
         node_keys += [f"{level}\x1f{name}" for name in names]
-        offset += len(names)
-    node_count = max(offset, 1)
-    confidence = frame["confidence"].cat.codes.to_numpy().astype("int64")
-    confidence_names = list(frame["confidence"].cat.categories.astype("str"))
-    link_keys, link_rows = [], []
+    return value, node_of, node_keys, max(len(node_keys), 1)
+
+
+def _link_keys(node_of: dict[str, np.ndarray], levels: tuple[str, ...], node_count: int, confidence: np.ndarray,
+               confidence_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per link an entry makes, a dense key (source node, target node, confidence) beside the entry's position: an
+    entry walks its non-empty levels in order."""
+    link_keys, link_positions = [], []
     for i, source_level in enumerate(levels):
         for j in range(i + 1, len(levels)):
             source, target = node_of[source_level], node_of[levels[j]]
             usable = (source >= 0) & (target >= 0)
             for k in range(i + 1, j):
                 usable &= node_of[levels[k]] < 0
-            rows = np.flatnonzero(usable)
-            link_keys.append((source[rows] * node_count + target[rows]) * (len(confidence_names) + 1)
-                             + confidence[rows])
-            link_rows.append(rows)
-    keys = np.concatenate(link_keys)
-    rows_idx = np.concatenate(link_rows)
-    return value, node_of, node_keys, node_count, confidence_names, keys, rows_idx
+            positions = np.flatnonzero(usable)
+            link_keys.append((source[positions] * node_count + target[positions]) * (confidence_count + 1)
+                             + confidence[positions])
+            link_positions.append(positions)
+    return np.concatenate(link_keys), np.concatenate(link_positions)
+
+
+def _confidence(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    return (frame["confidence"].cat.codes.to_numpy().astype("int64"),
+            list(frame["confidence"].cat.categories.astype("str")))
 
 
 def _split(groups: np.ndarray, values: np.ndarray, count: int) -> list[np.ndarray]:
@@ -181,7 +305,9 @@ def sankey_members(frame: pd.DataFrame, levels: tuple[str, ...], nodes: pd.DataF
     given), in its order: what a published chart lists when a reader clicks one."""
     if nodes.empty:
         return [], []
-    value, node_of, node_keys, _, _, keys, rows_idx = _flow_keys(frame, levels, top_n)
+    _, node_of, node_keys, node_count = _flow_nodes(frame, levels, top_n)
+    confidence, confidence_names = _confidence(frame)
+    keys, rows_idx = _link_keys(node_of, levels, node_count, confidence, len(confidence_names))
     # sankey_data's links are its distinct keys in ascending order.
     distinct = np.unique(keys)
     link_rows = _split(np.searchsorted(distinct, keys), rows_idx, len(distinct))
@@ -199,27 +325,32 @@ def sankey_data(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10) -
     Each row walks its non-empty levels in order (a transfer without an intermediary goes straight from payer to
     recipient; one that is part of no larger transfer starts at its payer); beyond the top N per level (by USD)
     values are gathered in an "Other" node. Links are split by confidence so their colour can say how well
-    documented they are.
+    documented they are. Rows are first gathered into bundles (_bundles), so the sums cost one pass over the rows.
     """
     if frame.empty or len(levels) < 2:
         return pd.DataFrame(), pd.DataFrame()
-    value, node_of, node_keys, node_count, confidence_names, keys, rows_idx = _flow_keys(frame, levels, top_n)
+    value, node_of, node_keys, node_count = _flow_nodes(frame, levels, top_n)
+    confidence, confidence_names = _confidence(frame)
+    items, _ = _bundles(frame, value, [(node_of[level], node_count) for level in levels]
+                        + [(confidence, len(confidence_names))])
+    bundle_node_of = {level: node_of[level][items.row] for level in levels}
+    keys, positions = _link_keys(bundle_node_of, levels, node_count, confidence[items.row], len(confidence_names))
     if not len(keys):
         return pd.DataFrame(), pd.DataFrame()
-    links = _group(keys, frame, rows_idx, value[rows_idx])
-    links["currencies"] = _currency_text(keys, frame, rows_idx).reindex(links.index).fillna("")
+    links = _group(keys, items, positions)
+    links["currencies"] = _currency_text(keys, items, positions).reindex(links.index).fillna("")
     conf_index = links.index.to_numpy() % (len(confidence_names) + 1)
     pair = links.index.to_numpy() // (len(confidence_names) + 1)
     links = links.reset_index(drop=True).assign(
         source=[node_keys[p // node_count] for p in pair], target=[node_keys[p % node_count] for p in pair],
         confidence=[confidence_names[c] for c in conf_index])
 
-    node_ids = np.concatenate([node_of[level] for level in levels])
-    node_rows = np.tile(np.arange(len(frame)), len(levels))
+    node_ids = np.concatenate([bundle_node_of[level] for level in levels])
+    node_positions = np.tile(np.arange(len(items.row)), len(levels))
     keep = node_ids >= 0
-    node_ids, node_rows = node_ids[keep], node_rows[keep]
-    nodes = _group(node_ids, frame, node_rows, value[node_rows])
-    nodes["currencies"] = _currency_text(node_ids, frame, node_rows).reindex(nodes.index).fillna("")
+    node_ids, node_positions = node_ids[keep], node_positions[keep]
+    nodes = _group(node_ids, items, node_positions)
+    nodes["currencies"] = _currency_text(node_ids, items, node_positions).reindex(nodes.index).fillna("")
     nodes["key"] = [node_keys[i] for i in nodes.index]
     nodes["level"] = nodes["key"].str.split("\x1f").str[0]
     nodes["label"] = nodes["key"].str.split("\x1f").str[1]
@@ -233,20 +364,23 @@ def flow_list(frame: pd.DataFrame, limit: int = 30) -> tuple[pd.DataFrame, int]:
     if frame.empty:
         return pd.DataFrame(), 0
     payer, recipient = frame["payer_label"], frame["recipient_label"]
-    width = len(recipient.cat.categories) + 1
-    keys = payer.cat.codes.to_numpy().astype("int64") * width + recipient.cat.codes.to_numpy().astype("int64")
-    present = (payer.cat.codes.to_numpy() >= 0) & (recipient.cat.codes.to_numpy() >= 0)
-    rows = np.flatnonzero(present)
-    dense, _ = pd.factorize(keys[rows])  # a hash pass: the key space is too large for bincount
-    groups = _group(dense, frame, rows, frame["value_usd"].fillna(0.0).to_numpy()[rows])
-    groups = groups.sort_values("value", ascending=False, kind="stable")
+    payers, recipients = payer.cat.codes.to_numpy(), recipient.cat.codes.to_numpy()
+    width = len(recipient.cat.categories)
+    rows = np.flatnonzero((payers >= 0) & (recipients >= 0))
+    # Row by row: a flow list has about as many flows as bundles of rows (see _bundles) would have.
+    flow, _ = _dense_numbers(payers[rows].astype("int64") * width + recipients[rows],
+                             len(payer.cat.categories) * max(width, 1))
+    items = _row_items(frame)
+    groups = _group(flow, items, rows)
+    # Largest first; equal ones in the order of their first row.
+    groups = groups.sort_values(["value", "row"], ascending=[False, True], kind="stable")
     top = groups.head(limit)
     # Original-currency sums only for the flows listed.
-    chosen = np.isin(dense, top.index.to_numpy())
-    top = top.assign(currencies=_currency_text(dense[chosen], frame, rows[chosen]).reindex(top.index).fillna(""))
-    first_key = keys[top["row"].to_numpy()]
-    top = top.assign(payer=np.asarray(payer.cat.categories.astype("str"))[first_key // width],
-                     recipient=np.asarray(recipient.cat.categories.astype("str"))[first_key % width])
+    chosen = np.isin(flow, top.index.to_numpy())
+    top = top.assign(currencies=_currency_text(flow[chosen], items, rows[chosen]).reindex(top.index).fillna(""))
+    first_row = top["row"].to_numpy()
+    top = top.assign(payer=np.asarray(payer.cat.categories.astype("str"))[payers[first_row]],
+                     recipient=np.asarray(recipient.cat.categories.astype("str"))[recipients[first_row]])
     return top.reset_index(drop=True), len(groups)
 
 
