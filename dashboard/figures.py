@@ -591,26 +591,38 @@ def sankey_figure(frame: pd.DataFrame, levels: tuple[str, ...], top_n: int = 10,
     return go.Figure(dict(data=[sankey, *legend], layout=layout), _validate=False)
 
 
+def _period_ordinals(dates: np.ndarray, period: str) -> np.ndarray:
+    """Dates as the ordinals of pandas' yearly or monthly periods (years or months since 1970), without a Period
+    object per row."""
+    return dates.astype("datetime64[Y]" if period == "year" else "datetime64[M]").astype("int64")
+
+
 def timeline_data(frame: pd.DataFrame, period: str = "year", top_n: int = 8) -> pd.DataFrame:
     """USD per period stacked by recipient country; a dated range is spread evenly over the periods it covers.
     `period` is the period's label (2012, 2012-07) and `start` its first day, for a real date axis."""
-    keep = (frame["date_start"].notna() & frame["value_usd"].notna()).to_numpy()
-    if not keep.any():
+    start_us, last_us = dates_us(frame, "date_start"), dates_us(frame, "date_last")
+    usd = frame["value_usd"].to_numpy(dtype="float64", na_value=np.nan)
+    keep = np.flatnonzero((start_us != NAT_US) & ~np.isnan(usd))
+    if not len(keep):
         return pd.DataFrame(columns=["period", "start", "country", "value"])
-    # Only the columns the timeline reads: copying every chart column of a million rows costs more than the sums.
-    dated = frame.loc[keep, ["date_start", "date_last", "value_usd", "recipient_country_label"]]
     freq = "Y" if period == "year" else "M"
-    first = dated["date_start"].dt.to_period(freq).array.asi8
-    last = dated["date_last"].dt.to_period(freq).array.asi8
-    spans = (last - first + 1).clip(min=1)
-    repeat = np.repeat(np.arange(len(dated)), spans)
+    first = _period_ordinals(start_us[keep].astype("datetime64[us]"), period)
+    spans = (_period_ordinals(last_us[keep].astype("datetime64[us]"), period) - first + 1).clip(min=1)
+    labels = node_labels(frame, "recipient_country")
+    codes = labels.cat.codes.to_numpy()[keep]
+    names = labels.cat.categories.astype("str")
+    # Rows alike in first period, span and country are spread alike: each such bundle is spread once, its sum.
+    bundle, size = _dense_numbers(*_combined_key([(first - first.min(), int(first.max() - first.min()) + 1),
+                                                  (spans - 1, int(spans.max())), (codes, len(names))]))
+    one_row = np.empty(size, dtype="int64")
+    one_row[bundle] = np.arange(len(bundle))  # any row of a bundle stands for it: they agree on all three
+    first, spans, codes = first[one_row], spans[one_row], codes[one_row]
+    repeat = np.repeat(np.arange(size), spans)
     offsets = np.arange(len(repeat)) - np.repeat(np.cumsum(spans) - spans, spans)
     ordinals = first[repeat] + offsets
-    value = (dated["value_usd"].to_numpy() / spans)[repeat]
+    value = (np.bincount(bundle, weights=usd[keep], minlength=size) / spans)[repeat]
     # Countries as category codes until the few groups are made: a text per spread row would cost most of the time.
-    labels = node_labels(dated, "recipient_country")
-    codes = labels.cat.codes.to_numpy()[repeat]
-    names = labels.cat.categories.astype("str")
+    codes = codes[repeat]
     per_country = pd.Series(value).groupby(codes).sum()
     per_country = per_country[per_country.index >= 0]
     totals = pd.Series(per_country.to_numpy(), index=names[per_country.index.to_numpy()]).sort_index()
@@ -656,13 +668,28 @@ def timeline_figure(frame: pd.DataFrame, period: str = "year", scale: str = "lin
     return fig
 
 
+def _per_country(frame: pd.DataFrame, side: str) -> pd.DataFrame:
+    """USD and transfers per ISO-3 country of one side (in the codes' order), with the name of its first row that
+    has one; counted on category codes, without copying the rows."""
+    iso = frame[side + "_iso3"]
+    categories = iso.cat.categories.astype("str")
+    shifted = np.add(iso.cat.codes.to_numpy(), 1, dtype=np.intp)
+    value = np.bincount(shifted, weights=_usd(frame), minlength=len(categories) + 1)[1:]
+    count = np.bincount(shifted, minlength=len(categories) + 1)[1:]
+    named = frame[side + "_name"].cat.codes.to_numpy()
+    rows = np.flatnonzero((shifted > 0) & (named >= 0))
+    first = np.full(len(categories), len(frame), dtype="int64")
+    np.minimum.at(first, shifted[rows] - 1, rows)
+    shown = np.flatnonzero((count > 0) & (categories != ""))
+    names = frame[side + "_name"].cat.categories.astype("str")
+    return pd.DataFrame({side + "_iso3": categories[shown], "value": value[shown], "count": count[shown],
+                         "name": [str(names[named[r]]) if r < len(frame) else None for r in first[shown]]})
+
+
 def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figure:
-    data = frame[(frame[side + "_iso3"] != "").to_numpy()]
-    if data.empty:
+    table = _per_country(frame, side)
+    if table.empty:
         return empty_figure("No transfers with a known country match these filters")
-    table = data.groupby(side + "_iso3", observed=True).agg(value=("value_usd", "sum"), count=("row_key", "size"),
-                                                            name=(side + "_name", "first")).reset_index()
-    table = table[table[side + "_iso3"].astype("str").ne("")]
     fig = go.Figure(go.Choropleth(
         locations=table[side + "_iso3"], z=table["value"], locationmode="ISO-3", colorscale="Cividis",
         reversescale=True, marker_line_color="#ffffff",
@@ -686,12 +713,24 @@ def map_figure(frame: pd.DataFrame, side: str = "recipient_country") -> go.Figur
 def top_bars(frame: pd.DataFrame, column: str, top_n: int = 15) -> go.Figure:
     """The largest payers or recipients, each bar labelled with its figure as the sources allow."""
     # Compared on the category codes: a text per row would cost more than the sums.
-    kind = frame["amount_kind"]
-    table = pd.DataFrame({"name": frame[column], "value": frame["value_usd"], "at_least": kind == "at_least",
-                          "estimate": kind == "estimate", "converted": frame["converted"]})
-    totals = table.groupby("name", observed=True).agg(value=("value", "sum"), count=("value", "size"),
-                                                      at_least=("at_least", "sum"), estimate=("estimate", "sum"),
-                                                      converted=("converted", "sum"))
+    labels, kind = frame[column], frame["amount_kind"]
+    categories = labels.cat.categories.astype("str")
+    # Codes shifted by one (a row without a name in bin 0), each sum one bincount over the rows' codes.
+    keys = np.add(labels.cat.codes.to_numpy(), 1, dtype=np.intp)
+    kinds = kind.cat.codes.to_numpy()
+
+    def per_name(chosen: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(keys if chosen is None else keys[chosen], weights=weights,
+                           minlength=len(categories) + 1)[1:]
+
+    count = per_name()
+    shown = count > 0
+    totals = pd.DataFrame({
+        "value": per_name(weights=_usd(frame)), "count": count,
+        "at_least": per_name(kinds == category_code(kind, "at_least")),
+        "estimate": per_name(kinds == category_code(kind, "estimate")),
+        "converted": per_name(frame["converted"].to_numpy(dtype=bool))}).loc[shown]
+    totals.index = pd.Index(categories[shown], name="name")
     totals = totals.drop(index="", errors="ignore")
     if totals.empty:
         return empty_figure("No transfers match these filters")
