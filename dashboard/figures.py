@@ -119,7 +119,8 @@ def _sourced_amount(frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.n
     if unknown.any():
         fallback = frame["amount_f"].to_numpy()
         amounts = np.where(unknown, fallback if rows is None else fallback[rows], amounts)
-    return np.nan_to_num(amounts)
+    # np.where rather than np.nan_to_num, which also looks for infinities: twice the passes over the rows.
+    return np.where(np.isnan(amounts), 0.0, amounts)
 
 
 def _row_items(frame: pd.DataFrame, value: np.ndarray | None = None) -> _Items:
@@ -192,46 +193,54 @@ def _bundles(frame: pd.DataFrame, value: np.ndarray, parts: list[tuple[np.ndarra
     return items, bundle
 
 
-def _counts(keys: np.ndarray, chosen: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
-    """Per key, how many rows of the entries where `chosen` holds (entries weighted by their rows)."""
-    counted = np.bincount(keys[chosen], weights=None if weights is None else weights[chosen], minlength=size)
+def _counts(keys: np.ndarray, chosen: np.ndarray | None, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """Per key, how many rows of the entries where `chosen` holds (every entry when None; entries weighted by
+    their rows)."""
+    if chosen is not None:
+        keys, weights = keys[chosen], None if weights is None else weights[chosen]
+    counted = np.bincount(keys, weights=weights, minlength=size)
     return counted.round().astype("int64") if weights is not None else counted
 
 
-def _group(keys: np.ndarray, items: _Items, positions: np.ndarray) -> pd.DataFrame:
-    """Per small non-negative integer key (positions: the entries of items it groups): sum of USD, count of rows,
-    date span, how many of its figures are lower bounds, estimates or converted from another currency, its first
-    row and its tree (or -1 when its rows lie in several trees or none).
+def _group(keys: np.ndarray, items: _Items, positions: np.ndarray | None, trees: bool = True) -> pd.DataFrame:
+    """Per small non-negative integer key (positions: the entries of items it groups, None for every entry in
+    order): sum of USD, count of rows, date span, how many of its figures are lower bounds, estimates or converted
+    from another currency, its first row and its tree (or -1 when its rows lie in several trees or none, or when
+    `trees` is False: the flow list names no tree).
 
     Keys are dense codes, so bincount and ufunc.at do in one pass what a hash groupby would do in several.
     """
+    def at(values: np.ndarray | None) -> np.ndarray | None:
+        return values if positions is None or values is None else values[positions]
+
     size = int(keys.max()) + 1 if len(keys) else 0
-    weights = items.weights(positions)
-    total = np.bincount(keys, weights=items.value[positions], minlength=size)
-    count = _counts(keys, np.ones(len(keys), dtype=bool), weights, size)
+    weights = at(items.count)
+    total = np.bincount(keys, weights=at(items.value), minlength=size)
+    count = _counts(keys, None, weights, size)
     first = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(first, keys, items.first_us[positions])
+    np.minimum.at(first, keys, at(items.first_us))
     last = np.full(size, NAT_US, dtype="int64")
-    np.maximum.at(last, keys, items.last_us[positions])
-    kind = items.kind[positions]
+    np.maximum.at(last, keys, at(items.last_us))
+    kind = at(items.kind)
     at_least = _counts(keys, kind == category_code(items.frame["amount_kind"], "at_least"), weights, size)
     estimate = _counts(keys, kind == category_code(items.frame["amount_kind"], "estimate"), weights, size)
-    converted = _counts(keys, items.converted[positions], weights, size)
+    converted = _counts(keys, at(items.converted), weights, size)
     first_row = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(first_row, keys, items.row[positions])
-    tree_low = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(tree_low, keys, items.tree_low[positions])
-    tree_high = np.full(size, -2, dtype="int64")
-    np.maximum.at(tree_high, keys, items.tree_high[positions])
+    np.minimum.at(first_row, keys, at(items.row))
     present = np.flatnonzero(count)
+    tree = np.full(len(present), -1, dtype="int64")
+    if trees:
+        tree_low = np.full(size, NEVER_US, dtype="int64")
+        np.minimum.at(tree_low, keys, at(items.tree_low))
+        tree_high = np.full(size, -2, dtype="int64")
+        np.maximum.at(tree_high, keys, at(items.tree_high))
+        tree = np.where(tree_low[present] == tree_high[present], tree_low[present], -1)
     first_p = first[present]
-    one_tree = tree_low[present] == tree_high[present]
     return pd.DataFrame({"value": total[present], "count": count[present],
                          "first": np.where(first_p == NEVER_US, NAT_US, first_p).astype("datetime64[us]"),
                          "last": last[present].astype("datetime64[us]"),
                          "at_least": at_least[present], "estimate": estimate[present],
-                         "converted": converted[present], "row": first_row[present],
-                         "tree": np.where(one_tree, tree_low[present], -1)}, index=present)
+                         "converted": converted[present], "row": first_row[present], "tree": tree}, index=present)
 
 
 def _currency_text(keys: np.ndarray, items: _Items, positions: np.ndarray) -> pd.Series:
@@ -242,7 +251,7 @@ def _currency_text(keys: np.ndarray, items: _Items, positions: np.ndarray) -> pd
     combined = keys * (len(names) + 1) + codes
     sums = np.bincount(combined, weights=amounts, minlength=0)
     weights = items.weights(positions)
-    counts = _counts(combined, np.ones(len(combined), dtype=bool), weights, len(sums))
+    counts = _counts(combined, None, weights, len(sums))
     present = np.flatnonzero(counts)
     # The kind travels with the figure as sourced too: "more than $1.36 m", "at least …" for a sum holding one.
     kind = items.frame["amount_kind"]
@@ -371,7 +380,7 @@ def flow_list(frame: pd.DataFrame, limit: int = 30) -> tuple[pd.DataFrame, int]:
     flow, _ = _dense_numbers(payers[rows].astype("int64") * width + recipients[rows],
                              len(payer.cat.categories) * max(width, 1))
     items = _row_items(frame)
-    groups = _group(flow, items, rows)
+    groups = _group(flow, items, None if len(rows) == len(frame) else rows, trees=False).drop(columns="tree")
     # Largest first; equal ones in the order of their first row.
     groups = groups.sort_values(["value", "row"], ascending=[False, True], kind="stable")
     top = groups.head(limit)
