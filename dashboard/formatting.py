@@ -24,6 +24,20 @@ def round_significant(value: float, digits: int = SIGNIFICANT) -> float:
     return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
 
 
+# Millions and more are written to three significant figures with their unit.
+SCALES = ((1e12, "tn"), (1e9, "bn"), (1e6, "m"))
+
+
+def _scaled(magnitude: float) -> str | None:
+    """'2.9 bn', '7.6 m', '2.11 tn'; a figure that rounds up to the next unit takes it ('$1 bn', never '$1e+03 m'),
+    and one beyond a thousand trillion keeps its digits ('1,240 tn'). None below a million."""
+    for scale, unit in SCALES:
+        if magnitude >= scale or (scale > 1e6 and magnitude >= 1e6 and round_significant(magnitude) >= scale):
+            short = magnitude / scale
+            return f"{short:.3g} {unit}" if round_significant(short) < 1000 else f"{short:,.0f} {unit}"
+    return None
+
+
 def money(value: float | None, currency: str = "USD", approx: bool = False) -> str:
     """$2.9 bn, $7.6 m, €819,500, GBP 6,000; '—' when unknown. approx=True rounds to three significant figures at
     every size (a converted figure is no more precise than that): $81,100, not $81,132.47."""
@@ -33,10 +47,9 @@ def money(value: float | None, currency: str = "USD", approx: bool = False) -> s
     prefix = symbol if symbol else f"{currency} "
     magnitude = abs(float(value))
     sign = "-" if value < 0 else ""
-    if magnitude >= 1e9:
-        text = f"{magnitude / 1e9:.3g} bn"
-    elif magnitude >= 1e6:
-        text = f"{magnitude / 1e6:.3g} m"
+    scaled = _scaled(magnitude)
+    if scaled:
+        text = scaled
     elif approx:
         text = f"{round_significant(magnitude):,.0f}"
     elif magnitude == int(magnitude):

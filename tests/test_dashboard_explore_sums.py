@@ -114,3 +114,14 @@ def test_the_map_and_the_top_bars_sum_what_groupby_sums(which, example_build, sy
                     "at_least" if g["at_least"] else "estimate" if g["estimate"] else ""), (what, name)
             checked += len(bars.y)
     assert checked > 50
+
+
+@pytest.mark.parametrize("value, approx, text", [
+    (2.9e9, False, "$2.9 bn"), (7.6e6, False, "$7.6 m"), (253150, False, "$253,150"), (253150, True, "$253,000"),
+    (999.4e6, False, "$999 m"), (999.6e6, False, "$1 bn"), (999.96e9, True, "$1 tn"), (2.11e12, True, "$2.11 tn"),
+    (1.24e15, True, "$1,240 tn"), (999999.99, False, "$999,999.99"), (-3.2e9, False, "-$3.2 bn")])
+def test_large_sums_read_in_their_unit_never_in_exponents(value, approx, text):
+    from dashboard.formatting import money
+
+    # A view of ten million SYNTHETIC rows sums to trillions: its bars read "$2.11 tn", not "$2.11e+03 bn".
+    assert money(value, approx=approx) == text
