@@ -163,7 +163,8 @@ def prepare_in_parts(parquet: Path) -> tuple[pd.DataFrame, dict, dict]:
     links = read_dataset(parquet, columns=LINK_COLUMNS,
                          dictionaries=tuple(c for c in LINK_COLUMNS if c in REPEATED_TEXT_COLUMNS))
     public = (links["visibility"] == "public").to_numpy()
-    parents, public_parents = parent_labels(links), parent_labels(links, public)
+    texts: dict = {}
+    parents, public_parents = parent_labels(links, texts=texts), parent_labels(links, public, texts)
     references = reference_columns(links)
     # Made once: each part's tree and parent labels share these categories instead of holding a copy each.
     labels, public_labels = ParentIndex.of(parents), None if public.all() else ParentIndex.of(public_parents)
@@ -287,40 +288,70 @@ def finish_chart(chart: pd.DataFrame, references: dict[str, np.ndarray]) -> pd.D
     return chart
 
 
+def _text_codes(values: pd.Series):
+    """A text column as codes into its distinct values (-1 where missing) and those values as an Arrow string
+    array: a categorical's own categories, else Arrow's dictionary encoding (no Python string per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype("int64"), _arrow(pd.Series(values.cat.categories.astype("str")))
+    encoded = pc.dictionary_encode(_arrow(values))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
+    return codes, encoded.dictionary.cast(pa.string())
+
+
+def _position_in(values, names) -> np.ndarray:
+    """For each of `values` (an Arrow string array), the position of its text among `names` (distinct), -1 for
+    none: a scan of the values against a hash of the few names, never a hash of the values."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.index_in(values, value_set=names), -1).to_numpy(zero_copy_only=False).astype("int64")
+
+
 def reference_columns(full: pd.DataFrame) -> dict[str, np.ndarray]:
     """Where each row's references lead, over every row of a build (`full` needs id, visibility, part_of and
     same_as): preferred_key, the row_key of the row a restated report restates (-1 for none: a search that finds
     one finds both), and unseen_part_of / unseen_same_as, references a viewer of public rows may not follow (to
-    a row that is not public, or not in the build)."""
+    a row that is not public, or not in the build).
+
+    Worked out per distinct reference: the ids (one per row, millions) are scanned against the references named,
+    which are far fewer, so no table of every id is ever made."""
     import pyarrow as pa
+
+    ids = _arrow(full["id"])
+    public = (full["visibility"] == "public").to_numpy()
+    out = {}
+    preferred = np.full(len(full), -1, dtype="int64")
+    codes, names = _text_codes(full["same_as"])
+    named = np.append(_non_empty(names), False)
+    restated = named[np.where(codes < 0, len(named) - 1, codes)]
+    if restated.any():
+        # The first row bearing each id a report restates (rows in order, so np.unique's first index is it).
+        name_of_row = _position_in(ids, names)
+        rows = np.flatnonzero(name_of_row >= 0)
+        first_row = np.full(len(names), -1, dtype="int64")
+        found, first = np.unique(name_of_row[rows], return_index=True)
+        first_row[found] = rows[first]
+        preferred[restated] = first_row[codes[restated]]
+    out["preferred_key"] = preferred
+    public_ids = ids.filter(pa.array(public))
+    for column in REFERENCE_COLUMNS:
+        codes, names = _text_codes(full[column])
+        # A reference is seen when some public row bears its id.
+        seen = np.zeros(len(names) + 1, dtype=bool)
+        hit = _position_in(public_ids, names)
+        seen[hit[hit >= 0]] = True
+        unseen_name = np.append(_non_empty(names), False) & ~seen
+        # A missing reference names nothing.
+        out["unseen_" + column] = unseen_name[np.where(codes < 0, len(names), codes)]
+    return out
+
+
+def _non_empty(names) -> np.ndarray:
     import pyarrow.compute as pc
 
-    preferred = np.full(len(full), -1, dtype="int64")
-    restated = full["same_as"].ne("").to_numpy()
-    if restated.any():
-        first = ~full["id"].duplicated().to_numpy()
-        ids = pd.Index(full["id"].to_numpy()[first])
-        found = ids.get_indexer(full["same_as"].to_numpy()[restated])
-        preferred[restated] = np.where(found >= 0, np.flatnonzero(first)[np.clip(found, 0, None)], -1)
-    out = {"preferred_key": preferred}
-    # Arrow's is_in: pandas' isin on text makes a Python string of every value of the set.
-    public_ids = _arrow(full["id"]).filter(pa.array((full["visibility"] == "public").to_numpy()))
-
-    def unseen(references: pd.Series) -> np.ndarray:
-        named = _arrow(references)
-        return (pc.not_equal(named, "").to_numpy(zero_copy_only=False)
-                & ~pc.is_in(named, value_set=public_ids).to_numpy(zero_copy_only=False))
-
-    for column in REFERENCE_COLUMNS:
-        reference = full[column]
-        if isinstance(reference.dtype, pd.CategoricalDtype):
-            # Per distinct reference, not per row; a missing one names nothing.
-            per_category = np.append(unseen(pd.Series(reference.cat.categories.astype("str"))), False)
-            codes = reference.cat.codes.to_numpy()
-            out["unseen_" + column] = per_category[np.where(codes < 0, len(per_category) - 1, codes)]
-        else:
-            out["unseen_" + column] = unseen(reference)
-    return out
+    return pc.fill_null(pc.not_equal(names, ""), False).to_numpy(zero_copy_only=False)
 
 
 ALLOCATION_COLUMNS = ("drawn_usd", "drawn_role", "drawn_amount_f", "recipient_label", "recipient_country_label",
@@ -354,11 +385,13 @@ def allocation_columns(full: pd.DataFrame, chart: pd.DataFrame, prefix: str,
     return out
 
 
-def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[str, tuple[str, str]]:
+def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None, texts: dict | None = None
+                  ) -> dict[str, tuple[str, str]]:
     """id → (short, long) label of every row that has documented parts: 'Inside $2.9 bn from Azerbaijani
     elite-linked sources' for the diagram's grouping column, and '$2.9 bn from … to …, 2012/2014 (id)' for hovers.
     `among` limits parents and parts to some rows (the public ones). Only rows with parts are labelled, so this
-    costs one vectorised membership test plus the (few) parents."""
+    costs one vectorised membership test plus the parents. `texts` keeps each parent row's two texts for the next
+    call (the public labels are mostly the same rows': only which of two alike short labels needs its id differs)."""
     from .formatting import date_as_written, figure
 
     among = np.ones(len(full), dtype=bool) if among is None else among
@@ -370,18 +403,27 @@ def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None) -> dict[s
     import pyarrow.compute as pc
 
     is_parent = pc.is_in(_arrow(full["id"]), value_set=pa.array(np.asarray(ids, dtype=object), type=pa.string()))
-    rows = full.loc[is_parent.to_numpy(zero_copy_only=False) & among,
-                    ["id", "amount", "currency", "amount_kind", "payer", "recipient", "date_raw"]].drop_duplicates("id")
+    positions = np.flatnonzero(is_parent.to_numpy(zero_copy_only=False) & among)
+    parent_ids = _arrow(full["id"]).take(pa.array(positions)).to_pylist()
+    texts = {} if texts is None else texts
+    missing = [p for p in positions.tolist() if p not in texts]
+    if missing:
+        rows = full.iloc[missing][["amount", "currency", "amount_kind", "payer", "recipient", "date_raw"]]
+        for position, r in zip(missing, rows.itertuples(index=False)):
+            amount = figure(float(r.amount) if r.amount is not None and not pd.isna(r.amount) else None,
+                            r.currency, r.amount_kind)
+            texts[position] = (f"Inside {amount} from {r.payer}",
+                               f"{amount} from {r.payer} to {r.recipient}, {date_as_written(r.date_raw)}")
     labels: dict[str, tuple[str, str]] = {}
     seen: set[str] = set()
-    for r in rows.itertuples(index=False):
-        amount = figure(float(r.amount) if r.amount is not None and not pd.isna(r.amount) else None, r.currency,
-                        r.amount_kind)
-        short = f"Inside {amount} from {r.payer}"
+    for position, parent in zip(positions.tolist(), parent_ids):
+        if parent in labels:
+            continue  # the first row bearing an id labels it
+        short, long = texts[position]
         # Two parents may read alike; the diagram needs one node each.
-        short = short if short not in seen else f"{short} ({r.id})"
+        short = short if short not in seen else f"{short} ({parent})"
         seen.add(short)
-        labels[r.id] = (short, f"{amount} from {r.payer} to {r.recipient}, {date_as_written(r.date_raw)} ({r.id})")
+        labels[parent] = (short, f"{long} ({parent})")
     return labels
 
 
@@ -510,7 +552,8 @@ def _load(folder: str, stamp: int) -> Dataset:
     if pq.ParquetFile(parquet).metadata.num_rows <= FULL_ROWS_IN_MEMORY:
         frame = read_dataset(parquet)
         public = (frame["visibility"] == "public").to_numpy()
-        parents, public_parents = parent_labels(frame), parent_labels(frame, public)
+        texts: dict = {}
+        parents, public_parents = parent_labels(frame, texts=texts), parent_labels(frame, public, texts)
         frame, chart = prepare(frame, parents, public_parents)
         rows: FullRows = HeldRows(frame)
         del frame

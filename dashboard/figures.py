@@ -134,14 +134,15 @@ def _row_items(frame: pd.DataFrame, value: np.ndarray | None = None) -> _Items:
                   np.arange(len(frame)), tree, tree)
 
 
-# Up to this many possible keys, numbering the keys that occur is a count per possible key rather than a hash pass.
+# Up to this many possible keys (and a few per entry), numbering the keys that occur is a count per possible key
+# rather than a hash pass: 32 MB of counts at most, and none worth making for a few rows.
 DENSE_KEYS = 1 << 22
 
 
 def _dense_numbers(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
     """Each entry's number among the distinct values of key (all in 0..span-1), and how many there are; numbered
     in the order of the values when span is small, else by a hash pass in order of first appearance."""
-    if span <= max(DENSE_KEYS, len(key)):
+    if span <= min(DENSE_KEYS, 4 * len(key) + 4096):
         occurs = np.bincount(key, minlength=span) > 0
         return (np.cumsum(occurs) - 1)[key], int(occurs.sum())
     numbers, uniques = pd.factorize(key)

@@ -166,3 +166,18 @@ def test_the_rows_shown_and_left_out_are_those_of_two_copies(which, example_buil
                 expected_rows, expected_left = reference_rows_with_left_out(search, dataset)
                 pd.testing.assert_frame_equal(rows, expected_rows)
                 assert left == expected_left, search
+
+
+@pytest.mark.parametrize("as_categories", [False, True])
+def test_references_lead_to_the_first_row_of_their_id_and_hide_what_the_public_may_not_follow(as_categories):
+    # Row 3 restates "a" (borne by rows 0 and 2: the first wins); row 4 restates an id no row bears; row 1 is a
+    # part of the internal row "b", row 2 a part of "a", public.
+    frame = pd.DataFrame({"id": ["a", "b", "a", "c", "d"],
+                          "visibility": ["public", "internal", "public", "public", "public"],
+                          "part_of": ["", "", "b", "a", ""], "same_as": ["", "", "", "a", "zz"]})
+    if as_categories:
+        frame = frame.assign(part_of=frame["part_of"].astype("category"), same_as=frame["same_as"].astype("category"))
+    out = data.reference_columns(frame)
+    assert out["preferred_key"].tolist() == [-1, -1, -1, 0, -1]
+    assert out["unseen_part_of"].tolist() == [False, False, True, False, False]
+    assert out["unseen_same_as"].tolist() == [False, False, False, False, True]
