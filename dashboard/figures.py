@@ -169,8 +169,8 @@ def _bundles(frame: pd.DataFrame, value: np.ndarray, parts: list[tuple[np.ndarra
              ) -> tuple[_Items, np.ndarray]:
     """The frame's rows gathered into bundles that agree on the given integer columns (each with its number of
     values; -1 allowed) and on currency and kind: every sum a diagram or list shows is then a sum of whole bundles,
-    worked out once per bundle rather than once per row and level (ten million rows make some thousands of
-    bundles). Returns the bundles as _Items, and each row's bundle."""
+    worked out once per bundle rather than once per row and level (the landing view of a SYNTHETIC 10M-row build,
+    7.7M rows, makes 24,217 bundles). Returns the bundles as _Items, and each row's bundle."""
     currency = frame["currency"].cat.codes.to_numpy()
     kind = frame["amount_kind"].cat.codes.to_numpy()
     bundle, size = _dense_numbers(*_combined_key(
