@@ -91,14 +91,19 @@ def as_category(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes.astype("int32"), categories), index=values.index)
 
 
+def through_codes(per_category: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
+    """Per row, its category's entry of per_category (`missing` for a row without a category, code -1)."""
+    return np.append(per_category, np.asarray([missing], dtype=per_category.dtype))[
+        np.where(codes < 0, len(per_category), codes)]
+
+
 def recode(categorical: pd.Series, translate) -> pd.Series:
     """Apply translate to each category (not each row) of a categorical; rows follow through their codes."""
     old = [translate(str(c)) for c in categorical.cat.categories]
     new_categories = sorted(set(old))
     position = {c: i for i, c in enumerate(new_categories)}
-    lookup = np.array([position[c] for c in old] + [-1], dtype="int32")
-    codes = categorical.cat.codes.to_numpy()
-    return pd.Series(pd.Categorical.from_codes(lookup[np.where(codes < 0, len(old), codes)],
+    lookup = np.array([position[c] for c in old], dtype="int32")
+    return pd.Series(pd.Categorical.from_codes(through_codes(lookup, categorical.cat.codes.to_numpy(), -1),
                                                pd.Index(new_categories, dtype="str")), index=categorical.index)
 
 
@@ -290,15 +295,10 @@ def finish_chart(chart: pd.DataFrame, references: dict[str, np.ndarray]) -> pd.D
 
 def _text_codes(values: pd.Series):
     """A text column as codes into its distinct values (-1 where missing) and those values as an Arrow string
-    array: a categorical's own categories, else Arrow's dictionary encoding (no Python string per row)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype("int64"), _arrow(pd.Series(values.cat.categories.astype("str")))
-    encoded = pc.dictionary_encode(_arrow(values))
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype("int64")
-    return codes, encoded.dictionary.cast(pa.string())
+    array: a categorical's own categories, else as_category's (no Python string per row)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = as_category(values)
+    return values.cat.codes.to_numpy().astype("int64"), _arrow(pd.Series(values.cat.categories.astype("str")))
 
 
 def _position_in(values, names) -> np.ndarray:
@@ -324,8 +324,7 @@ def reference_columns(full: pd.DataFrame) -> dict[str, np.ndarray]:
     out = {}
     preferred = np.full(len(full), -1, dtype="int64")
     codes, names = _text_codes(full["same_as"])
-    named = np.append(_non_empty(names), False)
-    restated = named[np.where(codes < 0, len(named) - 1, codes)]
+    restated = through_codes(_non_empty(names), codes, False)
     if restated.any():
         # The first row bearing each id a report restates (rows in order, so np.unique's first index is it).
         name_of_row = _position_in(ids, names)
@@ -339,12 +338,11 @@ def reference_columns(full: pd.DataFrame) -> dict[str, np.ndarray]:
     for column in REFERENCE_COLUMNS:
         codes, names = _text_codes(full[column])
         # A reference is seen when some public row bears its id.
-        seen = np.zeros(len(names) + 1, dtype=bool)
+        seen = np.zeros(len(names), dtype=bool)
         hit = _position_in(public_ids, names)
         seen[hit[hit >= 0]] = True
-        unseen_name = np.append(_non_empty(names), False) & ~seen
         # A missing reference names nothing.
-        out["unseen_" + column] = unseen_name[np.where(codes < 0, len(names), codes)]
+        out["unseen_" + column] = through_codes(_non_empty(names) & ~seen, codes, False)
     return out
 
 
@@ -402,9 +400,10 @@ def parent_labels(full: pd.DataFrame, among: np.ndarray | None = None, texts: di
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    is_parent = pc.is_in(_arrow(full["id"]), value_set=pa.array(np.asarray(ids, dtype=object), type=pa.string()))
+    every_id = _arrow(full["id"])
+    is_parent = pc.is_in(every_id, value_set=pa.array(np.asarray(ids, dtype=object), type=pa.string()))
     positions = np.flatnonzero(is_parent.to_numpy(zero_copy_only=False) & among)
-    parent_ids = _arrow(full["id"]).take(pa.array(positions)).to_pylist()
+    parent_ids = every_id.take(pa.array(positions)).to_pylist()
     texts = {} if texts is None else texts
     missing = [p for p in positions.tolist() if p not in texts]
     if missing:

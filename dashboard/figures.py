@@ -47,14 +47,26 @@ def node_labels(frame: pd.DataFrame, level: str) -> pd.Series:
     return frame[level + "_label"]
 
 
+def _shifted_codes(labels: pd.Series) -> np.ndarray:
+    """A categorical's codes shifted by one: a row without a category falls in 0, so counting every row per
+    category is one unmasked pass (see _per_code)."""
+    return np.add(labels.cat.codes.to_numpy(), 1, dtype=np.intp)
+
+
+def _per_code(shifted: np.ndarray, size: int, chosen: np.ndarray | None = None,
+              weights: np.ndarray | None = None) -> np.ndarray:
+    """Per category (of `size`), how many rows of shifted codes (where `chosen` holds) it has, or their weights'
+    sum; rows without a category left out."""
+    return np.bincount(shifted if chosen is None else shifted[chosen], weights=weights,
+                       minlength=size + 1)[1:]
+
+
 def _level_nodes(labels: pd.Series, value: np.ndarray, top_n: int, offset: int = 0) -> tuple[np.ndarray, list[str]]:
     """Per row, the number of its node at this level (offset plus its rank, -1 when the level is empty); the top N
     labels by USD keep their own node, the rest share an "Other" node."""
     categories = labels.cat.categories.astype("str")
-    # Codes shifted by one: a row without a label falls in bin 0, so every row is counted in one pass, unmasked.
-    shifted = np.add(labels.cat.codes.to_numpy(), 1, dtype=np.intp)
-    totals = np.bincount(shifted, weights=value, minlength=len(categories) + 1)[1:]
-    counts = np.bincount(shifted, minlength=len(categories) + 1)[1:]
+    shifted = _shifted_codes(labels)
+    totals, counts = _per_code(shifted, len(categories), weights=value), _per_code(shifted, len(categories))
     candidates = np.flatnonzero((counts > 0) & (categories != ""))
     top = candidates[np.argsort(-totals[candidates], kind="stable")][:top_n]
     node_of_code = np.full(len(categories) + 1, -1, dtype="int64")
@@ -97,8 +109,9 @@ class _Items:
     count: np.ndarray | None = None  # rows per entry
     sourced: np.ndarray | None = None  # original-currency sum, 0 where unknown (None: read from frame's rows)
 
-    def weights(self, positions: np.ndarray) -> np.ndarray | None:
-        return None if self.count is None else self.count[positions]
+    def weights(self, positions: np.ndarray | None) -> np.ndarray | None:
+        """Rows per entry at positions (None: every entry in order); None when each entry is one row."""
+        return self.count if self.count is None or positions is None else self.count[positions]
 
     def sourced_at(self, positions: np.ndarray) -> np.ndarray:
         if self.sourced is not None:
@@ -176,22 +189,29 @@ def _bundles(frame: pd.DataFrame, value: np.ndarray, parts: list[tuple[np.ndarra
     bundle, size = _dense_numbers(*_combined_key(
         [*parts, (currency, len(frame["currency"].cat.categories)),
          (kind, len(frame["amount_kind"].cat.categories))]))
-    first_row = np.full(size, len(frame), dtype="int64")
-    np.minimum.at(first_row, bundle, np.arange(len(frame)))
     rows = _row_items(frame, value)
-    first = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(first, bundle, rows.first_us)
-    last = np.full(size, NAT_US, dtype="int64")
-    np.maximum.at(last, bundle, rows.last_us)
-    tree_low = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(tree_low, bundle, rows.tree_low)
-    tree_high = np.full(size, -2, dtype="int64")
-    np.maximum.at(tree_high, bundle, rows.tree_high)
+    first, last, first_row, tree_low, tree_high = _spans(bundle, rows, None, size)
     items = _Items(frame, np.bincount(bundle, weights=value, minlength=size), first, last, kind[first_row],
                    rows.converted[first_row], currency[first_row], first_row, tree_low, tree_high,
                    count=np.bincount(bundle, minlength=size),
                    sourced=np.bincount(bundle, weights=_sourced_amount(frame), minlength=size))
     return items, bundle
+
+
+def _spans(keys: np.ndarray, items: _Items, positions: np.ndarray | None, size: int, trees: bool = True):
+    """Per key (0..size-1) of entries of items at positions (None: every entry in order): the earliest first day
+    (NEVER_US when none is dated), the latest last day, the first row, and the lowest and highest tree code
+    (None, None when `trees` is False)."""
+    def fold(ufunc, start: int, values: np.ndarray) -> np.ndarray:
+        out = np.full(size, start, dtype="int64")
+        ufunc.at(out, keys, values if positions is None else values[positions])
+        return out
+
+    spans = [fold(np.minimum, NEVER_US, items.first_us), fold(np.maximum, NAT_US, items.last_us),
+             fold(np.minimum, NEVER_US, items.row)]
+    if not trees:
+        return (*spans, None, None)
+    return (*spans, fold(np.minimum, NEVER_US, items.tree_low), fold(np.maximum, -2, items.tree_high))
 
 
 def _counts(keys: np.ndarray, chosen: np.ndarray | None, weights: np.ndarray | None, size: int) -> np.ndarray:
@@ -211,30 +231,21 @@ def _group(keys: np.ndarray, items: _Items, positions: np.ndarray | None, trees:
 
     Keys are dense codes, so bincount and ufunc.at do in one pass what a hash groupby would do in several.
     """
-    def at(values: np.ndarray | None) -> np.ndarray | None:
-        return values if positions is None or values is None else values[positions]
+    def at(values: np.ndarray) -> np.ndarray:
+        return values if positions is None else values[positions]
 
     size = int(keys.max()) + 1 if len(keys) else 0
-    weights = at(items.count)
+    weights = items.weights(positions)
     total = np.bincount(keys, weights=at(items.value), minlength=size)
     count = _counts(keys, None, weights, size)
-    first = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(first, keys, at(items.first_us))
-    last = np.full(size, NAT_US, dtype="int64")
-    np.maximum.at(last, keys, at(items.last_us))
     kind = at(items.kind)
     at_least = _counts(keys, kind == category_code(items.frame["amount_kind"], "at_least"), weights, size)
     estimate = _counts(keys, kind == category_code(items.frame["amount_kind"], "estimate"), weights, size)
     converted = _counts(keys, at(items.converted), weights, size)
-    first_row = np.full(size, NEVER_US, dtype="int64")
-    np.minimum.at(first_row, keys, at(items.row))
+    first, last, first_row, tree_low, tree_high = _spans(keys, items, positions, size, trees)
     present = np.flatnonzero(count)
     tree = np.full(len(present), -1, dtype="int64")
     if trees:
-        tree_low = np.full(size, NEVER_US, dtype="int64")
-        np.minimum.at(tree_low, keys, at(items.tree_low))
-        tree_high = np.full(size, -2, dtype="int64")
-        np.maximum.at(tree_high, keys, at(items.tree_high))
         tree = np.where(tree_low[present] == tree_high[present], tree_low[present], -1)
     first_p = first[present]
     return pd.DataFrame({"value": total[present], "count": count[present],
@@ -684,9 +695,8 @@ def _per_country(frame: pd.DataFrame, side: str) -> pd.DataFrame:
     has one; counted on category codes, without copying the rows."""
     iso = frame[side + "_iso3"]
     categories = iso.cat.categories.astype("str")
-    shifted = np.add(iso.cat.codes.to_numpy(), 1, dtype=np.intp)
-    value = np.bincount(shifted, weights=_usd(frame), minlength=len(categories) + 1)[1:]
-    count = np.bincount(shifted, minlength=len(categories) + 1)[1:]
+    shifted = _shifted_codes(iso)
+    value, count = _per_code(shifted, len(categories), weights=_usd(frame)), _per_code(shifted, len(categories))
     named = frame[side + "_name"].cat.codes.to_numpy()
     rows = np.flatnonzero((shifted > 0) & (named >= 0))
     first = np.full(len(categories), len(frame), dtype="int64")
@@ -726,13 +736,12 @@ def top_bars(frame: pd.DataFrame, column: str, top_n: int = 15) -> go.Figure:
     # Compared on the category codes: a text per row would cost more than the sums.
     labels, kind = frame[column], frame["amount_kind"]
     categories = labels.cat.categories.astype("str")
-    # Codes shifted by one (a row without a name in bin 0), each sum one bincount over the rows' codes.
-    keys = np.add(labels.cat.codes.to_numpy(), 1, dtype=np.intp)
+    # Each sum one bincount over the rows' codes.
+    keys = _shifted_codes(labels)
     kinds = kind.cat.codes.to_numpy()
 
     def per_name(chosen: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(keys if chosen is None else keys[chosen], weights=weights,
-                           minlength=len(categories) + 1)[1:]
+        return _per_code(keys, len(categories), chosen, weights)
 
     count = per_name()
     shown = count > 0
